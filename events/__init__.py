@@ -1,0 +1,1 @@
+"""The wire contract: commands, events, replies and their codec (docs/protocol.md)."""

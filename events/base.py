@@ -1,0 +1,44 @@
+"""Base classes for everything that crosses the wire: commands and events.
+
+Every message has a stable ``type`` string (never renamed) and a
+``schema_version``. Older versions are upcast dict-to-dict (see
+``events.upcasting``) before pydantic validates them.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from events import limits
+
+Name = Field(min_length=1, max_length=limits.MAX_NAME)
+
+
+class Message(BaseModel):
+    """A frozen, strictly shaped wire message."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+    SCHEMA_VERSION: ClassVar[int] = 1
+    schema_version: int = 1
+
+
+class Command(Message):
+    """A request to change state. Its id travels as the AMQP ``message_id``."""
+
+    ADMIN: ClassVar[bool] = False
+
+
+class Event(Message):
+    """A fact in the log."""
+
+
+class Decision(Event):
+    """An event decided by the writer: fenced by ``epoch``, deduplicated by ``command_id``."""
+
+    command_id: str = Field(min_length=1, max_length=limits.MAX_NAME)
+    epoch: int = Field(ge=1)
+    at: datetime
+    actor: str | None = Field(default=None, max_length=limits.MAX_NAME)

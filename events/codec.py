@@ -1,0 +1,85 @@
+"""orjson codec for commands, events and replies.
+
+A stream message carries a list of events (``{"events": [...]}``): the writer
+groups the events of several commands in one message to save round trips.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from pydantic import TypeAdapter, ValidationError
+
+from events.base import Command, Event, Message
+from events.commands import COMMAND_TYPES, AnyCommand
+from events.event_types import EVENT_TYPES, AnyEvent
+from events.replies import Reply
+from events.upcasting import upcast
+
+_commands = TypeAdapter(AnyCommand)
+_events = TypeAdapter(AnyEvent)
+
+
+class Unparseable(ValueError):
+    """Not JSON, not an object, or no known ``type``: goes to the dead-letter queue."""
+
+
+def dumps(message: Message) -> bytes:
+    return orjson.dumps(message.model_dump(mode="json"))
+
+
+def canonical(event: Event) -> bytes:
+    """Stable bytes of an event, for digests: sorted keys, JSON types."""
+    return orjson.dumps(event.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS)
+
+
+def _object(body: bytes) -> dict[str, Any]:
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise Unparseable(f"not JSON: {exc}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("type"), str):
+        raise Unparseable("not a JSON object with a string 'type'")
+    return data
+
+
+def loads_command(body: bytes) -> Command:
+    """Parse a command. Raises Unparseable, or pydantic's ValidationError for a bad shape."""
+    data = _object(body)
+    model = COMMAND_TYPES.get(data["type"])
+    if model is None:
+        raise Unparseable(f"unknown command type {data['type']!r}")
+    return _commands.validate_python(upcast(data, model.SCHEMA_VERSION))
+
+
+def event_from_dict(data: dict[str, Any]) -> Event:
+    model = EVENT_TYPES.get(data.get("type"))  # type: ignore[arg-type]
+    if model is None:
+        raise Unparseable(f"unknown event type {data.get('type')!r}")
+    return _events.validate_python(upcast(data, model.SCHEMA_VERSION))
+
+
+def dumps_events(events: list[Event]) -> bytes:
+    return orjson.dumps({"events": [e.model_dump(mode="json") for e in events]})
+
+
+def loads_events(body: bytes) -> list[Event]:
+    data = orjson.loads(body)
+    return [event_from_dict(item) for item in data["events"]]
+
+
+def dumps_reply(reply: Reply) -> bytes:
+    return orjson.dumps(reply.model_dump(mode="json", exclude_none=True))
+
+
+def loads_reply(body: bytes) -> Reply:
+    return Reply.model_validate(orjson.loads(body))
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    """One line an operator can read: field path and what is wrong."""
+    parts = []
+    for err in exc.errors()[:5]:
+        where = ".".join(str(p) for p in err["loc"] if p not in COMMAND_TYPES) or "body"
+        parts.append(f"{where}: {err['msg']}")
+    return "; ".join(parts)

@@ -1,0 +1,100 @@
+"""Commands: what products, the CLI and the License Manager ask the writer to do."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal, Union
+
+from pydantic import Field, model_validator
+
+from events import limits
+from events.base import Command
+
+NameStr = Annotated[str, Field(min_length=1, max_length=limits.MAX_NAME)]
+VersionStr = Annotated[str, Field(min_length=1, max_length=limits.MAX_VERSION)]
+TypeStr = Annotated[str, Field(max_length=limits.MAX_NAME)]
+
+
+class FeatureGrant(Command):
+    """One feature of an entitlement: ``seats`` of ``name`` at ``version``."""
+
+    name: NameStr
+    type: TypeStr = ""
+    version: VersionStr
+    seats: int = Field(ge=1, le=limits.MAX_SEATS)
+    expires_at: datetime | None = None
+
+
+class ActivateLicense(Command):
+    type: Literal["ActivateLicense"] = "ActivateLicense"
+    ADMIN = True
+    license_id: NameStr
+    features: list[FeatureGrant] = Field(min_length=1, max_length=limits.MAX_FEATURES_PER_LICENSE)
+
+    @model_validator(mode="after")
+    def _features_unique(self) -> "ActivateLicense":
+        keys = [(f.name, f.version) for f in self.features]
+        if len(keys) != len(set(keys)):
+            raise ValueError("a license lists the same feature and version twice")
+        return self
+
+
+class DeactivateLicense(Command):
+    type: Literal["DeactivateLicense"] = "DeactivateLicense"
+    ADMIN = True
+    license_id: NameStr
+
+
+class Acquire(Command):
+    type: Literal["Acquire"] = "Acquire"
+    feature: NameStr
+    version: VersionStr
+    device: NameStr
+    user: NameStr
+    count: int = Field(default=1, ge=1, le=limits.MAX_ACQUIRE_COUNT)
+    lease_seconds: int = Field(
+        default=limits.DEFAULT_LEASE_SECONDS, ge=limits.MIN_LEASE_SECONDS, le=limits.MAX_LEASE_SECONDS
+    )
+
+
+class Release(Command):
+    """Give a lease back. With a ``reason`` it is an administrator's force-release."""
+
+    type: Literal["Release"] = "Release"
+    lease_id: NameStr
+    reason: str | None = Field(default=None, max_length=limits.MAX_REASON)
+
+
+class RenewLeases(Command):
+    """Keep leases alive. Renewals are soft state in the writer: no event is written."""
+
+    type: Literal["RenewLeases"] = "RenewLeases"
+    lease_ids: list[NameStr] = Field(min_length=1, max_length=limits.MAX_LEASES_PER_RENEWAL)
+
+
+class Reserve(Command):
+    """Set ``count`` seats of a feature aside for one device or one user."""
+
+    type: Literal["Reserve"] = "Reserve"
+    ADMIN = True
+    feature: NameStr
+    version: VersionStr
+    device: NameStr | None = None
+    user: NameStr | None = None
+    count: int = Field(default=1, ge=1, le=limits.MAX_SEATS)
+
+    @model_validator(mode="after")
+    def _one_holder(self) -> "Reserve":
+        if (self.device is None) == (self.user is None):
+            raise ValueError("a reservation is for exactly one of device or user")
+        return self
+
+
+class CancelReservation(Command):
+    type: Literal["CancelReservation"] = "CancelReservation"
+    ADMIN = True
+    reservation_id: NameStr
+
+
+_ALL = (ActivateLicense, DeactivateLicense, Acquire, Release, RenewLeases, Reserve, CancelReservation)
+COMMAND_TYPES: dict[str, type[Command]] = {cls.model_fields["type"].default: cls for cls in _ALL}
+AnyCommand = Annotated[Union[_ALL], Field(discriminator="type")]  # type: ignore[valid-type]

@@ -1,0 +1,22 @@
+"""The closed set of event types, keyed by their stable ``type`` string."""
+from __future__ import annotations
+
+from typing import Annotated, Union
+
+from pydantic import Field
+
+from events.base import Event
+from events.leases import AcquireDenied, LeaseExpired, LeaseGranted, LeaseReleased
+from events.licenses import LicenseActivated, LicenseDeactivated
+from events.reservations import ReservationCancelled, SeatsReserved
+from events.writer import CommandRefused, WriterPromoted
+
+_ALL = (
+    WriterPromoted, CommandRefused,
+    LicenseActivated, LicenseDeactivated,
+    LeaseGranted, AcquireDenied, LeaseReleased, LeaseExpired,
+    SeatsReserved, ReservationCancelled,
+)
+EVENT_TYPES: dict[str, type[Event]] = {cls.model_fields["type"].default: cls for cls in _ALL}
+
+AnyEvent = Annotated[Union[_ALL], Field(discriminator="type")]  # type: ignore[valid-type]

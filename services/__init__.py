@@ -1,0 +1,1 @@
+"""The license server: domain (pure), writer, projector wiring, node, client, CLI."""

@@ -1,0 +1,43 @@
+"""Node configuration from the environment (prefix ``LICENSING_``)."""
+from __future__ import annotations
+
+import re
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_SAFE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LICENSING_", extra="ignore")
+
+    amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    pg_dsn: str = "postgresql://postgres@127.0.0.1:5432/postgres"
+    site: str = "default"
+    # AMQP heartbeat in seconds. The broker declares a silent peer dead after about
+    # two missed heartbeats, which is when single-active-consumer hands the writer
+    # role to the backup: 2 s gives failover on a silent partition in about 4-6 s.
+    heartbeat: int = Field(default=2, ge=1, le=60)
+    projector_batch: int = Field(default=500, ge=1, le=10_000)
+    writer_prefetch: int = Field(default=200, ge=1, le=2_000)
+    lease_check_seconds: float = Field(default=1.0, gt=0)
+
+    @field_validator("site")
+    @classmethod
+    def _site_is_a_safe_name(cls, value: str) -> str:
+        if not _SAFE.match(value):
+            raise ValueError("site must be lowercase letters, digits, '-' or '_' (at most 40)")
+        return value
+
+    def amqp_url_with_heartbeat(self) -> str:
+        if "heartbeat=" in self.amqp_url:
+            return self.amqp_url
+        sep = "&" if "?" in self.amqp_url else "?"
+        return f"{self.amqp_url}{sep}heartbeat={self.heartbeat}"
+
+
+def safe_node_name(node: str) -> str:
+    if not _SAFE.match(node):
+        raise ValueError("node name must be lowercase letters, digits, '-' or '_' (at most 40)")
+    return node

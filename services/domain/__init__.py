@@ -1,0 +1,5 @@
+"""The functional core: ``decide(state, command) -> event`` and ``evolve(state, event) -> state``.
+
+Nothing here reads the clock, the network or a database: time and ids come in as
+arguments or in the events themselves (DESIGN.md invariant 6).
+"""

@@ -1,0 +1,171 @@
+"""decide(state, command, context) -> one event. Pure: no clock, no I/O.
+
+Every command yields exactly one event (a grant, a denial, a refusal, ...), so a
+command id names one fact in the log and a retry finds it.
+"""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import singledispatch
+
+from events import commands as c
+from events.base import Decision
+from events.leases import AcquireDenied, LeaseExpired, LeaseGranted, LeaseReleased
+from events.licenses import LicenseActivated, LicenseDeactivated
+from events.replies import DenialReason, ErrorCode
+from events.reservations import ReservationCancelled, SeatsReserved
+from events.writer import CommandRefused
+from services.domain.model import Reservation, State
+
+_IDS = uuid.UUID("5b0c1f0e-3c41-4c7a-9d55-6f1d2a7e8b90")
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """What the writer knows about a command besides its body."""
+
+    command_id: str
+    epoch: int
+    now: datetime
+    actor: str | None = None
+
+    def stamp(self) -> dict:
+        return {"command_id": self.command_id, "epoch": self.epoch, "at": self.now, "actor": self.actor}
+
+    def derived_id(self, prefix: str) -> str:
+        """An id that a retry of the same command reproduces."""
+        return f"{prefix}-{uuid.uuid5(_IDS, self.command_id).hex[:20]}"
+
+
+@dataclass(frozen=True, slots=True)
+class ExpireLease:
+    """Internal command: the writer saw no renewal in time (never sent on the wire)."""
+
+    lease_id: str
+    type: str = "ExpireLease"
+
+
+def refuse(ctx: Context, command: object, code: str, message: str) -> CommandRefused:
+    return CommandRefused(command_type=getattr(command, "type", type(command).__name__),
+                          code=code, message=message, **ctx.stamp())
+
+
+def decide(state: State, command: object, ctx: Context) -> Decision:
+    return _decide(command, state, ctx)
+
+
+@singledispatch
+def _decide(command: object, state: State, ctx: Context) -> Decision:
+    raise TypeError(f"no decision for {type(command).__name__}")
+
+
+@_decide.register
+def _activate(command: c.ActivateLicense, state: State, ctx: Context) -> Decision:
+    if command.license_id in state.licenses:
+        return refuse(ctx, command, ErrorCode.CONFLICT,
+                      f"license {command.license_id} is already activated; deactivate it first")
+    return LicenseActivated(license_id=command.license_id, features=command.features, **ctx.stamp())
+
+
+@_decide.register
+def _deactivate(command: c.DeactivateLicense, state: State, ctx: Context) -> Decision:
+    lic = state.licenses.get(command.license_id)
+    if lic is None:
+        return refuse(ctx, command, ErrorCode.NOT_FOUND, f"license {command.license_id} is not activated")
+    busy = []
+    for name, _type, version, seats, _exp in lic.features:
+        f = state.features[(name, version)]
+        committed = f.pool_in_use + f.reserved
+        if f.total - seats < committed:
+            busy.append(f"{name} {version} ({f.in_use} in use, {f.reserved} reserved)")
+    if busy:
+        return refuse(ctx, command, ErrorCode.IN_USE,
+                      f"license {command.license_id} cannot be deactivated while its seats are in use "
+                      f"or reserved: {', '.join(busy)}; release those seats or cancel the reservations first")
+    return LicenseDeactivated(license_id=command.license_id, **ctx.stamp())
+
+
+def _reservation_for(state: State, command: c.Acquire) -> Reservation | None:
+    feature = state.features[(command.feature, command.version)]
+    best = None
+    for rid in feature.reservation_ids:
+        r = state.reservations[rid]
+        if r.holds_for(command.device, command.user) and r.free > 0 and (best is None or r.free > best.free):
+            best = r
+    return best
+
+
+@_decide.register
+def _acquire(command: c.Acquire, state: State, ctx: Context) -> Decision:
+    def deny(reason: str, message: str) -> AcquireDenied:
+        return AcquireDenied(feature=command.feature, version=command.version, device=command.device,
+                             user=command.user, count=command.count, reason=reason, message=message,
+                             **ctx.stamp())
+
+    what = f"{command.feature} {command.version}"
+    feature = state.features.get((command.feature, command.version))
+    if feature is None:
+        return deny(DenialReason.UNKNOWN_FEATURE, f"no activated license provides {what}")
+    valid = feature.valid_total(ctx.now)
+    if valid == 0:
+        return deny(DenialReason.EXPIRED, f"every license for {what} has expired")
+    reservation = _reservation_for(state, command)
+    from_reservation = min(command.count, reservation.free) if reservation else 0
+    from_pool = command.count - from_reservation
+    if feature.in_use + command.count > valid or from_pool > feature.pool_free(ctx.now):
+        free_overall = valid - feature.in_use
+        if free_overall >= command.count:
+            return deny(DenialReason.RESERVED,
+                        f"{free_overall} of {valid} seats of {what} are free but reserved for other devices or users")
+        return deny(DenialReason.NO_SEATS,
+                    f"{command.count} seat(s) of {what} requested, {max(free_overall, 0)} of {valid} free")
+    return LeaseGranted(
+        lease_id=ctx.derived_id("L"), feature=command.feature, version=command.version,
+        device=command.device, user=command.user, count=command.count,
+        lease_seconds=command.lease_seconds,
+        expires_at=ctx.now + timedelta(seconds=command.lease_seconds),
+        reservation_id=reservation.reservation_id if from_reservation else None,
+        reserved=from_reservation, **ctx.stamp(),
+    )
+
+
+@_decide.register
+def _release(command: c.Release, state: State, ctx: Context) -> Decision:
+    if command.lease_id not in state.leases:
+        return refuse(ctx, command, ErrorCode.NOT_FOUND,
+                      f"lease {command.lease_id} is not held (already released or expired)")
+    return LeaseReleased(lease_id=command.lease_id, reason=command.reason, **ctx.stamp())
+
+
+@_decide.register
+def _expire(command: ExpireLease, state: State, ctx: Context) -> Decision:
+    return LeaseExpired(lease_id=command.lease_id, **ctx.stamp())
+
+
+@_decide.register
+def _reserve(command: c.Reserve, state: State, ctx: Context) -> Decision:
+    what = f"{command.feature} {command.version}"
+    feature = state.features.get((command.feature, command.version))
+    if feature is None:
+        return refuse(ctx, command, ErrorCode.NOT_FOUND, f"no activated license provides {what}")
+    free = feature.pool_free(ctx.now)
+    if command.count > free:
+        return refuse(ctx, command, ErrorCode.NO_SEATS,
+                      f"cannot reserve {command.count} seat(s) of {what}: only {max(free, 0)} are free and unreserved")
+    return SeatsReserved(reservation_id=ctx.derived_id("R"), feature=command.feature, version=command.version,
+                         device=command.device, user=command.user, count=command.count, **ctx.stamp())
+
+
+@_decide.register
+def _unreserve(command: c.CancelReservation, state: State, ctx: Context) -> Decision:
+    if command.reservation_id not in state.reservations:
+        return refuse(ctx, command, ErrorCode.NOT_FOUND, f"reservation {command.reservation_id} does not exist")
+    return ReservationCancelled(reservation_id=command.reservation_id, **ctx.stamp())
+
+
+def renewable(state: State, lease_ids: list[str]) -> tuple[list[str], list[str]]:
+    """Split lease ids into (held, gone). Renewal itself is soft state in the writer."""
+    held = [lid for lid in lease_ids if lid in state.leases]
+    return held, [lid for lid in lease_ids if lid not in state.leases]

@@ -1,0 +1,129 @@
+"""The write state: licenses, features, leases and reservations, as immutable values.
+
+Collections are ``immutables.Map`` (a HAMT), so ``evolve`` can return a new state
+in O(log n) without copying, and the writer can keep a speculative state next to
+the projected one for free.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+from immutables import Map
+
+from events.replies import Reply
+
+FeatureKey = tuple[str, str]  # (name, version)
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    license_id: str
+    seats: int
+    expires_at: datetime | None
+
+    def valid_at(self, now: datetime) -> bool:
+        return self.expires_at is None or self.expires_at > now
+
+
+@dataclass(frozen=True, slots=True)
+class Feature:
+    name: str
+    version: str
+    type: str = ""
+    grants: tuple[Grant, ...] = ()
+    in_use: int = 0           # every leased seat
+    reserved: int = 0         # seats set aside by reservations
+    reserved_in_use: int = 0  # leased seats drawn from reservations
+    reservation_ids: tuple[str, ...] = ()
+
+    @property
+    def key(self) -> FeatureKey:
+        return (self.name, self.version)
+
+    @property
+    def total(self) -> int:
+        return sum(g.seats for g in self.grants)
+
+    @property
+    def pool_in_use(self) -> int:
+        return self.in_use - self.reserved_in_use
+
+    def valid_total(self, now: datetime) -> int:
+        return sum(g.seats for g in self.grants if g.valid_at(now))
+
+    def pool_free(self, now: datetime) -> int:
+        """Seats anyone may take: valid seats less reservations less unreserved use."""
+        return self.valid_total(now) - self.reserved - self.pool_in_use
+
+    def is_empty(self) -> bool:
+        return not self.grants and self.in_use == 0 and self.reserved == 0
+
+
+@dataclass(frozen=True, slots=True)
+class License:
+    license_id: str
+    features: tuple[tuple[str, str, str, int, datetime | None], ...]  # name, type, version, seats, expiry
+    activated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    lease_id: str
+    name: str
+    version: str
+    count: int
+    device: str
+    user: str
+    granted_at: datetime
+    lease_seconds: int
+    reservation_id: str | None = None
+    reserved: int = 0  # how many of ``count`` come from the reservation
+
+    @property
+    def key(self) -> FeatureKey:
+        return (self.name, self.version)
+
+
+@dataclass(frozen=True, slots=True)
+class Reservation:
+    reservation_id: str
+    name: str
+    version: str
+    device: str | None
+    user: str | None
+    count: int
+    created_at: datetime
+    in_use: int = 0
+
+    @property
+    def key(self) -> FeatureKey:
+        return (self.name, self.version)
+
+    @property
+    def free(self) -> int:
+        return self.count - self.in_use
+
+    def holds_for(self, device: str, user: str) -> bool:
+        return (self.device is not None and self.device == device) or (
+            self.user is not None and self.user == user
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class State:
+    epoch: int = 0
+    writer_node: str | None = None
+    writer_server_id: str | None = None
+    licenses: Map = field(default_factory=Map)      # license_id -> License
+    features: Map = field(default_factory=Map)      # FeatureKey -> Feature
+    leases: Map = field(default_factory=Map)        # lease_id -> Lease
+    reservations: Map = field(default_factory=Map)  # reservation_id -> Reservation
+    outcomes: Map = field(default_factory=Map)      # command_id -> Reply (idempotent retries)
+    last_at: datetime | None = None
+
+    def with_(self, **changes: object) -> "State":
+        return replace(self, **changes)
+
+    def outcome(self, command_id: str) -> Reply | None:
+        return self.outcomes.get(command_id)

@@ -1,0 +1,67 @@
+"""The reply a command gets, derived from the one event it produced.
+
+The same function runs in the writer (to answer) and in every projector (to
+remember the answer), so a retry after a failover gets the first answer.
+"""
+from __future__ import annotations
+
+from functools import singledispatch
+
+from events.base import Decision
+from events.leases import AcquireDenied, LeaseExpired, LeaseGranted, LeaseReleased
+from events.licenses import LicenseActivated, LicenseDeactivated
+from events.replies import ErrorCode, Reply
+from events.reservations import ReservationCancelled, SeatsReserved
+from events.writer import CommandRefused
+
+
+@singledispatch
+def outcome(event: Decision) -> Reply:
+    return Reply.success(event.command_id)
+
+
+@outcome.register
+def _(event: LeaseGranted) -> Reply:
+    return Reply.success(event.command_id, lease_id=event.lease_id, feature=event.feature,
+                         version=event.version, count=event.count, lease_seconds=event.lease_seconds,
+                         expires_at=event.expires_at.isoformat(), reservation_id=event.reservation_id)
+
+
+@outcome.register
+def _(event: AcquireDenied) -> Reply:
+    return Reply.failure(event.command_id, ErrorCode.DENIED, event.message, reason=event.reason)
+
+
+@outcome.register
+def _(event: CommandRefused) -> Reply:
+    return Reply.failure(event.command_id, event.code, event.message)
+
+
+@outcome.register
+def _(event: LicenseActivated) -> Reply:
+    return Reply.success(event.command_id, license_id=event.license_id)
+
+
+@outcome.register
+def _(event: LicenseDeactivated) -> Reply:
+    return Reply.success(event.command_id, license_id=event.license_id)
+
+
+@outcome.register
+def _(event: LeaseReleased) -> Reply:
+    return Reply.success(event.command_id, lease_id=event.lease_id)
+
+
+@outcome.register
+def _(event: LeaseExpired) -> Reply:
+    return Reply.success(event.command_id, lease_id=event.lease_id)
+
+
+@outcome.register
+def _(event: SeatsReserved) -> Reply:
+    return Reply.success(event.command_id, reservation_id=event.reservation_id)
+
+
+@outcome.register
+def _(event: ReservationCancelled) -> Reply:
+    return Reply.success(event.command_id, reservation_id=event.reservation_id)
