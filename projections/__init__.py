@@ -1,0 +1,1 @@
+"""Read models: each node projects the event stream into its own Postgres database."""

@@ -1,0 +1,78 @@
+"""What one batch of events changes in the read models.
+
+Rows of the current-state tables (licenses, features, usage, reservations) are
+written from the state after the batch, for the keys the batch touched: present
+means upsert, absent means delete. History tables (event_log, denials,
+usage_history) get one row per event, keyed by stream position, so a batch that is
+written twice fails instead of counting twice.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from events.base import Event
+from events.leases import AcquireDenied, LeaseExpired, LeaseGranted, LeaseReleased
+from events.licenses import LicenseActivated, LicenseDeactivated
+from events.reservations import ReservationCancelled, SeatsReserved
+from services.domain.evolve import reservation_leases
+from services.domain.model import FeatureKey, State
+
+
+_CHANGES_SEATS = (LeaseGranted, LeaseReleased, LeaseExpired, LicenseActivated, LicenseDeactivated)
+
+
+@dataclass
+class BatchChanges:
+    log_rows: list[tuple] = field(default_factory=list)
+    denials: list[tuple] = field(default_factory=list)
+    history: list[tuple] = field(default_factory=list)
+    licenses: set[str] = field(default_factory=set)
+    features: set[FeatureKey] = field(default_factory=set)
+    usage: set[str] = field(default_factory=set)
+    reservations: set[str] = field(default_factory=set)
+
+    def record(self, before: State, after: State, event: Event, offset: int, idx: int,
+               ignored: str | None, body: str) -> None:
+        self.log_rows.append((offset, idx, event.type, ignored, body))
+        if ignored is not None:
+            return
+        touched_features = self._touch(before, event)
+        self.features |= touched_features
+        if isinstance(event, AcquireDenied):
+            self.denials.append((offset, idx, event.at, event.feature, event.version, event.device,
+                                 event.user, event.count, event.reason, event.message, event.command_id))
+        if isinstance(event, _CHANGES_SEATS):
+            for key in sorted(touched_features):
+                f = after.features.get(key)
+                self.history.append((offset, idx, event.at, key[0], key[1],
+                                     f.in_use if f else 0, f.total if f else 0))
+
+    def _touch(self, before: State, event: Event) -> set[FeatureKey]:
+        if isinstance(event, (LicenseActivated, LicenseDeactivated)):
+            self.licenses.add(event.license_id)
+            lic = before.licenses.get(event.license_id)
+            grants = event.features if isinstance(event, LicenseActivated) else []
+            keys = {(g.name, g.version) for g in grants}
+            if lic is not None:
+                keys |= {(name, version) for name, _t, version, _s, _e in lic.features}
+            return keys
+        if isinstance(event, LeaseGranted):
+            self.usage.add(event.lease_id)
+            if event.reservation_id:
+                self.reservations.add(event.reservation_id)
+            return {(event.feature, event.version)}
+        if isinstance(event, (LeaseReleased, LeaseExpired)):
+            lease = before.leases[event.lease_id]
+            self.usage.add(lease.lease_id)
+            if lease.reservation_id:
+                self.reservations.add(lease.reservation_id)
+            return {lease.key}
+        if isinstance(event, SeatsReserved):
+            self.reservations.add(event.reservation_id)
+            return {(event.feature, event.version)}
+        if isinstance(event, ReservationCancelled):
+            r = before.reservations[event.reservation_id]
+            self.reservations.add(r.reservation_id)
+            self.usage |= {lease.lease_id for lease in reservation_leases(before, r.reservation_id)}
+            return {r.key}
+        return set()

@@ -1,0 +1,104 @@
+"""DDL of a node's read-model database. Idempotent: run at every start."""
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS projection_checkpoint (
+    id               int PRIMARY KEY DEFAULT 1 CHECK (id = 1),
+    stream_offset    bigint NOT NULL,            -- last stream message fully applied (-1: none)
+    digest           text   NOT NULL,            -- running digest of every event and verdict applied
+    events_applied   bigint NOT NULL,
+    epoch            int    NOT NULL DEFAULT 0,
+    writer_node      text,
+    writer_server_id text,
+    updated_at       timestamptz NOT NULL DEFAULT now()
+);
+INSERT INTO projection_checkpoint (stream_offset, digest, events_applied)
+VALUES (-1, '', 0) ON CONFLICT (id) DO NOTHING;
+
+CREATE TABLE IF NOT EXISTS node_identity (  -- survives a replay; replaced by a License Server ID reset
+    id         int PRIMARY KEY DEFAULT 1 CHECK (id = 1),
+    node       text NOT NULL,
+    server_id  text NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TABLE IF NOT EXISTS event_log (      -- invariant 8: the node's own copy of the log
+    stream_offset bigint NOT NULL,
+    idx           int    NOT NULL,           -- position of the event inside its stream message
+    type          text   NOT NULL,
+    ignored       text,                      -- why the fence ignored it, or NULL if applied
+    body          jsonb  NOT NULL,
+    PRIMARY KEY (stream_offset, idx)
+);
+
+CREATE TABLE IF NOT EXISTS licenses (
+    license_id   text PRIMARY KEY,
+    activated_at timestamptz NOT NULL,
+    features     jsonb NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS features (
+    name            text NOT NULL,
+    version         text NOT NULL,
+    type            text NOT NULL,
+    total           bigint NOT NULL,
+    in_use          bigint NOT NULL,
+    reserved        bigint NOT NULL,
+    reserved_in_use bigint NOT NULL,
+    expires_at      timestamptz,              -- earliest expiry among its licenses, if any
+    PRIMARY KEY (name, version)
+);
+
+CREATE TABLE IF NOT EXISTS usage (          -- one row per acquisition held now
+    lease_id       text PRIMARY KEY,
+    feature        text NOT NULL,
+    version        text NOT NULL,
+    type           text NOT NULL,
+    count          bigint NOT NULL,
+    device         text NOT NULL,
+    "user"         text NOT NULL,
+    since          timestamptz NOT NULL,
+    lease_seconds  int NOT NULL,
+    reservation_id text
+);
+
+CREATE TABLE IF NOT EXISTS reservations (
+    reservation_id text PRIMARY KEY,
+    feature        text NOT NULL,
+    version        text NOT NULL,
+    device         text,
+    "user"         text,
+    count          bigint NOT NULL,
+    in_use         bigint NOT NULL,
+    created_at     timestamptz NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS denials (
+    stream_offset bigint NOT NULL,
+    idx           int NOT NULL,
+    at            timestamptz NOT NULL,
+    feature       text NOT NULL,
+    version       text NOT NULL,
+    device        text NOT NULL,
+    "user"        text NOT NULL,
+    count         bigint NOT NULL,
+    reason        text NOT NULL,
+    message       text NOT NULL,
+    command_id    text NOT NULL,
+    PRIMARY KEY (stream_offset, idx)
+);
+CREATE INDEX IF NOT EXISTS denials_at ON denials (at);
+
+CREATE TABLE IF NOT EXISTS usage_history (  -- in use against total per feature, at every change
+    stream_offset bigint NOT NULL,
+    idx           int NOT NULL,
+    at            timestamptz NOT NULL,
+    feature       text NOT NULL,
+    version       text NOT NULL,
+    in_use        bigint NOT NULL,
+    total         bigint NOT NULL,
+    PRIMARY KEY (stream_offset, idx, feature, version)
+);
+CREATE INDEX IF NOT EXISTS usage_history_feature_at ON usage_history (feature, version, at);
+"""
+
+READ_MODEL_TABLES = ("event_log", "licenses", "features", "usage", "reservations", "denials", "usage_history")

@@ -1,0 +1,99 @@
+"""The node's JSON API, read from its own read models (never from another node)."""
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import asyncpg
+import orjson
+from aiohttp import web
+
+
+class NodeView(Protocol):
+    def health(self) -> dict[str, Any]: ...
+    def servers(self) -> dict[str, Any]: ...
+
+
+def json(data: Any, status: int = 200) -> web.Response:
+    return web.Response(body=orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS), status=status,
+                        content_type="application/json")
+
+
+def _records(rows: list[asyncpg.Record]) -> list[dict[str, Any]]:
+    return [dict(r) for r in rows]
+
+
+def build_app(node: NodeView, pool: asyncpg.Pool) -> web.Application:
+    routes = web.RouteTableDef()
+
+    @routes.get("/api/health")
+    async def health(request: web.Request) -> web.Response:
+        data = node.health()
+        return json(data, status=200 if data.get("healthy") else 503)
+
+    @routes.get("/api/servers")
+    async def servers(request: web.Request) -> web.Response:
+        return json(node.servers())
+
+    @routes.get("/api/usage")
+    async def usage(request: web.Request) -> web.Response:
+        q = request.query
+        rows = await pool.fetch(
+            'SELECT u.lease_id, u.feature, u.type, u.version, u.count, u.device, u."user", u.since, '
+            "u.lease_seconds, u.reservation_id, f.in_use, f.total FROM usage u "
+            "LEFT JOIN features f ON f.name = u.feature AND f.version = u.version "
+            "WHERE ($1::text IS NULL OR u.feature = $1) AND ($2::text IS NULL OR u.device = $2) "
+            'AND ($3::text IS NULL OR u."user" = $3) ORDER BY u.feature, u.version, u.since, u.lease_id',
+            q.get("feature"), q.get("device"), q.get("user"))
+        return json({"usage": _records(rows)})
+
+    @routes.get("/api/features")
+    async def features(request: web.Request) -> web.Response:
+        rows = await pool.fetch(
+            "SELECT name, type, version, total, in_use, reserved, reserved_in_use, "
+            "total - in_use AS available, expires_at FROM features ORDER BY name, version")
+        return json({"features": _records(rows)})
+
+    @routes.get("/api/licenses")
+    async def licenses(request: web.Request) -> web.Response:
+        rows = await pool.fetch("SELECT license_id, activated_at, features FROM licenses ORDER BY license_id")
+        return json({"licenses": [{**dict(r), "features": orjson.loads(r["features"])} for r in rows]})
+
+    @routes.get("/api/reservations")
+    async def reservations(request: web.Request) -> web.Response:
+        rows = await pool.fetch(
+            'SELECT reservation_id, feature, version, device, "user", count, in_use, created_at '
+            "FROM reservations ORDER BY feature, version, created_at")
+        return json({"reservations": _records(rows)})
+
+    @routes.get("/api/denials")
+    async def denials(request: web.Request) -> web.Response:
+        limit = _int(request, "limit", 100, 1, 10_000)
+        rows = await pool.fetch(
+            'SELECT at, feature, version, device, "user", count, reason, message, command_id FROM denials '
+            "ORDER BY stream_offset DESC, idx DESC LIMIT $1", limit)
+        return json({"denials": _records(rows)})
+
+    @routes.get("/api/history")
+    async def history(request: web.Request) -> web.Response:
+        q = request.query
+        rows = await pool.fetch(
+            "SELECT at, feature, version, in_use, total FROM usage_history "
+            "WHERE ($1::text IS NULL OR feature = $1) AND ($2::text IS NULL OR version = $2) "
+            "ORDER BY stream_offset, idx LIMIT $3",
+            q.get("feature"), q.get("version"), _int(request, "limit", 10_000, 1, 100_000))
+        return json({"history": _records(rows)})
+
+    app = web.Application()
+    app.add_routes(routes)
+    return app
+
+
+def _int(request: web.Request, name: str, default: int, low: int, high: int) -> int:
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise web.HTTPBadRequest(text=f"{name} must be an integer") from None
+    return max(low, min(high, value))

@@ -1,0 +1,41 @@
+"""Lease deadlines: soft state that only the writer keeps (DESIGN.md invariant 7)."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from services.domain.model import State
+
+
+class LeaseClock:
+    def __init__(self) -> None:
+        self.deadlines: dict[str, datetime] = {}
+        self.expiring: set[str] = set()
+
+    def fresh_period_for_all(self, state: State, now: datetime) -> None:
+        """On promotion every open lease gets a full period before any expires."""
+        self.deadlines = {lid: now + timedelta(seconds=lease.lease_seconds) for lid, lease in state.leases.items()}
+        self.expiring.clear()
+
+    def granted(self, lease_id: str, deadline: datetime) -> None:
+        self.deadlines[lease_id] = deadline
+
+    def renew(self, state: State, lease_ids: list[str], now: datetime) -> tuple[list[str], list[str]]:
+        renewed, gone = [], []
+        for lid in lease_ids:
+            lease = state.leases.get(lid)
+            if lease is None or lid in self.expiring:
+                gone.append(lid)
+            else:
+                self.deadlines[lid] = now + timedelta(seconds=lease.lease_seconds)
+                renewed.append(lid)
+        return renewed, gone
+
+    def ended(self, lease_id: str) -> None:
+        self.deadlines.pop(lease_id, None)
+        self.expiring.discard(lease_id)
+
+    def overdue(self, state: State, now: datetime) -> list[str]:
+        due = [lid for lid, deadline in self.deadlines.items()
+               if deadline <= now and lid not in self.expiring and lid in state.leases]
+        self.expiring.update(due)
+        return due

@@ -1,0 +1,283 @@
+"""The writer: decides commands against the write state and appends the events.
+
+Exactly one node at a time receives commands (single-active-consumer). On its first
+delivery it promotes itself: it appends ``WriterPromoted{epoch = highest + 1}`` and
+decides nothing until it has read its own marker back as accepted. Then, for each
+command: decide against the speculative state (projected state + its own events in
+flight), publish, wait until the projector reads the event back as accepted, reply,
+ack. If the projector reads anything that shows another writer won, or the channel
+is lost, the writer drops everything pending and raises ``Demoted``; the node then
+rejoins as a follower. It never re-publishes an old decision.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime, timezone
+from typing import Callable
+
+import aio_pika
+from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
+from pydantic import ValidationError
+
+from events import codec
+from events.base import Decision, Event
+from events.commands import Command, RenewLeases
+from events.leases import LeaseExpired, LeaseGranted, LeaseReleased
+from events.limits import MAX_COMMAND_BYTES
+from events.replies import ErrorCode, Reply
+from events.writer import WriterPromoted
+from services.adapters.topology import Topology
+from services.domain.decide import Context, ExpireLease, decide
+from services.domain.evolve import evolve
+from services.domain.model import State
+from services.writer.leases import LeaseClock
+from projections.projector import Projector
+
+log = logging.getLogger(__name__)
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Demoted(Exception):
+    """This node is no longer the writer (fenced, or its channel is gone)."""
+
+
+class Writer:
+    def __init__(self, node: str, server_id: str, projector: Projector, topology: Topology, *,
+                 prefetch: int = 200, lease_check_seconds: float = 1.0, clock: Clock = utc_now,
+                 max_events_per_message: int = 200) -> None:
+        self.node, self.server_id = node, server_id
+        self.projector, self.topology = projector, topology
+        self.prefetch, self.lease_check_seconds, self.clock = prefetch, lease_check_seconds, clock
+        self.max_events_per_message = max_events_per_message
+        self.epoch: int | None = None            # set once our promotion is read back
+        self.speculative: State = State()
+        self.pending: dict[str, asyncio.Future[Reply]] = {}
+        self.leases = LeaseClock()
+        self.dead_lettered = 0
+        self.commands_handled = 0
+        self._outbox: asyncio.Queue[Event] = asyncio.Queue()
+        self._promotion: asyncio.Task | None = None
+        self._marker: WriterPromoted | None = None
+        self._marker_seen: asyncio.Future[str | None] | None = None
+        self._failure: asyncio.Future[None] | None = None
+
+    @property
+    def is_writer(self) -> bool:
+        return self.epoch is not None
+
+    # ---- lifecycle -------------------------------------------------------------------
+
+    async def run(self, connection: aio_pika.abc.AbstractConnection) -> None:
+        """Serve as writer candidate until demoted (raises) or cancelled."""
+        loop = asyncio.get_running_loop()
+        self._failure = loop.create_future()
+        self.projector.listeners.append(self._on_applied)
+        consume_channel = await connection.channel(publisher_confirms=False)
+        self._publish_channel = await connection.channel(publisher_confirms=True)
+        self._reply_channel = await connection.channel(publisher_confirms=False)
+        for channel in (consume_channel, self._publish_channel, self._reply_channel):
+            channel.close_callbacks.add(self._on_channel_closed)
+        tasks: list[asyncio.Task] = []
+        try:
+            await consume_channel.set_qos(prefetch_count=self.prefetch)
+            await self.topology.declare_events(self._publish_channel)
+            queue = await self.topology.declare_commands(consume_channel)
+            tasks = [asyncio.create_task(self._publish_loop(), name="writer-publish"),
+                     asyncio.create_task(self._expiry_loop(), name="writer-expiry")]
+            for task in tasks:
+                task.add_done_callback(self._on_task_done)
+            await queue.consume(self._on_delivery)
+            await self._failure
+        finally:
+            self._step_down("writer stopped")
+            for task in tasks:
+                task.cancel()
+            self.projector.listeners.remove(self._on_applied)
+            for channel in (consume_channel, self._publish_channel, self._reply_channel):
+                if not channel.is_closed:
+                    try:
+                        await channel.close()
+                    except Exception:
+                        pass
+
+    def _fail(self, why: str) -> None:
+        if self._failure is not None and not self._failure.done():
+            self._failure.set_exception(Demoted(why))
+
+    def _on_channel_closed(self, *args) -> None:
+        self._fail("broker channel lost")
+
+    def _on_task_done(self, task: asyncio.Task) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            self._fail(f"{task.get_name()} failed: {task.exception()!r}")
+
+    def _step_down(self, why: str) -> None:
+        if self.epoch is not None:
+            log.warning("%s stops writing at epoch %s: %s", self.node, self.epoch, why)
+        self.epoch = None
+        for future in self.pending.values():
+            if not future.done():
+                future.set_exception(Demoted(why))
+        self.pending.clear()
+        while not self._outbox.empty():
+            self._outbox.get_nowait()
+
+    # ---- promotion -------------------------------------------------------------------
+
+    async def _ensure_promoted(self) -> None:
+        if self.epoch is not None:
+            return
+        if self._promotion is None or self._promotion.done():
+            self._promotion = asyncio.create_task(self._promote())
+        await asyncio.shield(self._promotion)
+
+    async def _promote(self) -> None:
+        loop = asyncio.get_running_loop()
+        for _attempt in range(5):
+            epoch = self.projector.state.epoch + 1
+            self._marker = WriterPromoted(epoch=epoch, node=self.node, server_id=self.server_id, at=self.clock())
+            self._marker_seen = loop.create_future()
+            await self._publish([self._marker])
+            ignored = await asyncio.wait_for(self._marker_seen, timeout=15)
+            if ignored is None and self.projector.state.epoch == epoch:
+                self.epoch = epoch
+                self.speculative = self.projector.state
+                self.leases.fresh_period_for_all(self.speculative, self.clock())
+                log.info("%s is the writer at epoch %s", self.node, epoch)
+                return
+        raise Demoted("could not take the writer role: other nodes keep claiming epochs")
+
+    # ---- read-back -------------------------------------------------------------------
+
+    def _on_applied(self, event: Event, ignored: str | None, state: State) -> None:
+        """Called by the projector for every event it reads, in log order."""
+        if isinstance(event, WriterPromoted):
+            if self._marker is not None and event == self._marker and self._marker_seen is not None:
+                if not self._marker_seen.done():
+                    self._marker_seen.set_result(ignored)
+                return
+            if ignored is None and self.epoch is not None:
+                self._step_down(f"{event.node} took the writer role at epoch {event.epoch}")
+                self._fail("fenced by a newer epoch")
+            return
+        if not isinstance(event, Decision) or self.epoch is None or event.epoch != self.epoch:
+            return
+        future = self.pending.pop(event.command_id, None)
+        if future is None:
+            return
+        if ignored is not None:
+            self._step_down(f"own event ignored ({ignored})")
+            self._fail("fenced")
+            future.set_exception(Demoted(ignored))
+            return
+        if isinstance(event, LeaseGranted):
+            self.leases.granted(event.lease_id, event.expires_at)
+        elif isinstance(event, (LeaseReleased, LeaseExpired)):
+            self.leases.ended(event.lease_id)
+        future.set_result(state.outcomes[event.command_id])
+
+    # ---- commands --------------------------------------------------------------------
+
+    async def _on_delivery(self, message: AbstractIncomingMessage) -> None:
+        if not message.reply_to or len(message.body) > MAX_COMMAND_BYTES:
+            await self._dead_letter(message, "no reply_to" if not message.reply_to else "too large")
+            return
+        try:
+            command = codec.loads_command(message.body)
+        except codec.Unparseable as exc:
+            await self._dead_letter(message, str(exc))
+            return
+        except ValidationError as exc:
+            await self._answer(message, Reply.failure(message.message_id, ErrorCode.INVALID,
+                                                      codec.describe_validation_error(exc)))
+            return
+        if not message.message_id:
+            await self._answer(message, Reply.failure(None, ErrorCode.INVALID,
+                                                      "message_id (the command id) is required"))
+            return
+        actor = (message.headers or {}).get("x-actor")
+        try:
+            await self._ensure_promoted()
+            reply = await self.handle(command, message.message_id, actor if isinstance(actor, str) else None)
+        except (Demoted, asyncio.TimeoutError) as exc:
+            self._fail(f"promotion or decision failed: {exc!r}")
+            # Not ours to answer any more: the next writer gets it again (same command id).
+            try:
+                await message.nack(requeue=True)
+            except Exception:
+                pass
+            return
+        await self._answer(message, reply)
+
+    async def handle(self, command: Command, command_id: str, actor: str | None = None) -> Reply:
+        """Decide one command and return its reply once the log has accepted its event."""
+        if isinstance(command, RenewLeases):
+            renewed, gone = self.leases.renew(self.speculative, command.lease_ids, self.clock())
+            return Reply.success(command_id, renewed=renewed, gone=gone)
+        return await self._decide(command, command_id, actor)
+
+    async def _decide(self, command: object, command_id: str, actor: str | None) -> Reply:
+        if self.epoch is None:
+            raise Demoted("not the writer")
+        if command_id in self.pending:
+            return await asyncio.shield(self.pending[command_id])
+        known = self.speculative.outcome(command_id)
+        if known is not None:
+            return known
+        ctx = Context(command_id=command_id, epoch=self.epoch, now=self.clock(), actor=actor)
+        event = decide(self.speculative, command, ctx)
+        self.speculative = evolve(self.speculative, event)
+        future: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
+        self.pending[command_id] = future
+        self._outbox.put_nowait(event)
+        return await asyncio.shield(future)
+
+    async def _answer(self, message: AbstractIncomingMessage, reply: Reply) -> None:
+        await self._reply_channel.default_exchange.publish(
+            aio_pika.Message(codec.dumps_reply(reply), correlation_id=message.correlation_id,
+                             content_type="application/json"),
+            routing_key=message.reply_to or "",
+        )
+        self.commands_handled += 1
+        await message.ack()
+
+    async def _dead_letter(self, message: AbstractIncomingMessage, why: str) -> None:
+        log.warning("dead-lettering command message %s: %s", message.message_id, why)
+        self.dead_lettered += 1
+        await message.reject(requeue=False)
+
+    # ---- appending -------------------------------------------------------------------
+
+    async def _publish(self, events: list[Event]) -> None:
+        await self._publish_channel.default_exchange.publish(
+            aio_pika.Message(codec.dumps_events(events), content_type="application/json",
+                             delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
+            routing_key=self.topology.events,
+        )
+
+    async def _publish_loop(self) -> None:
+        """Group commit: whatever was decided while the last publish awaited its confirm goes in one message."""
+        while True:
+            batch = [await self._outbox.get()]
+            while len(batch) < self.max_events_per_message and not self._outbox.empty():
+                batch.append(self._outbox.get_nowait())
+            await self._publish(batch)
+
+    async def _expiry_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.lease_check_seconds)
+            if self.epoch is None:
+                continue
+            for lease_id in self.leases.overdue(self.speculative, self.clock()):
+                asyncio.create_task(self._expire(lease_id))
+
+    async def _expire(self, lease_id: str) -> None:
+        try:
+            await self._decide(ExpireLease(lease_id), f"expire:{lease_id}", "writer")
+        except Demoted:
+            pass
