@@ -1,0 +1,27 @@
+"""Fixtures shared by the integration and end-to-end tiers (real broker, real database)."""
+from __future__ import annotations
+
+from typing import AsyncIterator
+
+import pytest
+
+from tests.support.site import Site
+from tests.support.sites import new_site_name
+
+
+@pytest.fixture
+async def site(tmp_path, request) -> AsyncIterator[Site]:
+    the_site = Site(new_site_name(), tmp_path)
+    yield the_site
+    if request.node.rep_call.failed if hasattr(request.node, "rep_call") else False:
+        for proc in the_site.processes:
+            print(f"---- {proc.node} log ----\n{proc.log_tail(60)}")
+    await the_site.close()
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    if report.when == "call":
+        item.rep_call = report
+    return report

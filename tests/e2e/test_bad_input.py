@@ -1,0 +1,57 @@
+"""Bad input never corrupts: invalid commands get a structured error, garbage is dead-lettered."""
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import aio_pika
+import orjson
+
+from events.codec import loads_reply
+from services.adapters.topology import Topology
+from tests.support.sites import AMQP_URL
+from tests.support.waiting import wait_for
+
+
+async def test_invalid_commands_are_answered_and_garbage_is_dead_lettered(site):
+    node = site.start_node("primary")
+    before = await node.wait_healthy()
+    topology = Topology(site.name)
+    connection = await aio_pika.connect(AMQP_URL)
+    try:
+        channel = await connection.channel()
+        replies = await channel.declare_queue(exclusive=True, auto_delete=True)
+        inbox: asyncio.Queue = asyncio.Queue()
+        await replies.consume(inbox.put, no_ack=True)
+
+        async def send_raw(body: bytes, reply: bool = True) -> None:
+            await channel.default_exchange.publish(
+                aio_pika.Message(body, message_id=uuid.uuid4().hex, correlation_id=uuid.uuid4().hex,
+                                 reply_to=replies.name if reply else None),
+                routing_key=topology.commands)
+
+        await send_raw(orjson.dumps({"type": "Acquire", "feature": "X", "version": "1", "device": "d",
+                                     "user": "u", "count": 0}))
+        invalid = loads_reply((await asyncio.wait_for(inbox.get(), 10)).body)
+        await send_raw(orjson.dumps({"type": "Acquire", "feature": "X" * 500, "version": "1",
+                                     "device": "d", "user": "u"}))
+        too_long = loads_reply((await asyncio.wait_for(inbox.get(), 10)).body)
+        await send_raw(b"\x00\xffnot json at all")
+        await send_raw(orjson.dumps({"type": "FormatDisk"}))
+        await send_raw(orjson.dumps({"type": "Acquire", "feature": "X", "version": "1", "device": "d",
+                                     "user": "u"}), reply=False)
+    finally:
+        await connection.close()
+
+    assert not invalid.ok and invalid.error.code == "invalid" and "count" in invalid.error.message
+    assert not too_long.ok and too_long.error.code == "invalid" and "feature" in too_long.error.message
+
+    health = await wait_for(lambda: _dead_letters_at_least(node, 3), 10, "three dead letters counted")
+    assert health["dead_lettered_here"] == 3
+    # Nothing reached the log: the digest is what it was before the bad input.
+    assert health["digest"] == before["digest"] and health["events_applied"] == before["events_applied"]
+
+
+async def _dead_letters_at_least(node, n):
+    h = await node.health()
+    return h if h and (h.get("dead_letters") or 0) >= n else None

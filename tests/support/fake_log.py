@@ -1,0 +1,66 @@
+"""Write a realistic event log straight onto a site's stream, as a writer would.
+
+Events come from the real pure domain (decide + evolve), so they are valid; only the
+broker round trips of a live writer are skipped. Used to make long logs quickly.
+"""
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta, timezone
+
+import aio_pika
+
+from events import codec
+from events.base import Event
+from events.commands import Acquire, ActivateLicense, FeatureGrant, Release
+from events.writer import WriterPromoted
+from services.adapters.topology import Topology
+from services.domain.decide import Context, decide
+from services.domain.evolve import evolve
+from services.domain.model import State
+from tests.support.sites import AMQP_URL
+
+START = datetime(2026, 1, 1, tzinfo=timezone.utc)
+
+
+def license_events(count: int, *, epoch: int = 1, seed: int = 7, features: int = 5,
+                   seats: int = 50) -> tuple[list[Event], State]:
+    """``count`` events: a promotion, one license, then acquires (some denied) and releases."""
+    rng = random.Random(seed)
+    state, events = State(), []
+    promoted = WriterPromoted(epoch=epoch, node="generator", server_id="GENERATOR_00000000", at=START)
+    state = evolve(state, promoted)
+    events.append(promoted)
+    grants = [FeatureGrant(name=f"Feature {i}", version="2017", seats=seats) for i in range(features)]
+    n = 0
+
+    def step(command: object) -> None:
+        nonlocal state, n
+        n += 1
+        event = decide(state, command, Context(f"gen-{seed}-{n}", epoch, START + timedelta(milliseconds=n)))
+        state = evolve(state, event)
+        events.append(event)
+
+    step(ActivateLicense(license_id=f"LIC-{seed}", features=grants))
+    while len(events) < count:
+        if state.leases and rng.random() < 0.48:
+            step(Release(lease_id=rng.choice(list(state.leases.keys()))))
+        else:
+            g = rng.choice(grants)
+            step(Acquire(feature=g.name, version=g.version, device=f"dev{rng.randrange(20)}",
+                         user=f"user{rng.randrange(10)}", count=rng.choice([1, 1, 1, 2, 5])))
+    return events, state
+
+
+async def publish_events(site: str, events: list[Event], per_message: int = 1) -> None:
+    topology = Topology(site)
+    connection = await aio_pika.connect(AMQP_URL)
+    try:
+        channel = await connection.channel(publisher_confirms=True)
+        await topology.declare_events(channel)
+        # One at a time, each confirmed: the order of the log matters more than speed here.
+        for i in range(0, len(events), per_message):
+            body = codec.dumps_events(events[i:i + per_message])
+            await channel.default_exchange.publish(aio_pika.Message(body), routing_key=topology.events)
+    finally:
+        await connection.close()

@@ -1,0 +1,61 @@
+"""The ``site`` fixture's object: a throwaway site with nodes as processes and clients."""
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import AsyncIterator
+
+import asyncpg
+
+from projections.database import database_name, dsn_for
+from services.client import LicenseClient
+from tests.support.processes import NodeProcess
+from tests.support.sites import PG_DSN, remove_site, settings_for
+
+
+class Site:
+    def __init__(self, name: str, log_dir: Path) -> None:
+        self.name = name
+        self.log_dir = log_dir
+        self.settings = settings_for(name)
+        self.processes: list[NodeProcess] = []
+        self.node_names: set[str] = set()
+
+    def start_node(self, node: str, **env: str) -> NodeProcess:
+        proc = NodeProcess(self.name, node, self.log_dir, **env).start()
+        self.processes.append(proc)
+        self.node_names.add(node)
+        return proc
+
+    @asynccontextmanager
+    async def client(self, **kwargs: object) -> AsyncIterator[LicenseClient]:
+        async with LicenseClient(self.settings, **kwargs) as client:
+            yield client
+
+    @asynccontextmanager
+    async def database(self, node: str) -> AsyncIterator[asyncpg.Connection]:
+        conn = await asyncpg.connect(dsn_for(PG_DSN, database_name(self.name, node)))
+        try:
+            yield conn
+        finally:
+            await conn.close()
+
+    async def read_models(self, node: str) -> dict[str, list[tuple]]:
+        """Every read-model row of a node, in a stable order, for comparing nodes."""
+        queries = {
+            "licenses": "SELECT license_id, activated_at, features::text FROM licenses ORDER BY 1",
+            "features": "SELECT * FROM features ORDER BY name, version",
+            "usage": "SELECT * FROM usage ORDER BY lease_id",
+            "reservations": "SELECT * FROM reservations ORDER BY reservation_id",
+            "denials": "SELECT * FROM denials ORDER BY stream_offset, idx",
+            "usage_history": "SELECT * FROM usage_history ORDER BY stream_offset, idx, feature, version",
+            "event_log": "SELECT stream_offset, idx, type, ignored, body::text FROM event_log ORDER BY 1, 2",
+            "checkpoint": "SELECT stream_offset, digest, events_applied, epoch FROM projection_checkpoint",
+        }
+        async with self.database(node) as conn:
+            return {name: [tuple(r) for r in await conn.fetch(sql)] for name, sql in queries.items()}
+
+    async def close(self) -> None:
+        for proc in self.processes:
+            proc.stop()
+        await remove_site(self.name, sorted(self.node_names))
