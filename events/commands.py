@@ -1,10 +1,9 @@
 """Commands: what products, the CLI and the License Manager ask the writer to do."""
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal, Union
 
-from pydantic import Field, model_validator
+from pydantic import AwareDatetime, Field, model_validator
 
 from events import limits
 from events.base import Command
@@ -21,7 +20,7 @@ class FeatureGrant(Command):
     type: TypeStr = ""
     version: VersionStr
     seats: int = Field(ge=1, le=limits.MAX_SEATS)
-    expires_at: datetime | None = None
+    expires_at: AwareDatetime | None = None  # with a UTC offset: naive times are ambiguous
 
 
 class ActivateLicense(Command):

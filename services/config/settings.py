@@ -15,6 +15,9 @@ class Settings(BaseSettings):
     amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
     pg_dsn: str = "postgresql://postgres@127.0.0.1:5432/postgres"
     site: str = "default"
+    # Where the node's HTTP API and License Manager listen. 127.0.0.1 by default; a
+    # container or a real site network sets 0.0.0.0 or the host's address.
+    http_host: str = "127.0.0.1"
     # AMQP heartbeat in seconds. The broker declares a silent peer dead after about
     # two missed heartbeats, which is when single-active-consumer hands the writer
     # role to the backup: 2 s gives failover on a silent partition in about 4-6 s.

@@ -163,7 +163,7 @@ class Node:
                              "status": "Running"}]}
 
 
-async def serve(settings: Settings, node: str, http_port: int | None = None, host: str = "127.0.0.1") -> None:
+async def serve(settings: Settings, node: str, http_port: int | None = None) -> None:
     """Run a node until SIGINT/SIGTERM."""
     import signal
 
@@ -177,8 +177,8 @@ async def serve(settings: Settings, node: str, http_port: int | None = None, hos
     if http_port is not None:
         runner = web.AppRunner(build_app(the_node, the_node.pool))
         await runner.setup()
-        await web.TCPSite(runner, host, http_port).start()
-        log.info("node %s: API on http://%s:%s/api/health", node, host, http_port)
+        await web.TCPSite(runner, settings.http_host, http_port).start()
+        log.info("node %s: API on http://%s:%s/api/health", node, settings.http_host, http_port)
     try:
         await the_node.run()
     finally:

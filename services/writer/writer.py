@@ -24,7 +24,7 @@ from events import codec
 from events.base import Decision, Event
 from events.commands import Command, RenewLeases
 from events.leases import LeaseExpired, LeaseGranted, LeaseReleased
-from events.limits import MAX_COMMAND_BYTES
+from events.limits import MAX_COMMAND_BYTES, MAX_NAME
 from events.replies import ErrorCode, Reply
 from events.writer import WriterPromoted
 from services.adapters.topology import Topology
@@ -40,6 +40,16 @@ Clock = Callable[[], datetime]
 
 def utc_now() -> datetime:
     return datetime.now(timezone.utc)
+
+
+def _envelope_problem(command_id: str | None, actor: object) -> str | None:
+    if not command_id:
+        return "message_id (the command id) is required"
+    if len(command_id) > MAX_NAME:
+        return f"message_id (the command id) is longer than {MAX_NAME} characters"
+    if actor is not None and (not isinstance(actor, str) or len(actor) > MAX_NAME):
+        return f"header x-actor must be a string of at most {MAX_NAME} characters"
+    return None
 
 
 class Demoted(Exception):
@@ -196,14 +206,14 @@ class Writer:
             await self._answer(message, Reply.failure(message.message_id, ErrorCode.INVALID,
                                                       codec.describe_validation_error(exc)))
             return
-        if not message.message_id:
-            await self._answer(message, Reply.failure(None, ErrorCode.INVALID,
-                                                      "message_id (the command id) is required"))
-            return
         actor = (message.headers or {}).get("x-actor")
+        problem = _envelope_problem(message.message_id, actor)
+        if problem:
+            await self._answer(message, Reply.failure(None, ErrorCode.INVALID, problem))
+            return
         try:
             await self._ensure_promoted()
-            reply = await self.handle(command, message.message_id, actor if isinstance(actor, str) else None)
+            reply = await self.handle(command, message.message_id, actor)
         except (Demoted, asyncio.TimeoutError) as exc:
             self._fail(f"promotion or decision failed: {exc!r}")
             # Not ours to answer any more: the next writer gets it again (same command id).
