@@ -49,14 +49,25 @@ def loads_command(body: bytes) -> Command:
     model = COMMAND_TYPES.get(data["type"])
     if model is None:
         raise Unparseable(f"unknown command type {data['type']!r}")
-    return _commands.validate_python(upcast(data, model.SCHEMA_VERSION))
+    return _commands.validate_python(_upcast(data, model.SCHEMA_VERSION))
+
+
+def _upcast(data: dict[str, Any], current_version: int) -> dict[str, Any]:
+    """Upcast, reporting a version that cannot be read (e.g. 0, null) as Unparseable."""
+    try:
+        return upcast(data, current_version)
+    except ValidationError:
+        raise
+    except (ValueError, TypeError) as exc:
+        raise Unparseable(f"cannot read {data.get('type')!r} schema_version "
+                          f"{data.get('schema_version')!r}: {exc}") from None
 
 
 def event_from_dict(data: dict[str, Any]) -> Event:
     model = EVENT_TYPES.get(data.get("type"))  # type: ignore[arg-type]
     if model is None:
         raise Unparseable(f"unknown event type {data.get('type')!r}")
-    return _events.validate_python(upcast(data, model.SCHEMA_VERSION))
+    return _events.validate_python(_upcast(data, model.SCHEMA_VERSION))
 
 
 def dumps_events(events: list[Event]) -> bytes:
@@ -64,8 +75,15 @@ def dumps_events(events: list[Event]) -> bytes:
 
 
 def loads_events(body: bytes) -> list[Event]:
-    data = orjson.loads(body)
-    return [event_from_dict(item) for item in data["events"]]
+    """Parse a stream message. Raises Unparseable, or pydantic's ValidationError for a bad shape."""
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise Unparseable(f"not JSON: {exc}") from None
+    items = data.get("events") if isinstance(data, dict) else None
+    if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+        raise Unparseable("not a JSON object with an 'events' list of objects")
+    return [event_from_dict(item) for item in items]
 
 
 def dumps_reply(reply: Reply) -> bytes:

@@ -75,10 +75,12 @@ def _deactivate(command: c.DeactivateLicense, state: State, ctx: Context) -> Dec
     if lic is None:
         return refuse(ctx, command, ErrorCode.NOT_FOUND, f"license {command.license_id} is not activated")
     busy = []
-    for name, _type, version, seats, _exp in lic.features:
+    for name, _type, version, seats, expires_at in lic.features:
         f = state.features[(name, version)]
         committed = f.pool_in_use + f.reserved
-        if f.total - seats < committed:
+        # Expired seats of other licenses cannot stand in for this license's valid ones.
+        valid_own = seats if expires_at is None or expires_at > ctx.now else 0
+        if f.total - seats < committed or (valid_own and f.valid_total(ctx.now) - valid_own < committed):
             busy.append(f"{name} {version} ({f.in_use} in use, {f.reserved} reserved)")
     if busy:
         return refuse(ctx, command, ErrorCode.IN_USE,
@@ -141,6 +143,8 @@ def _release(command: c.Release, state: State, ctx: Context) -> Decision:
 
 @_decide.register
 def _expire(command: ExpireLease, state: State, ctx: Context) -> Decision:
+    if command.lease_id not in state.leases:  # the timer raced a release: nothing to expire
+        return refuse(ctx, command, ErrorCode.NOT_FOUND, f"lease {command.lease_id} is not held")
     return LeaseExpired(lease_id=command.lease_id, **ctx.stamp())
 
 
