@@ -97,3 +97,70 @@ class CancelReservation(Command):
 _ALL = (ActivateLicense, DeactivateLicense, Acquire, Release, RenewLeases, Reserve, CancelReservation)
 COMMAND_TYPES: dict[str, type[Command]] = {cls.model_fields["type"].default: cls for cls in _ALL}
 AnyCommand = Annotated[Union[_ALL], Field(discriminator="type")]  # type: ignore[valid-type]
+
+
+# ---- servers and the pair (the seed's Manage panel) ------------------------------------
+
+class RegisterServer(Command):
+    """Sent by a node when it comes up: its License Server ID and where its API listens."""
+
+    type: Literal["RegisterServer"] = "RegisterServer"
+    node: NameStr
+    server_id: NameStr
+    api_url: str | None = Field(default=None, max_length=limits.MAX_NAME)
+
+
+class PairServers(Command):
+    """The seed's Enable Backup + Apply: ``primary`` serves, ``backup`` stands by."""
+
+    type: Literal["PairServers"] = "PairServers"
+    ADMIN = True
+    primary: NameStr
+    backup: NameStr
+
+
+class UnpairServers(Command):
+    type: Literal["UnpairServers"] = "UnpairServers"
+    ADMIN = True
+
+
+class ResetServerId(Command):
+    """The seed's License Server ID Reset: a new id, empty read models, a replay."""
+
+    type: Literal["ResetServerId"] = "ResetServerId"
+    ADMIN = True
+    node: NameStr
+
+
+class SyncServer(Command):
+    """The seed's Sync: the node empties its read models and replays the log.
+
+    With ``from_peer`` it rebuilds from that peer's ``event_log`` copy instead of the stream.
+    """
+
+    type: Literal["SyncServer"] = "SyncServer"
+    ADMIN = True
+    node: NameStr
+    from_peer: NameStr | None = None
+
+
+class StopServer(Command):
+    """The seed's Stop button: the node shuts down gracefully."""
+
+    type: Literal["StopServer"] = "StopServer"
+    ADMIN = True
+    node: NameStr
+
+
+class UninstallServer(Command):
+    """Remove a node from the site; it stops if it is running."""
+
+    type: Literal["UninstallServer"] = "UninstallServer"
+    ADMIN = True
+    node: NameStr
+
+
+_ALL = _ALL + (RegisterServer, PairServers, UnpairServers, ResetServerId, SyncServer, StopServer,
+               UninstallServer)
+COMMAND_TYPES = {cls.model_fields["type"].default: cls for cls in _ALL}
+AnyCommand = Annotated[Union[_ALL], Field(discriminator="type")]  # type: ignore[valid-type]

@@ -9,6 +9,10 @@ from events.base import Event
 from events.leases import AcquireDenied, LeaseExpired, LeaseGranted, LeaseReleased
 from events.licenses import LicenseActivated, LicenseDeactivated
 from events.reservations import ReservationCancelled, SeatsReserved
+from events.servers import (
+    ServerIdReset, ServerRegistered, ServersPaired, ServersUnpaired, ServerUninstalled, StopRequested,
+    SyncRequested,
+)
 from events.writer import CommandRefused, WriterPromoted
 
 _ALL = (
@@ -16,6 +20,8 @@ _ALL = (
     LicenseActivated, LicenseDeactivated,
     LeaseGranted, AcquireDenied, LeaseReleased, LeaseExpired,
     SeatsReserved, ReservationCancelled,
+    ServerRegistered, ServersPaired, ServersUnpaired, ServerIdReset, SyncRequested, StopRequested,
+    ServerUninstalled,
 )
 EVENT_TYPES: dict[str, type[Event]] = {cls.model_fields["type"].default: cls for cls in _ALL}
 

@@ -14,6 +14,7 @@ class LicenseActivated(Decision):
     type: Literal["LicenseActivated"] = "LicenseActivated"
     license_id: str = Field(max_length=limits.MAX_NAME)
     features: list[FeatureGrant]
+    server_ids: list[str] = []  # the License Server IDs it was activated on (the pair, or the lone server)
 
 
 class LicenseDeactivated(Decision):

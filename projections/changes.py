@@ -14,6 +14,7 @@ from events.base import Event
 from events.leases import AcquireDenied, LeaseExpired, LeaseGranted, LeaseReleased
 from events.licenses import LicenseActivated, LicenseDeactivated
 from events.reservations import ReservationCancelled, SeatsReserved
+from events.servers import ServerIdReset, ServerRegistered, ServersPaired, ServersUnpaired, ServerUninstalled
 from services.domain.evolve import reservation_leases
 from services.domain.model import FeatureKey, State
 
@@ -30,6 +31,8 @@ class BatchChanges:
     features: set[FeatureKey] = field(default_factory=set)
     usage: set[str] = field(default_factory=set)
     reservations: set[str] = field(default_factory=set)
+    servers: set[str] = field(default_factory=set)
+    pair_since: object = None  # the time of the last pair change in the batch, if any
 
     def record(self, before: State, after: State, event: Event, offset: int, idx: int,
                ignored: str | None, body: str) -> None:
@@ -48,8 +51,16 @@ class BatchChanges:
                                      f.in_use if f else 0, f.total if f else 0))
 
     def _touch(self, before: State, event: Event) -> set[FeatureKey]:
+        if isinstance(event, (ServerRegistered, ServerIdReset, ServerUninstalled)):
+            self.servers.add(event.node)
+            return set()
+        if isinstance(event, (ServersPaired, ServersUnpaired)):
+            self.pair_since = event.at
+            return set()
         if isinstance(event, (LicenseActivated, LicenseDeactivated)):
             self.licenses.add(event.license_id)
+            if isinstance(event, LicenseActivated):
+                self.servers |= {n for n, s in before.servers.items() if s.server_id in event.server_ids}
             lic = before.licenses.get(event.license_id)
             grants = event.features if isinstance(event, LicenseActivated) else []
             keys = {(g.name, g.version) for g in grants}

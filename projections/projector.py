@@ -16,34 +16,36 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass
-from typing import Callable
+from typing import Awaitable, Callable
 
 import orjson
-from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
+from aio_pika.abc import AbstractConnection, AbstractIncomingMessage
 
 from events.base import Event
 from events.codec import canonical, event_from_dict
 from projections import digest as digests
 from projections.changes import BatchChanges
 from projections.store import Checkpoint, ProjectionStore
+from services.adapters.stream_end import last_offset
 from services.adapters.topology import Topology
 from services.domain.evolve import CannotApply, apply
 from services.domain.model import State
 
 log = logging.getLogger(__name__)
 
-Listener = Callable[[Event, "str | None", State], None]
+Listener = Callable[[Event, "str | None", State, int], None]  # event, verdict, state after, stream offset
 
 
 class ProjectionHalted(Exception):
     """An event this node cannot apply. The projector stops and says so (invariant 9)."""
 
 
-@dataclass
-class Progress:
-    replaying: bool = False
-    replay_done: int = 0
-    replay_total: int = 0
+class StreamBehind(Exception):
+    """The stream ends before this node's checkpoint: it was lost or cut short.
+
+    The node waits (and says so in its health) until the stream is re-seeded from a
+    node's event_log copy (``licensing reseed``); it never skips ahead silently.
+    """
 
 
 class Projector:
@@ -57,7 +59,12 @@ class Projector:
         self.halted: str | None = None
         self.consistent = False  # in-memory state equals what Postgres holds
         self.last_applied_monotonic: float | None = None
-        self.progress = Progress()
+        self.target_offset: int | None = None  # where the stream ended when this node subscribed
+        self.after_commit: Callable[[], Awaitable[None]] | None = None
+
+    @property
+    def caught_up(self) -> bool:
+        return self.target_offset is None or self.checkpoint.offset >= self.target_offset
 
     async def load(self) -> None:
         """Rebuild the in-memory state from this node's own event_log copy, and check its digest."""
@@ -86,11 +93,18 @@ class Projector:
             return {"x-stream-offset": "first"}
         return {"x-stream-offset": self.checkpoint.offset + 1}
 
-    async def run(self, channel: AbstractChannel) -> None:
+    async def run(self, connection: AbstractConnection) -> None:
         """Consume from the checkpoint until cancelled or until an event cannot be applied."""
         if not self.consistent:
             await self.load()
+        channel = await connection.channel(publisher_confirms=False)
         queue = await self.topology.declare_events(channel)
+        end = await last_offset(connection, self.topology.events)
+        if self.checkpoint.offset >= 0 and (end is None or end < self.checkpoint.offset):
+            raise StreamBehind(
+                f"the event stream ends at {end if end is not None else 'nothing'} but this node has applied up to "
+                f"offset {self.checkpoint.offset}: it was lost or cut short; re-seed it (licensing reseed)")
+        self.target_offset = end
         await channel.set_qos(prefetch_count=self.batch_size * 2)
         inbox: asyncio.Queue[AbstractIncomingMessage] = asyncio.Queue()
 
@@ -111,39 +125,65 @@ class Projector:
                 pass
 
     async def _project(self, messages: list[AbstractIncomingMessage]) -> None:
-        changes = BatchChanges()
-        state, digest, count, offset = self.state, self.checkpoint.digest, self.checkpoint.events_applied, None
+        batch = []
         for message in messages:
-            msg_offset = int(message.headers["x-stream-offset"])  # type: ignore[arg-type]
-            if msg_offset <= self.checkpoint.offset:
+            offset = int(message.headers["x-stream-offset"])  # type: ignore[arg-type]
+            if offset <= self.checkpoint.offset:
                 continue  # a redelivery from the chunk start: already applied
             try:
                 items = orjson.loads(message.body)["events"]
+            except Exception as exc:
+                self._halt(f"stream message at offset {offset} is not a valid event batch: {exc}")
+            batch.append((offset, items))
+        if batch:
+            await self.apply_batch(batch)
+        await messages[-1].ack(multiple=True)
+        if batch and self.after_commit is not None:
+            await self.after_commit()
+
+    async def apply_batch(self, batch: list[tuple[int, list[dict]]]) -> None:
+        """Apply (offset, events) pairs in memory, then write them and the checkpoint in one transaction."""
+        changes = BatchChanges()
+        state, digest, count = self.state, self.checkpoint.digest, self.checkpoint.events_applied
+        for offset, items in batch:
+            try:
                 events = [event_from_dict(item) for item in items]
             except Exception as exc:
-                self._halt(f"stream message at offset {msg_offset} is not a valid event batch: {exc}")
+                self._halt(f"stream message at offset {offset} is not a valid event batch: {exc}")
             for idx, (item, event) in enumerate(zip(items, events)):
                 before = state
                 try:
                     state, ignored = apply(state, event)
                 except CannotApply as exc:
-                    self._halt(f"event {event.type} at offset {msg_offset}/{idx} cannot be applied: {exc}")
+                    self._halt(f"event {event.type} at offset {offset}/{idx} cannot be applied: {exc}")
                 digest = digests.advance(digest, canonical(event), ignored)
                 count += 1
-                changes.record(before, state, event, msg_offset, idx, ignored, orjson.dumps(item).decode())
+                changes.record(before, state, event, offset, idx, ignored, orjson.dumps(item).decode())
                 self.state = state
                 for listener in self.listeners:
-                    listener(event, ignored, state)
-            offset = msg_offset
-        if offset is None:
-            await messages[-1].ack(multiple=True)
-            return
-        checkpoint = Checkpoint(offset, digest, count)
+                    listener(event, ignored, state, offset)
+        checkpoint = Checkpoint(batch[-1][0], digest, count)
         self.consistent = False
         await self.store.write(changes, state, checkpoint)
         self.checkpoint, self.consistent = checkpoint, True
         self.last_applied_monotonic = time.monotonic()
-        await messages[-1].ack(multiple=True)
+
+    async def rebuild_from(self, peer: ProjectionStore, page: int = 5000) -> None:
+        """Replay a peer's event_log copy instead of the stream (then the stream takes over)."""
+        await self.reset()
+        held: list[tuple[int, list[dict]]] = []
+        async for rows in peer.event_log(page=page):
+            for row in rows:
+                if held and held[-1][0] == row["stream_offset"]:
+                    held[-1][1].append(orjson.loads(row["body"]))
+                else:
+                    held.append((row["stream_offset"], [orjson.loads(row["body"])]))
+            # The last message of a page may continue on the next one: keep it back.
+            complete, held = held[:-1], held[-1:]
+            if complete:
+                await self.apply_batch(complete)
+        if held:
+            await self.apply_batch(held)
 
     def _halt(self, why: str) -> None:
         self.halted = why

@@ -3,13 +3,17 @@ from __future__ import annotations
 
 import orjson
 
-from services.domain.model import Feature, Lease, License, Reservation, State
+from services.domain.model import Feature, Lease, License, Reservation, Server, State
 
 
 def license_row(lic: License) -> tuple:
     features = [{"name": n, "type": t, "version": v, "seats": s, "expires_at": e.isoformat() if e else None}
                 for n, t, v, s, e in lic.features]
-    return (lic.license_id, lic.activated_at, orjson.dumps(features).decode())
+    return (lic.license_id, lic.activated_at, orjson.dumps(features).decode(), list(lic.server_ids))
+
+
+def server_row(server: Server) -> tuple:
+    return (server.node, server.server_id, server.api_url, server.registered_at, server.ever_licensed)
 
 
 def feature_row(f: Feature) -> tuple:
@@ -29,8 +33,14 @@ def reservation_row(r: Reservation) -> tuple:
 
 
 UPSERT_LICENSE = """
-INSERT INTO licenses (license_id, activated_at, features) VALUES ($1, $2, $3)
-ON CONFLICT (license_id) DO UPDATE SET activated_at = EXCLUDED.activated_at, features = EXCLUDED.features"""
+INSERT INTO licenses (license_id, activated_at, features, server_ids) VALUES ($1, $2, $3, $4)
+ON CONFLICT (license_id) DO UPDATE SET activated_at = EXCLUDED.activated_at, features = EXCLUDED.features,
+    server_ids = EXCLUDED.server_ids"""
+
+UPSERT_SERVER = """
+INSERT INTO servers (node, server_id, api_url, registered_at, ever_licensed) VALUES ($1, $2, $3, $4, $5)
+ON CONFLICT (node) DO UPDATE SET server_id = EXCLUDED.server_id, api_url = EXCLUDED.api_url,
+    registered_at = EXCLUDED.registered_at, ever_licensed = EXCLUDED.ever_licensed"""
 
 UPSERT_FEATURE = """
 INSERT INTO features (name, version, type, total, in_use, reserved, reserved_in_use, expires_at)

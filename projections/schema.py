@@ -20,6 +20,9 @@ CREATE TABLE IF NOT EXISTS node_identity (  -- survives a replay; replaced by a 
     server_id  text NOT NULL,
     created_at timestamptz NOT NULL DEFAULT now()
 );
+-- The offset of the last reset/sync/stop addressed to this node that it acted on, so a
+-- replay of the same log does not act on it again.
+ALTER TABLE node_identity ADD COLUMN IF NOT EXISTS handled_offset bigint NOT NULL DEFAULT -1;
 
 CREATE TABLE IF NOT EXISTS event_log (      -- invariant 8: the node's own copy of the log
     stream_offset bigint NOT NULL,
@@ -33,7 +36,8 @@ CREATE TABLE IF NOT EXISTS event_log (      -- invariant 8: the node's own copy 
 CREATE TABLE IF NOT EXISTS licenses (
     license_id   text PRIMARY KEY,
     activated_at timestamptz NOT NULL,
-    features     jsonb NOT NULL
+    features     jsonb NOT NULL,
+    server_ids   text[] NOT NULL
 );
 
 CREATE TABLE IF NOT EXISTS features (
@@ -72,6 +76,21 @@ CREATE TABLE IF NOT EXISTS reservations (
     created_at     timestamptz NOT NULL
 );
 
+CREATE TABLE IF NOT EXISTS servers (
+    node          text PRIMARY KEY,
+    server_id     text NOT NULL,
+    api_url       text,
+    registered_at timestamptz NOT NULL,
+    ever_licensed boolean NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS pair (
+    id           int PRIMARY KEY DEFAULT 1 CHECK (id = 1),
+    primary_node text NOT NULL,
+    backup_node  text NOT NULL,
+    since        timestamptz NOT NULL
+);
+
 CREATE TABLE IF NOT EXISTS denials (
     stream_offset bigint NOT NULL,
     idx           int NOT NULL,
@@ -101,4 +120,5 @@ CREATE TABLE IF NOT EXISTS usage_history (  -- in use against total per feature,
 CREATE INDEX IF NOT EXISTS usage_history_feature_at ON usage_history (feature, version, at);
 """
 
-READ_MODEL_TABLES = ("event_log", "licenses", "features", "usage", "reservations", "denials", "usage_history")
+READ_MODEL_TABLES = ("event_log", "licenses", "features", "usage", "reservations", "servers", "pair",
+                     "denials", "usage_history")

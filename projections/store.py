@@ -72,6 +72,12 @@ class ProjectionStore:
                         lambda lease: rows.usage_row(lease, state), rows.UPSERT_USAGE)
             await _sync(conn, "reservations", "reservation_id", changes.reservations, state.reservations,
                         rows.reservation_row, rows.UPSERT_RESERVATION)
+            await _sync(conn, "servers", "node", changes.servers, state.servers, rows.server_row, rows.UPSERT_SERVER)
+            if changes.pair_since is not None:
+                await conn.execute("DELETE FROM pair")
+                if state.pair is not None:
+                    await conn.execute("INSERT INTO pair (primary_node, backup_node, since) VALUES ($1, $2, $3)",
+                                       state.pair[0], state.pair[1], changes.pair_since)
             present = [state.features[k] for k in changes.features if k in state.features]
             gone = [k for k in changes.features if k not in state.features]
             if present:

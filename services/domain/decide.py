@@ -66,7 +66,14 @@ def _activate(command: c.ActivateLicense, state: State, ctx: Context) -> Decisio
     if command.license_id in state.licenses:
         return refuse(ctx, command, ErrorCode.CONFLICT,
                       f"license {command.license_id} is already activated; deactivate it first")
-    return LicenseActivated(license_id=command.license_id, features=command.features, **ctx.stamp())
+    return LicenseActivated(license_id=command.license_id, features=command.features,
+                            server_ids=activation_targets(state), **ctx.stamp())
+
+
+def activation_targets(state: State) -> list[str]:
+    """A license activates on the pair when there is one, else on every server of the site."""
+    nodes = list(state.pair) if state.pair else sorted(state.servers.keys())
+    return [state.servers[n].server_id for n in nodes if n in state.servers]
 
 
 @_decide.register

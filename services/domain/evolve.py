@@ -88,8 +88,13 @@ def _(event: LicenseActivated, state: State) -> State:
         grant = Grant(license_id=event.license_id, seats=g.seats, expires_at=g.expires_at)
         features = features.set(key, replace(f, type=f.type or g.type, grants=f.grants + (grant,)))
     lic = License(license_id=event.license_id, activated_at=event.at,
-                  features=tuple((g.name, g.type, g.version, g.seats, g.expires_at) for g in event.features))
-    return state.with_(licenses=state.licenses.set(event.license_id, lic), features=features)
+                  features=tuple((g.name, g.type, g.version, g.seats, g.expires_at) for g in event.features),
+                  server_ids=tuple(event.server_ids))
+    servers = state.servers
+    for node, server in state.servers.items():
+        if server.server_id in event.server_ids and not server.ever_licensed:
+            servers = servers.set(node, replace(server, ever_licensed=True))
+    return state.with_(licenses=state.licenses.set(event.license_id, lic), features=features, servers=servers)
 
 
 @_evolve.register

@@ -65,6 +65,20 @@ class License:
     license_id: str
     features: tuple[tuple[str, str, str, int, datetime | None], ...]  # name, type, version, seats, expiry
     activated_at: datetime
+    server_ids: tuple[str, ...] = ()  # License Server IDs it is activated on
+
+
+@dataclass(frozen=True, slots=True)
+class Server:
+    """A license server node of the site, as the log knows it."""
+
+    node: str
+    server_id: str
+    registered_at: datetime
+    api_url: str | None = None
+    # Licenses were activated under the current server_id at some point: such a server
+    # must be reset before it can become a backup (the seed's rule).
+    ever_licensed: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +134,8 @@ class State:
     leases: Map = field(default_factory=Map)        # lease_id -> Lease
     reservations: Map = field(default_factory=Map)  # reservation_id -> Reservation
     outcomes: Map = field(default_factory=Map)      # command_id -> Reply (idempotent retries)
+    servers: Map = field(default_factory=Map)       # node -> Server (uninstalled ones are removed)
+    pair: tuple[str, str] | None = None             # (primary node, backup node)
     last_at: datetime | None = None
 
     def with_(self, **changes: object) -> "State":
@@ -127,3 +143,11 @@ class State:
 
     def outcome(self, command_id: str) -> Reply | None:
         return self.outcomes.get(command_id)
+
+    def licenses_on(self, server_id: str) -> list[str]:
+        return sorted(lid for lid, lic in self.licenses.items() if server_id in lic.server_ids)
+
+    def role_of(self, node: str) -> str | None:
+        if self.pair is None:
+            return None
+        return "primary" if self.pair[0] == node else "backup" if self.pair[1] == node else None

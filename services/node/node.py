@@ -3,6 +3,8 @@
 A supervisor keeps them running. If the broker connection drops, everything that
 uses it stops at once (the writer drops its pending decisions) and the node
 reconnects as a follower, re-subscribing to the stream from its stored checkpoint.
+Orders addressed to the node through the log (reset, sync, stop, uninstall) are
+carried out here, between two sessions.
 """
 from __future__ import annotations
 
@@ -15,23 +17,30 @@ import aio_pika
 import asyncpg
 from aiohttp import web
 
+from events.base import Event
+from events.commands import RegisterServer
 from projections.database import database_name, open_pool
-from projections.projector import ProjectionHalted, Projector
+from projections.projector import ProjectionHalted, Projector, StreamBehind
 from projections.store import ProjectionStore
 from services.adapters.topology import Topology
 from services.api.app import build_app
+from services.client import ClientError, LicenseClient
 from services.config.settings import Settings, safe_node_name
-from services.node import identity
+from services.domain.model import State
+from services.node import identity, orders
 from services.node.heartbeat import publish_heartbeats
 from services.writer.writer import Demoted, Writer
 
 log = logging.getLogger(__name__)
+_RETRYABLE = (OSError, aio_pika.exceptions.AMQPError, asyncpg.PostgresError, Demoted, asyncio.TimeoutError,
+              ConnectionError, StreamBehind)
 
 
 class Node:
-    def __init__(self, settings: Settings, node: str) -> None:
+    def __init__(self, settings: Settings, node: str, api_url: str | None = None) -> None:
         self.settings = settings
         self.name = safe_node_name(node)
+        self.api_url = api_url
         self.topology = Topology(settings.site)
         self.database = database_name(settings.site, self.name)
         self.pool: asyncpg.Pool | None = None
@@ -43,12 +52,18 @@ class Node:
         self.restarts = 0
         self.last_error: str | None = None
         self.dead_letters: int | None = None
+        self.stopped_by_order: str | None = None
+        self._order: orders.Order | None = None
+        self._handled_offset = -1
         self._stopping = asyncio.Event()
 
     async def open(self) -> None:
         self.pool = await open_pool(self.settings.pg_dsn, self.database)
         self.server_id = await identity.load_or_create(self.pool, self.name)
+        self._handled_offset = await orders.handled_offset(self.pool)
         self.projector = Projector(ProjectionStore(self.pool), self.topology, self.settings.projector_batch)
+        self.projector.listeners.append(self._watch_orders)
+        self.projector.after_commit = self._carry_out_orders
         await self.projector.load()
         self.writer = Writer(self.name, self.server_id, self.projector, self.topology,
                              prefetch=self.settings.writer_prefetch,
@@ -65,12 +80,14 @@ class Node:
             try:
                 await self._connected_session()
                 backoff = 0.2
+            except orders.NodeOrder as order:
+                await self._obey(order.order)
+                backoff = 0.0
             except ProjectionHalted as exc:
                 self.last_error = str(exc)
                 log.error("projector halted; the node keeps serving reads: %s", exc)
                 await self._stopping.wait()
-            except (OSError, aio_pika.exceptions.AMQPError, asyncpg.PostgresError, Demoted,
-                    asyncio.TimeoutError, ConnectionError) as exc:
+            except _RETRYABLE as exc:
                 self.last_error = f"{type(exc).__name__}: {exc}"
                 log.warning("node %s restarting its broker session: %s", self.name, self.last_error)
             self.restarts += 1
@@ -79,7 +96,7 @@ class Node:
                 await asyncio.wait_for(self._stopping.wait(), timeout=backoff)
             except asyncio.TimeoutError:
                 pass
-            backoff = min(backoff * 2, 5.0)
+            backoff = min(max(backoff, 0.1) * 2, 5.0)
 
     async def _connected_session(self) -> None:
         assert self.projector and self.writer
@@ -89,28 +106,31 @@ class Node:
 
         def on_close(*_: Any) -> None:
             if not lost.done():
-                lost.set_exception(ConnectionError("broker connection lost"))
+                lost.set_result("broker connection lost")
 
         connection.close_callbacks.add(on_close)
         self.connected = True
-        projector_channel = await connection.channel(publisher_confirms=False)
+        # Each of these runs for the whole session; the first to end (or fail) ends it.
         tasks = [
-            asyncio.create_task(self.projector.run(projector_channel), name="projector"),
+            asyncio.create_task(self.projector.run(connection), name="projector"),
             asyncio.create_task(self.writer.run(connection), name="writer"),
             asyncio.create_task(publish_heartbeats(connection, self.topology, self.heartbeat), name="heartbeat"),
             asyncio.create_task(self._watch_dead_letters(connection), name="dead-letters"),
         ]
+        register = asyncio.create_task(self._register(), name="register")
         stopping = asyncio.create_task(self._stopping.wait())
         try:
             done, _ = await asyncio.wait([*tasks, stopping, lost], return_when=asyncio.FIRST_COMPLETED)
             for task in done:
-                if task is not stopping and task.exception() is not None:
+                if task in tasks and task.exception() is not None:
                     raise task.exception()  # type: ignore[misc]
+            if lost in done:
+                raise ConnectionError(lost.result())
         finally:
             stopping.cancel()
-            for task in tasks:
+            for task in (*tasks, register):
                 task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await asyncio.gather(*tasks, register, return_exceptions=True)
             if not connection.is_closed:
                 try:
                     await connection.close()
@@ -124,18 +144,80 @@ class Node:
             self.dead_letters = queue.declaration_result.message_count
             await asyncio.sleep(2.0)
 
+    async def _register(self) -> None:
+        """Once caught up, make sure the log knows this node under its current id and address."""
+        assert self.projector
+        while not self.projector.caught_up:
+            await asyncio.sleep(0.1)
+        known = self.projector.state.servers.get(self.name)
+        if known is not None and known.server_id == self.server_id and known.api_url == self.api_url:
+            return
+        async with LicenseClient(self.settings, timeout=3600, actor=f"node:{self.name}") as client:
+            while True:
+                try:
+                    await client.send(RegisterServer(node=self.name, server_id=self.server_id, api_url=self.api_url))
+                    return
+                except ClientError as exc:
+                    log.warning("registering %s failed, retrying: %s", self.name, exc)
+                    await asyncio.sleep(1.0)
+
+    # ---- orders from the log ---------------------------------------------------------
+
+    def _watch_orders(self, event: Event, ignored: str | None, state: State, offset: int) -> None:
+        if ignored is None and offset > self._handled_offset and self._order is None:
+            self._order = orders.order_for(event, self.server_id, offset)
+
+    async def _carry_out_orders(self) -> None:
+        order, self._order = self._order, None
+        if order is None:
+            return
+        assert self.pool
+        await orders.mark_handled(self.pool, order)
+        self._handled_offset = order.offset
+        raise orders.NodeOrder(order)
+
+    async def _obey(self, order: orders.Order) -> None:
+        assert self.projector and self.writer and self.pool
+        log.warning("node %s carries out order %s (log offset %s)", self.name, order.kind, order.offset)
+        if order.kind in ("stop", "uninstall"):
+            self.stopped_by_order = order.kind
+            self.stop()
+            return
+        if order.kind == "reset" and order.new_server_id:
+            self.server_id = order.new_server_id
+            self.writer.server_id = order.new_server_id
+        if order.from_peer:
+            peer_pool = await open_pool(self.settings.pg_dsn, database_name(self.settings.site, order.from_peer))
+            try:
+                await self.projector.rebuild_from(ProjectionStore(peer_pool))
+            finally:
+                await peer_pool.close()
+        else:
+            await self.projector.reset()
+
     # ---- views -----------------------------------------------------------------------
+
+    def status(self) -> str:
+        assert self.projector
+        if self.projector.halted:
+            return "Halted"
+        if self._stopping.is_set():
+            return "Stopped"
+        if not self.projector.caught_up:
+            return "Recovering"
+        return "Running"
 
     def heartbeat(self) -> dict[str, Any]:
         assert self.projector and self.writer
         cp = self.projector.checkpoint
         return {"node": self.name, "server_id": self.server_id, "role": self.role(),
-                "status": "Running" if not self.projector.halted else "Halted",
-                "offset": cp.offset, "digest": cp.digest, "events": cp.events_applied,
-                "writer": self.writer.is_writer, "epoch": self.projector.state.epoch}
+                "status": self.status(), "offset": cp.offset, "digest": cp.digest,
+                "events": cp.events_applied, "writer": self.writer.is_writer,
+                "epoch": self.projector.state.epoch, "target_offset": self.projector.target_offset}
 
     def role(self) -> str:
-        return "writer" if self.writer and self.writer.is_writer else "follower"
+        assert self.projector
+        return self.projector.state.role_of(self.name) or "standalone"
 
     def health(self) -> dict[str, Any]:
         assert self.projector and self.writer
@@ -144,9 +226,10 @@ class Node:
         return {
             "node": self.name, "site": self.settings.site, "server_id": self.server_id,
             "healthy": self.connected and self.projector.halted is None,
-            "connected": self.connected, "writer": self.writer.is_writer, "role": self.role(),
-            "epoch": state.epoch, "writer_node": state.writer_node,
+            "status": self.status(), "connected": self.connected, "writer": self.writer.is_writer,
+            "role": self.role(), "epoch": state.epoch, "writer_node": state.writer_node,
             "offset": cp.offset, "digest": cp.digest, "events_applied": cp.events_applied,
+            "target_offset": self.projector.target_offset, "caught_up": self.projector.caught_up,
             "projector_halted": self.projector.halted,
             "dead_letters": self.dead_letters, "dead_lettered_here": self.writer.dead_lettered,
             "commands_handled": self.writer.commands_handled,
@@ -156,19 +239,32 @@ class Node:
         }
 
     def servers(self) -> dict[str, Any]:
-        state = self.projector.state if self.projector else None
-        return {"pair_status": None, "writer": {"node": state.writer_node, "server_id": state.writer_server_id,
-                                                "epoch": state.epoch} if state else None,
-                "servers": [{"node": self.name, "role": self.role(), "server_id": self.server_id,
-                             "status": "Running"}]}
+        assert self.projector
+        state = self.projector.state
+        return {
+            "site": self.settings.site,
+            "pair": {"primary": state.pair[0], "backup": state.pair[1]} if state.pair else None,
+            "writer": {"node": state.writer_node, "server_id": state.writer_server_id, "epoch": state.epoch},
+            "servers": [
+                {"node": s.node, "role": state.role_of(s.node) or "standalone", "server_id": s.server_id,
+                 "api_url": s.api_url, "ever_licensed": s.ever_licensed,
+                 "licenses": state.licenses_on(s.server_id), "registered_at": s.registered_at.isoformat()}
+                for s in sorted(state.servers.values(), key=lambda s: (state.role_of(s.node) != "primary", s.node))
+            ],
+        }
 
 
 async def serve(settings: Settings, node: str, http_port: int | None = None) -> None:
-    """Run a node until SIGINT/SIGTERM."""
+    """Run a node until SIGINT/SIGTERM or until the log orders it to stop."""
     import signal
 
     logging.basicConfig(level=logging.INFO, format=f"%(asctime)s {node} %(levelname)s %(name)s: %(message)s")
-    the_node = Node(settings, node)
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    api_url = None
+    if http_port is not None:
+        shown_host = "127.0.0.1" if settings.http_host in ("0.0.0.0", "::") else settings.http_host
+        api_url = f"http://{shown_host}:{http_port}"
+    the_node = Node(settings, node, api_url=api_url)
     await the_node.open()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -178,7 +274,7 @@ async def serve(settings: Settings, node: str, http_port: int | None = None) -> 
         runner = web.AppRunner(build_app(the_node, the_node.pool))
         await runner.setup()
         await web.TCPSite(runner, settings.http_host, http_port).start()
-        log.info("node %s: API on http://%s:%s/api/health", node, settings.http_host, http_port)
+        log.info("node %s: API on %s/api/health", node, api_url)
     try:
         await the_node.run()
     finally:

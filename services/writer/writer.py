@@ -153,7 +153,7 @@ class Writer:
             self._marker = WriterPromoted(epoch=epoch, node=self.node, server_id=self.server_id, at=self.clock())
             self._marker_seen = loop.create_future()
             await self._publish([self._marker])
-            ignored = await asyncio.wait_for(self._marker_seen, timeout=15)
+            ignored = await self._read_back_marker()
             if ignored is None and self.projector.state.epoch == epoch:
                 self.epoch = epoch
                 self.speculative = self.projector.state
@@ -162,9 +162,24 @@ class Writer:
                 return
         raise Demoted("could not take the writer role: other nodes keep claiming epochs")
 
+    async def _read_back_marker(self, stall_seconds: float = 15.0) -> str | None:
+        """Wait for our marker; a node still replaying a long log may take a while, so
+        give up only when the projector stops making progress."""
+        assert self._marker_seen is not None
+        last, stalled_since = self.projector.checkpoint.offset, asyncio.get_running_loop().time()
+        while True:
+            try:
+                return await asyncio.wait_for(asyncio.shield(self._marker_seen), timeout=1.0)
+            except asyncio.TimeoutError:
+                now = asyncio.get_running_loop().time()
+                if self.projector.checkpoint.offset != last:
+                    last, stalled_since = self.projector.checkpoint.offset, now
+                elif now - stalled_since > stall_seconds:
+                    raise
+
     # ---- read-back -------------------------------------------------------------------
 
-    def _on_applied(self, event: Event, ignored: str | None, state: State) -> None:
+    def _on_applied(self, event: Event, ignored: str | None, state: State, offset: int = -1) -> None:
         """Called by the projector for every event it reads, in log order."""
         if isinstance(event, WriterPromoted):
             if self._marker is not None and event == self._marker and self._marker_seen is not None:

@@ -15,7 +15,8 @@ from tests.support.waiting import wait_for
 
 async def test_invalid_commands_are_answered_and_garbage_is_dead_lettered(site):
     node = site.start_node("primary")
-    before = await node.wait_healthy()
+    await node.wait_healthy()
+    before = await node.wait_registered()
     topology = Topology(site.name)
     connection = await aio_pika.connect(AMQP_URL)
     try:

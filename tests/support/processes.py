@@ -73,6 +73,17 @@ class NodeProcess:
 
         return await wait_for(ready, timeout, f"{self.node} healthy")
 
+    async def wait_registered(self, timeout: float = 30.0) -> dict[str, Any]:
+        """Healthy, and the log knows this node (it registers itself once caught up)."""
+        async def registered() -> dict[str, Any] | None:
+            h = await self.health()
+            if not h:
+                return None
+            servers = (await self.get("/api/servers"))["servers"]
+            return h if any(s["node"] == self.node and s["server_id"] == h["server_id"] for s in servers) else None
+
+        return await wait_for(registered, timeout, f"{self.node} registered")
+
     def signal(self, sig: int) -> None:
         if self.proc is not None and self.proc.poll() is None:
             os.kill(self.pid, sig)
