@@ -1,0 +1,1 @@
+"""The ``licensing`` command line (click + rich)."""

@@ -1,0 +1,38 @@
+"""``server``: run a license server node."""
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import click
+
+from services.cli.context import CliContext, pass_cli
+from services.config.settings import safe_node_name
+
+
+def _node_name(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
+    try:
+        return safe_node_name(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+@click.command()
+@click.option("--node", required=True, callback=_node_name, help="This node's name (e.g. primary, backup).")
+@click.option("--http-port", type=click.IntRange(1, 65535), help="Port of the node's HTTP API and dashboard.")
+@pass_cli
+def server(ctx: CliContext, node: str, http_port: int | None) -> None:
+    """Run a license server node until interrupted."""
+    try:
+        from services.node.runner import serve  # imported only when a node runs
+    except ModuleNotFoundError as exc:
+        raise click.ClickException(f"the node runtime is not available: {exc}") from None
+
+    settings = ctx.settings()
+    options: dict[str, Any] = {"node": node}
+    if http_port is not None:
+        options["http_port"] = http_port
+    try:
+        asyncio.run(serve(settings, **options))
+    except KeyboardInterrupt:
+        pass

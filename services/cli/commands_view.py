@@ -1,0 +1,60 @@
+"""``usage`` and ``status``: what a node's HTTP API shows, as tables."""
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import click
+
+from services.cli.api import DEFAULT_API_URL, ApiUnavailable, fetch
+from services.cli.context import CliContext, json_option, pass_cli
+from services.cli.output import console, emit_json, fail, note
+from services.cli.tables import health_table, status_table, usage_table
+
+api_option = click.option(
+    "--api", "api_url", envvar="LICENSING_API_URL", default=DEFAULT_API_URL, show_default=True,
+    help="Base URL of a node's HTTP API.",
+)
+
+
+@click.command()
+@api_option
+@json_option
+@pass_cli
+def usage(ctx: CliContext, api_url: str) -> None:
+    """Show the seats in use (Usage Details)."""
+    (data,) = asyncio.run(fetch(api_url, "/api/usage"))
+    if isinstance(data, ApiUnavailable):
+        fail(ctx, "unavailable", f"cannot read usage from the License Manager API at {api_url}: {data}")
+    if ctx.json:
+        emit_json(data)
+        return
+    rows = data.get("usage", []) if isinstance(data, dict) else []
+    console().print(usage_table(rows))
+
+
+@click.command()
+@api_option
+@json_option
+@pass_cli
+def status(ctx: CliContext, api_url: str) -> None:
+    """Show the pair: each server's role, License Server ID, status, and the pair status."""
+    servers, health = asyncio.run(fetch(api_url, "/api/servers", "/api/health"))
+    if isinstance(servers, ApiUnavailable) and isinstance(health, ApiUnavailable):
+        fail(ctx, "unavailable", f"cannot reach the License Manager API at {api_url}: {servers}")
+    result: dict[str, Any] = {
+        "servers": None if isinstance(servers, Exception) else servers,
+        "health": None if isinstance(health, Exception) else health,
+    }
+    if ctx.json:
+        emit_json(result)
+        return
+    out = console()
+    if isinstance(result["servers"], dict):
+        out.print(status_table(result["servers"]))
+    else:
+        note(f"servers: {servers}")
+    if isinstance(result["health"], dict):
+        out.print(health_table(result["health"]))
+    else:
+        note(f"health: {health}")

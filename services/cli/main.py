@@ -1,0 +1,49 @@
+"""The ``licensing`` command: global options, and the subcommands registered on it.
+
+Exit codes: 0 success, 1 refused/denied/timeout/unreachable, 2 usage error.
+"""
+from __future__ import annotations
+
+import logging
+
+import click
+
+from services.cli.commands_leases import acquire, release
+from services.cli.commands_licenses import activate, deactivate
+from services.cli.commands_reservations import reserve, unreserve
+from services.cli.commands_server import server
+from services.cli.commands_view import status, usage
+from services.cli.context import CliContext
+
+positive = click.FloatRange(min=0, min_open=True)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option("--site", envvar="LICENSING_SITE", help="Site name (env LICENSING_SITE).")
+@click.option("--amqp-url", envvar="LICENSING_AMQP_URL", help="Broker URL (env LICENSING_AMQP_URL).")
+@click.option("--timeout", envvar="LICENSING_TIMEOUT", type=positive, default=30.0, show_default=True,
+              help="Give up on a command after this many seconds.")
+@click.option("--attempt-timeout", envvar="LICENSING_ATTEMPT_TIMEOUT", type=positive, default=3.0,
+              show_default=True, help="Resend (same command id) after this many seconds without a reply.")
+@click.option("--actor", envvar="LICENSING_ACTOR", help="Who the command is sent for (x-actor header).")
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON instead of text.")
+@click.option("-v", "--verbose", count=True, help="Log more (repeat for debug).")
+@click.pass_context
+def cli(ctx: click.Context, site: str | None, amqp_url: str | None, timeout: float, attempt_timeout: float,
+        actor: str | None, as_json: bool, verbose: int) -> None:
+    """Administer and use a redundant license server pair."""
+    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not verbose:
+        logging.getLogger("aiormq").setLevel(logging.CRITICAL)
+        logging.getLogger("aio_pika").setLevel(logging.CRITICAL)
+    ctx.obj = CliContext(site=site, amqp_url=amqp_url, timeout=timeout, attempt_timeout=attempt_timeout,
+                         actor=actor, json=as_json)
+
+
+for command in (server, activate, deactivate, acquire, release, reserve, unreserve, usage, status):
+    cli.add_command(command)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    cli()

@@ -1,0 +1,149 @@
+"""Request/reply over AMQP with retries under one command id.
+
+Every send attempt gets its own correlation id, and every correlation id of one
+logical command points at the same future: a late reply to the first attempt
+still answers the command. The command id (AMQP ``message_id``) never changes
+across attempts, so the idempotent writer returns the first result to a retry.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+
+import aio_pika
+import aiormq.exceptions
+from aio_pika.abc import AbstractIncomingMessage
+from pydantic import ValidationError
+
+from events import codec, limits
+from events.base import Command
+from events.replies import ErrorCode, Reply
+from services.client.broker import Broker, Link
+from services.client.errors import ClientClosed, CommandTimeout, ProtocolError
+
+log = logging.getLogger(__name__)
+
+# A channel that breaks in the middle of a publish raises one of these.
+_SEND_ERRORS = (OSError, aiormq.exceptions.AMQPError, RuntimeError)
+NOT_WRITER_PAUSE = 0.2
+SEND_ERROR_PAUSE = 0.1
+
+
+def new_command_id() -> str:
+    return uuid.uuid4().hex
+
+
+class Rpc:
+    """Sends commands to one routing key and waits for their replies."""
+
+    def __init__(self, routing_key: str, *, attempt_timeout: float, timeout: float) -> None:
+        self.routing_key = routing_key
+        self.attempt_timeout = attempt_timeout
+        self.timeout = timeout
+        self._pending: dict[str, asyncio.Future[Reply]] = {}
+        self.broker: Broker | None = None
+
+    async def on_reply(self, message: AbstractIncomingMessage) -> None:
+        """Consumer callback of the reply queue (no_ack): resolve the waiting future."""
+        future = self._pending.get(message.correlation_id or "")
+        if future is None or future.done():
+            log.debug("reply for an unknown or answered correlation id %r", message.correlation_id)
+            return
+        try:
+            future.set_result(codec.loads_reply(message.body))
+        except (ValueError, ValidationError) as exc:
+            future.set_exception(ProtocolError(f"unreadable reply: {exc}"))
+
+    def fail_all(self, reason: str) -> None:
+        for future in self._pending.values():
+            if not future.done():
+                future.set_exception(ClientClosed(reason))
+        self._pending.clear()
+
+    async def call(
+        self,
+        command: Command,
+        *,
+        command_id: str | None = None,
+        timeout: float | None = None,
+        actor: str | None = None,
+    ) -> Reply:
+        broker = self.broker
+        if broker is None:
+            raise ClientClosed("the client is closed")
+        command_id = command_id or new_command_id()
+        if not command_id or len(command_id) > limits.MAX_NAME:
+            raise ValueError(f"a command id is 1 to {limits.MAX_NAME} characters")
+        if actor is not None and len(actor) > limits.MAX_NAME:
+            raise ValueError(f"an actor name is at most {limits.MAX_NAME} characters")
+        body = codec.dumps(command)
+        if len(body) > limits.MAX_COMMAND_BYTES:
+            raise ValueError(f"the command is {len(body)} bytes; the limit is {limits.MAX_COMMAND_BYTES}")
+
+        kind = getattr(command, "type", type(command).__name__)
+        loop = asyncio.get_running_loop()
+        timeout = self.timeout if timeout is None else timeout
+        deadline = loop.time() + timeout
+        correlation_ids: list[str] = []
+        result: asyncio.Future[Reply] = loop.create_future()
+        attempts = 0
+        try:
+            while True:
+                if loop.time() >= deadline:
+                    raise CommandTimeout(kind, command_id, timeout, attempts)
+                link = await broker.link(deadline)
+                correlation_id = uuid.uuid4().hex
+                correlation_ids.append(correlation_id)
+                self._pending[correlation_id] = result
+                attempts += 1
+                if not await self._publish(link, body, command_id, correlation_id, actor, deadline):
+                    await asyncio.sleep(min(SEND_ERROR_PAUSE, max(deadline - loop.time(), 0)))
+                    continue
+                wait = max(min(self.attempt_timeout, deadline - loop.time()), 0.0)
+                await asyncio.wait({result, link.broken}, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
+                if not result.done():
+                    if attempts > 1 or link.broken.done():
+                        log.info("no reply to %s %s yet (attempt %d); resending", kind, command_id, attempts)
+                    continue
+                reply = result.result()
+                if reply.ok or reply.error is None or reply.error.code != ErrorCode.NOT_WRITER:
+                    return reply
+                # The node lost the writer role between receiving and deciding: ask again.
+                log.info("%s %s reached a node that is no longer the writer; retrying", kind, command_id)
+                self._forget(correlation_ids)
+                result = loop.create_future()
+                await asyncio.sleep(min(NOT_WRITER_PAUSE, max(deadline - loop.time(), 0)))
+        finally:
+            self._forget(correlation_ids)
+
+    def _forget(self, correlation_ids: list[str]) -> None:
+        for correlation_id in correlation_ids:
+            self._pending.pop(correlation_id, None)
+        correlation_ids.clear()
+
+    async def _publish(
+        self, link: Link, body: bytes, command_id: str, correlation_id: str, actor: str | None, deadline: float
+    ) -> bool:
+        """Publish one attempt; False if the broker did not take it (the caller retries)."""
+        message = aio_pika.Message(
+            body,
+            message_id=command_id,
+            correlation_id=correlation_id,
+            reply_to=link.reply_to,
+            content_type="application/json",
+            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            headers={"x-actor": actor} if actor else None,
+        )
+        remaining = deadline - asyncio.get_running_loop().time()
+        try:
+            async with asyncio.timeout(max(remaining, 0.0)):
+                await link.channel.default_exchange.publish(message, routing_key=self.routing_key)
+            return True
+        except TimeoutError:
+            return False  # no publisher confirm before the deadline; the loop raises CommandTimeout
+        except _SEND_ERRORS as exc:
+            log.info("publishing %s failed (%s); reconnecting", command_id, exc)
+            if not isinstance(exc, aiormq.exceptions.DeliveryError):
+                link.mark_broken()
+            return False
