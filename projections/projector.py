@@ -60,11 +60,13 @@ class Projector:
         self.consistent = False  # in-memory state equals what Postgres holds
         self.last_applied_monotonic: float | None = None
         self.target_offset: int | None = None  # where the stream ended when this node subscribed
+        self.probed = False                    # target_offset is known for this subscription
         self.after_commit: Callable[[], Awaitable[None]] | None = None
 
     @property
     def caught_up(self) -> bool:
-        return self.target_offset is None or self.checkpoint.offset >= self.target_offset
+        """Has this node read, since it subscribed, everything the stream held then?"""
+        return self.probed and (self.target_offset is None or self.checkpoint.offset >= self.target_offset)
 
     async def load(self) -> None:
         """Rebuild the in-memory state from this node's own event_log copy, and check its digest."""
@@ -87,6 +89,7 @@ class Projector:
     async def reset(self) -> None:
         await self.store.reset()
         self.state, self.checkpoint, self.consistent, self.halted = State(), Checkpoint(), True, None
+        self.probed = False
 
     def start_arguments(self) -> dict:
         if self.checkpoint.offset < 0:
@@ -99,12 +102,13 @@ class Projector:
             await self.load()
         channel = await connection.channel(publisher_confirms=False)
         queue = await self.topology.declare_events(channel)
+        self.probed = False
         end = await last_offset(connection, self.topology.events)
         if self.checkpoint.offset >= 0 and (end is None or end < self.checkpoint.offset):
             raise StreamBehind(
                 f"the event stream ends at {end if end is not None else 'nothing'} but this node has applied up to "
                 f"offset {self.checkpoint.offset}: it was lost or cut short; re-seed it (licensing reseed)")
-        self.target_offset = end
+        self.target_offset, self.probed = end, True
         await channel.set_qos(prefetch_count=self.batch_size * 2)
         inbox: asyncio.Queue[AbstractIncomingMessage] = asyncio.Queue()
 

@@ -10,7 +10,6 @@ projector stops loudly instead of skipping it (invariant 9).
 """
 from __future__ import annotations
 
-from dataclasses import replace
 from functools import singledispatch
 
 from events.base import Decision, Event
@@ -18,8 +17,7 @@ from events.leases import AcquireDenied, LeaseExpired, LeaseGranted, LeaseReleas
 from events.licenses import LicenseActivated, LicenseDeactivated
 from events.reservations import ReservationCancelled, SeatsReserved
 from events.writer import CommandRefused, WriterPromoted
-from services.domain.model import Feature, Grant, Lease, License, Reservation, State
-from services.domain.outcomes import outcome
+from services.domain.model import Feature, Grant, Lease, License, Reservation, State, replace
 
 STALE_EPOCH = "stale_epoch"
 EPOCH_TAKEN = "epoch_taken"
@@ -48,7 +46,7 @@ def apply(state: State, event: Event) -> tuple[State, str | None]:
         return state, ignored
     new = _evolve(event, state)
     if isinstance(event, Decision):
-        new = new.with_(outcomes=new.outcomes.set(event.command_id, outcome(event)), last_at=event.at)
+        new = new.with_(outcomes=new.outcomes.set(event.command_id, event), last_at=event.at)
     return new, None
 
 
@@ -86,7 +84,8 @@ def _(event: LicenseActivated, state: State) -> State:
         key = (g.name, g.version)
         f = features.get(key) or Feature(name=g.name, version=g.version, type=g.type)
         grant = Grant(license_id=event.license_id, seats=g.seats, expires_at=g.expires_at)
-        features = features.set(key, replace(f, type=f.type or g.type, grants=f.grants + (grant,)))
+        features = features.set(key, replace(f, type=f.type or g.type, grants=f.grants + (grant,),
+                                             total=f.total + g.seats))
     lic = License(license_id=event.license_id, activated_at=event.at,
                   features=tuple((g.name, g.type, g.version, g.seats, g.expires_at) for g in event.features),
                   server_ids=tuple(event.server_ids))
@@ -105,7 +104,8 @@ def _(event: LicenseDeactivated, state: State) -> State:
     features = state.features
     for name, _type, version, _seats, _exp in lic.features:
         f = features[(name, version)]
-        f = replace(f, grants=tuple(g for g in f.grants if g.license_id != event.license_id))
+        kept = tuple(g for g in f.grants if g.license_id != event.license_id)
+        f = replace(f, grants=kept, total=sum(g.seats for g in kept))
         features = features.delete(f.key) if f.is_empty() else features.set(f.key, f)
     return state.with_(licenses=state.licenses.delete(event.license_id), features=features)
 

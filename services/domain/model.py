@@ -6,14 +6,28 @@ the projected one for free.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TypeVar
 
 from immutables import Map
 
 from events.replies import Reply
+from services.domain.outcomes import outcome
 
 FeatureKey = tuple[str, str]  # (name, version)
+T = TypeVar("T")
+
+
+def replace(obj: T, **changes: object) -> T:
+    """``dataclasses.replace`` for these frozen, slotted values, without its introspection.
+
+    Replays spend most of their time here, and the stdlib version costs several times more.
+    """
+    new = object.__new__(type(obj))
+    for name in type(obj).__slots__:  # type: ignore[attr-defined]
+        object.__setattr__(new, name, changes[name] if name in changes else getattr(obj, name))
+    return new
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +46,7 @@ class Feature:
     version: str
     type: str = ""
     grants: tuple[Grant, ...] = ()
+    total: int = 0            # seats of every grant, valid or expired (kept equal to the grants' sum)
     in_use: int = 0           # every leased seat
     reserved: int = 0         # seats set aside by reservations
     reserved_in_use: int = 0  # leased seats drawn from reservations
@@ -41,9 +56,6 @@ class Feature:
     def key(self) -> FeatureKey:
         return (self.name, self.version)
 
-    @property
-    def total(self) -> int:
-        return sum(g.seats for g in self.grants)
 
     @property
     def pool_in_use(self) -> int:
@@ -133,7 +145,7 @@ class State:
     features: Map = field(default_factory=Map)      # FeatureKey -> Feature
     leases: Map = field(default_factory=Map)        # lease_id -> Lease
     reservations: Map = field(default_factory=Map)  # reservation_id -> Reservation
-    outcomes: Map = field(default_factory=Map)      # command_id -> Reply (idempotent retries)
+    outcomes: Map = field(default_factory=Map)      # command_id -> its one event (idempotent retries)
     servers: Map = field(default_factory=Map)       # node -> Server (uninstalled ones are removed)
     pair: tuple[str, str] | None = None             # (primary node, backup node)
     last_at: datetime | None = None
@@ -142,7 +154,8 @@ class State:
         return replace(self, **changes)
 
     def outcome(self, command_id: str) -> Reply | None:
-        return self.outcomes.get(command_id)
+        event = self.outcomes.get(command_id)
+        return None if event is None else outcome(event)
 
     def licenses_on(self, server_id: str) -> list[str]:
         return sorted(lid for lid, lic in self.licenses.items() if server_id in lic.server_ids)

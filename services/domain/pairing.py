@@ -6,7 +6,6 @@ Registers its decisions and projections with ``decide`` and ``evolve`` on import
 from __future__ import annotations
 
 import uuid
-from dataclasses import replace
 
 from events import commands as c
 from events.base import Decision
@@ -17,7 +16,7 @@ from events.servers import (
 )
 from services.domain.decide import Context, _decide, refuse
 from services.domain.evolve import CannotApply, _evolve
-from services.domain.model import Server, State
+from services.domain.model import Server, State, replace
 
 _ID_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 

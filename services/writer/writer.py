@@ -204,7 +204,7 @@ class Writer:
             self.leases.granted(event.lease_id, event.expires_at)
         elif isinstance(event, (LeaseReleased, LeaseExpired)):
             self.leases.ended(event.lease_id)
-        future.set_result(state.outcomes[event.command_id])
+        future.set_result(state.outcome(event.command_id))
 
     # ---- commands --------------------------------------------------------------------
 

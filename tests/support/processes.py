@@ -77,7 +77,7 @@ class NodeProcess:
         """Healthy, and the log knows this node (it registers itself once caught up)."""
         async def registered() -> dict[str, Any] | None:
             h = await self.health()
-            if not h:
+            if not h or not h.get("caught_up"):
                 return None
             servers = (await self.get("/api/servers"))["servers"]
             return h if any(s["node"] == self.node and s["server_id"] == h["server_id"] for s in servers) else None
