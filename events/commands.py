@@ -160,7 +160,9 @@ class UninstallServer(Command):
     node: NameStr
 
 
+from events.status import ReportPairSync, ReportServerStatus  # noqa: E402  (they need Command)
+
 _ALL = _ALL + (RegisterServer, PairServers, UnpairServers, ResetServerId, SyncServer, StopServer,
-               UninstallServer)
+               UninstallServer, ReportServerStatus, ReportPairSync)
 COMMAND_TYPES = {cls.model_fields["type"].default: cls for cls in _ALL}
 AnyCommand = Annotated[Union[_ALL], Field(discriminator="type")]  # type: ignore[valid-type]

@@ -13,6 +13,7 @@ from events.servers import (
     ServerIdReset, ServerRegistered, ServersPaired, ServersUnpaired, ServerUninstalled, StopRequested,
     SyncRequested,
 )
+from events.status import PairSyncChanged, ServerStatusChanged
 from events.writer import CommandRefused, WriterPromoted
 
 _ALL = (
@@ -21,7 +22,7 @@ _ALL = (
     LeaseGranted, AcquireDenied, LeaseReleased, LeaseExpired,
     SeatsReserved, ReservationCancelled,
     ServerRegistered, ServersPaired, ServersUnpaired, ServerIdReset, SyncRequested, StopRequested,
-    ServerUninstalled,
+    ServerUninstalled, ServerStatusChanged, PairSyncChanged,
 )
 EVENT_TYPES: dict[str, type[Event]] = {cls.model_fields["type"].default: cls for cls in _ALL}
 

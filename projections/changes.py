@@ -14,9 +14,29 @@ from events.base import Event
 from events.leases import AcquireDenied, LeaseExpired, LeaseGranted, LeaseReleased
 from events.licenses import LicenseActivated, LicenseDeactivated
 from events.reservations import ReservationCancelled, SeatsReserved
-from events.servers import ServerIdReset, ServerRegistered, ServersPaired, ServersUnpaired, ServerUninstalled
+from events.servers import (
+    ServerIdReset, ServerRegistered, ServersPaired, ServersUnpaired, ServerUninstalled, StopRequested, SyncRequested,
+)
+from events.status import PairSyncChanged, ServerStatusChanged
+from services.domain import tiles
 from services.domain.evolve import reservation_leases
 from services.domain.model import FeatureKey, State
+
+
+_TIMELINE = (ServerRegistered, ServerStatusChanged, PairSyncChanged, ServersPaired, ServersUnpaired, ServerIdReset,
+             StopRequested, SyncRequested, ServerUninstalled)
+
+
+def _timeline_row(after: State, event: Event, offset: int, idx: int) -> tuple:
+    node = getattr(event, "node", None)
+    server = after.servers.get(node) if node else None
+    server_id = getattr(event, "server_id", None) or getattr(event, "new_server_id", None) or (
+        server.server_id if server else None)
+    reason = getattr(event, "reason", "") or ""
+    if isinstance(event, PairSyncChanged) and not event.synced:
+        reason = f"{reason} ({event.lag_events} events, {event.lag_seconds:.1f} s behind)".strip()
+    return (offset, idx, event.at, event.type, node, server_id,
+            tiles.server_status(after, node) if node else None, tiles.pair_status(after), reason)
 
 
 _CHANGES_SEATS = (LeaseGranted, LeaseReleased, LeaseExpired, LicenseActivated, LicenseDeactivated)
@@ -27,6 +47,7 @@ class BatchChanges:
     log_rows: list[tuple] = field(default_factory=list)
     denials: list[tuple] = field(default_factory=list)
     history: list[tuple] = field(default_factory=list)
+    timeline: list[tuple] = field(default_factory=list)
     licenses: set[str] = field(default_factory=set)
     features: set[FeatureKey] = field(default_factory=set)
     usage: set[str] = field(default_factory=set)
@@ -39,6 +60,8 @@ class BatchChanges:
         self.log_rows.append((offset, idx, event.type, ignored, body))
         if ignored is not None:
             return
+        if isinstance(event, _TIMELINE):
+            self.timeline.append(_timeline_row(after, event, offset, idx))
         touched_features = self._touch(before, event)
         self.features |= touched_features
         if isinstance(event, AcquireDenied):
@@ -51,7 +74,7 @@ class BatchChanges:
                                      f.in_use if f else 0, f.total if f else 0))
 
     def _touch(self, before: State, event: Event) -> set[FeatureKey]:
-        if isinstance(event, (ServerRegistered, ServerIdReset, ServerUninstalled)):
+        if isinstance(event, (ServerRegistered, ServerIdReset, ServerUninstalled, ServerStatusChanged)):
             self.servers.add(event.node)
             return set()
         if isinstance(event, (ServersPaired, ServersUnpaired)):

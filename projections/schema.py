@@ -91,6 +91,19 @@ CREATE TABLE IF NOT EXISTS pair (
     since        timestamptz NOT NULL
 );
 
+CREATE TABLE IF NOT EXISTS status_history (  -- the timeline of servers and the pair
+    stream_offset bigint NOT NULL,
+    idx           int NOT NULL,
+    at            timestamptz NOT NULL,
+    kind          text NOT NULL,              -- the event type
+    node          text,
+    server_id     text,
+    server_status text,                       -- the tile's words for the node, after the event
+    pair_status   text,                       -- the pair tile's words, after the event
+    reason        text NOT NULL DEFAULT '',
+    PRIMARY KEY (stream_offset, idx)
+);
+
 CREATE TABLE IF NOT EXISTS denials (
     stream_offset bigint NOT NULL,
     idx           int NOT NULL,
@@ -121,4 +134,4 @@ CREATE INDEX IF NOT EXISTS usage_history_feature_at ON usage_history (feature, v
 """
 
 READ_MODEL_TABLES = ("event_log", "licenses", "features", "usage", "reservations", "servers", "pair",
-                     "denials", "usage_history")
+                     "status_history", "denials", "usage_history")

@@ -62,6 +62,11 @@ class ProjectionStore:
                     "denials", records=changes.denials,
                     columns=["stream_offset", "idx", "at", "feature", "version", "device", "user", "count",
                              "reason", "message", "command_id"])
+            if changes.timeline:
+                await conn.copy_records_to_table(
+                    "status_history", records=changes.timeline,
+                    columns=["stream_offset", "idx", "at", "kind", "node", "server_id", "server_status",
+                             "pair_status", "reason"])
             if changes.history:
                 await conn.copy_records_to_table(
                     "usage_history", records=changes.history,

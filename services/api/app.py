@@ -83,6 +83,20 @@ def build_app(node: NodeView, pool: asyncpg.Pool) -> web.Application:
             q.get("feature"), q.get("version"), _int(request, "limit", 10_000, 1, 100_000))
         return json({"history": _records(rows)})
 
+    @routes.get("/api/timeline")
+    async def timeline(request: web.Request) -> web.Response:
+        """Status changes of servers and the pair, newest first, with how long each state lasted."""
+        rows = _records(await pool.fetch(
+            "SELECT at, kind, node, server_id, server_status, pair_status, reason FROM status_history "
+            "WHERE ($1::text IS NULL OR node = $1) ORDER BY stream_offset DESC, idx DESC LIMIT $2",
+            request.query.get("node"), _int(request, "limit", 500, 1, 10_000)))
+        following: dict[str | None, Any] = {}
+        for row in rows:  # newest first: the next change of the same node ends this state
+            later = following.get(row["node"])
+            row["lasted_seconds"] = (later - row["at"]).total_seconds() if later else None
+            following[row["node"]] = row["at"]
+        return json({"timeline": rows})
+
     app = web.Application()
     app.add_routes(routes)
     return app

@@ -3,4 +3,4 @@
 Nothing here reads the clock, the network or a database: time and ids come in as
 arguments or in the events themselves (DESIGN.md invariant 6).
 """
-from services.domain import pairing  # noqa: F401  (registers the server and pair rules)
+from services.domain import pairing, watch  # noqa: F401  (register the server, pair and status rules)

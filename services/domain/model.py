@@ -91,6 +91,21 @@ class Server:
     # Licenses were activated under the current server_id at some point: such a server
     # must be reset before it can become a backup (the seed's rule).
     ever_licensed: bool = False
+    # What the watchdog last saw it doing (events.status.Activity), since when, and why.
+    activity: str = "running"
+    activity_since: datetime | None = None
+    activity_reason: str = ""
+    observed_at: datetime | None = None  # the heartbeat time the last observation rests on
+
+
+@dataclass(frozen=True, slots=True)
+class PairSync:
+    synced: bool = True
+    lag_events: int = 0
+    lag_seconds: float = 0.0
+    reason: str = ""
+    since: datetime | None = None
+    observed_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +163,7 @@ class State:
     outcomes: Map = field(default_factory=Map)      # command_id -> its one event (idempotent retries)
     servers: Map = field(default_factory=Map)       # node -> Server (uninstalled ones are removed)
     pair: tuple[str, str] | None = None             # (primary node, backup node)
+    sync: PairSync = PairSync()
     last_at: datetime | None = None
 
     def with_(self, **changes: object) -> "State":

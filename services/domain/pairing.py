@@ -126,10 +126,14 @@ def _uninstall(command: c.UninstallServer, state: State, ctx: Context) -> Decisi
 @_evolve.register
 def _(event: ServerRegistered, state: State) -> State:
     old = state.servers.get(event.node)
+    # Registering is a sign of life: the server is running from here on.
+    alive = {"activity": "running", "activity_since": event.at, "activity_reason": "registered",
+             "observed_at": event.at}
     if old is not None and old.server_id == event.server_id:
-        server = replace(old, api_url=event.api_url or old.api_url)
+        server = replace(old, api_url=event.api_url or old.api_url, **alive)
     else:
-        server = Server(node=event.node, server_id=event.server_id, registered_at=event.at, api_url=event.api_url)
+        server = Server(node=event.node, server_id=event.server_id, registered_at=event.at, api_url=event.api_url,
+                        **alive)
     return state.with_(servers=state.servers.set(event.node, server))
 
 

@@ -26,9 +26,10 @@ from services.adapters.topology import Topology
 from services.api.app import build_app
 from services.client import ClientError, LicenseClient
 from services.config.settings import Settings, safe_node_name
+from services.domain import tiles
 from services.domain.model import State
 from services.node import identity, orders
-from services.node.heartbeat import publish_heartbeats
+from services.node.heartbeat import final_heartbeat, publish_heartbeats
 from services.writer.writer import Demoted, Writer
 
 log = logging.getLogger(__name__)
@@ -208,12 +209,16 @@ class Node:
         return "Running"
 
     def heartbeat(self) -> dict[str, Any]:
+        """What the watchdog needs: this node's state, and the servers and pair it knows of."""
         assert self.projector and self.writer
         cp = self.projector.checkpoint
+        state = self.projector.state
         return {"node": self.name, "server_id": self.server_id, "role": self.role(),
                 "status": self.status(), "offset": cp.offset, "digest": cp.digest,
                 "events": cp.events_applied, "writer": self.writer.is_writer,
-                "epoch": self.projector.state.epoch, "target_offset": self.projector.target_offset}
+                "epoch": state.epoch, "target_offset": self.projector.target_offset,
+                "servers": [{"node": s.node, "api_url": s.api_url} for s in state.servers.values()],
+                "pair": {"primary": state.pair[0], "backup": state.pair[1]} if state.pair else None}
 
     def role(self) -> str:
         assert self.projector
@@ -241,16 +246,29 @@ class Node:
     def servers(self) -> dict[str, Any]:
         assert self.projector
         state = self.projector.state
+        sync = state.sync
+        listed = sorted(state.servers.values(), key=lambda s: (state.role_of(s.node) != "primary", s.node))
+        servers = [
+            {"node": s.node, "role": state.role_of(s.node) or "standalone", "server_id": s.server_id,
+             "status": tiles.server_status(state, s.node), "activity": s.activity,
+             "since": s.activity_since.isoformat() if s.activity_since else None, "reason": s.activity_reason,
+             "api_url": s.api_url, "ever_licensed": s.ever_licensed,
+             "licenses": state.licenses_on(s.server_id), "registered_at": s.registered_at.isoformat()}
+            for s in listed
+        ]
+        if state.pair:  # an uninstalled member of the pair still has a tile, saying it is gone
+            for role, node in zip(("primary", "backup"), state.pair):
+                if node not in state.servers:
+                    servers.append({"node": node, "role": role, "server_id": None,
+                                    "status": tiles.server_status(state, node), "activity": "uninstalled"})
         return {
             "site": self.settings.site,
             "pair": {"primary": state.pair[0], "backup": state.pair[1]} if state.pair else None,
+            "pair_status": tiles.pair_status(state),
+            "sync": {"synced": sync.synced, "lag_events": sync.lag_events, "lag_seconds": sync.lag_seconds,
+                     "reason": sync.reason, "since": sync.since.isoformat() if sync.since else None},
             "writer": {"node": state.writer_node, "server_id": state.writer_server_id, "epoch": state.epoch},
-            "servers": [
-                {"node": s.node, "role": state.role_of(s.node) or "standalone", "server_id": s.server_id,
-                 "api_url": s.api_url, "ever_licensed": s.ever_licensed,
-                 "licenses": state.licenses_on(s.server_id), "registered_at": s.registered_at.isoformat()}
-                for s in sorted(state.servers.values(), key=lambda s: (state.role_of(s.node) != "primary", s.node))
-            ],
+            "servers": servers,
         }
 
 
@@ -277,6 +295,7 @@ async def serve(settings: Settings, node: str, http_port: int | None = None) -> 
         log.info("node %s: API on %s/api/health", node, api_url)
     try:
         await the_node.run()
+        await final_heartbeat(settings, the_node.topology, the_node.heartbeat())
     finally:
         if runner is not None:
             await runner.cleanup()

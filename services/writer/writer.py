@@ -12,6 +12,7 @@ rejoins as a follower. It never re-publishes an old decision.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 from datetime import datetime, timezone
 from typing import Callable
@@ -59,11 +60,15 @@ class Demoted(Exception):
 class Writer:
     def __init__(self, node: str, server_id: str, projector: Projector, topology: Topology, *,
                  prefetch: int = 200, lease_check_seconds: float = 1.0, clock: Clock = utc_now,
-                 max_events_per_message: int = 200) -> None:
+                 max_events_per_message: int = 200, reply_channels: int = 8) -> None:
         self.node, self.server_id = node, server_id
         self.projector, self.topology = projector, topology
         self.prefetch, self.lease_check_seconds, self.clock = prefetch, lease_check_seconds, clock
         self.max_events_per_message = max_events_per_message
+        # aio-pika holds a channel's lock until a publish is written to the socket, so one
+        # reply channel lets only one reply out per few event-loop turns: under load that,
+        # not the broker, capped the writer. Replies go round-robin over a few channels.
+        self.reply_channels = max(1, reply_channels)
         self.epoch: int | None = None            # set once our promotion is read back
         self.speculative: State = State()
         self.pending: dict[str, asyncio.Future[Reply]] = {}
@@ -89,8 +94,9 @@ class Writer:
         self.projector.listeners.append(self._on_applied)
         consume_channel = await connection.channel(publisher_confirms=False)
         self._publish_channel = await connection.channel(publisher_confirms=True)
-        self._reply_channel = await connection.channel(publisher_confirms=False)
-        for channel in (consume_channel, self._publish_channel, self._reply_channel):
+        reply_channels = [await connection.channel(publisher_confirms=False) for _ in range(self.reply_channels)]
+        self._reply_to = itertools.cycle(reply_channels)
+        for channel in (consume_channel, self._publish_channel, *reply_channels):
             channel.close_callbacks.add(self._on_channel_closed)
         tasks: list[asyncio.Task] = []
         try:
@@ -108,7 +114,7 @@ class Writer:
             for task in tasks:
                 task.cancel()
             self.projector.listeners.remove(self._on_applied)
-            for channel in (consume_channel, self._publish_channel, self._reply_channel):
+            for channel in (consume_channel, self._publish_channel, *reply_channels):
                 if not channel.is_closed:
                     try:
                         await channel.close()
@@ -256,6 +262,8 @@ class Writer:
             return known
         ctx = Context(command_id=command_id, epoch=self.epoch, now=self.clock(), actor=actor)
         event = decide(self.speculative, command, ctx)
+        if event is None:  # an observation that changes nothing (see services.domain.watch)
+            return Reply.success(command_id, changed=False)
         self.speculative = evolve(self.speculative, event)
         future: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
         self.pending[command_id] = future
@@ -263,7 +271,7 @@ class Writer:
         return await asyncio.shield(future)
 
     async def _answer(self, message: AbstractIncomingMessage, reply: Reply) -> None:
-        await self._reply_channel.default_exchange.publish(
+        await next(self._reply_to).default_exchange.publish(
             aio_pika.Message(codec.dumps_reply(reply), correlation_id=message.correlation_id,
                              content_type="application/json"),
             routing_key=message.reply_to or "",

@@ -77,6 +77,8 @@ def _value(name: str, annotation):
         return True
     if annotation is int:
         return 1
+    if annotation is float:
+        return 1.5
     if annotation is datetime:
         return AT
     raise TypeError(f"no automatic sample value for field {name}: {annotation!r}")

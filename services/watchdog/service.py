@@ -1,0 +1,132 @@
+"""``licensing watchdog``: follows every node's heartbeat and writes status changes to the log.
+
+Reports go to the writer as commands; the writer records a status only when it
+changes, so two watchdogs can run side by side without flapping (see
+services.domain.watch). After (re)connecting, the watchdog listens for
+``detect_seconds`` before it calls anyone silent.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from datetime import datetime, timezone
+
+import aio_pika
+import aiohttp
+import orjson
+
+from events.status import ReportPairSync, ReportServerStatus
+from services.adapters.topology import Topology
+from services.client import ClientError, LicenseClient
+from services.config.settings import Settings
+from services.watchdog.observer import Observer
+
+log = logging.getLogger(__name__)
+
+
+async def api_answers(url: str | None, timeout: float = 1.0) -> bool:
+    if not url:
+        return False
+    try:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as session:
+            async with session.get(f"{url}/api/health") as response:
+                return response.status in (200, 503)
+    except (aiohttp.ClientError, asyncio.TimeoutError, OSError):
+        return False
+
+
+class Watchdog:
+    def __init__(self, settings: Settings, detect_seconds: float = 3.0, tick: float = 0.25) -> None:
+        self.settings = settings
+        self.topology = Topology(settings.site)
+        self.observer = Observer(detect_seconds=detect_seconds)
+        self.tick = tick
+        self.reported: dict[str, str] = {}          # what this watchdog last got accepted, per node
+        self.reported_sync: tuple[bool, str] | None = None
+        self.resend_every = 10.0
+        self._last_resend = 0.0
+
+    async def run(self) -> None:
+        async with LicenseClient(self.settings, timeout=10, actor="watchdog") as client:
+            while True:
+                try:
+                    await self._session(client)
+                except (OSError, aio_pika.exceptions.AMQPError, ConnectionError) as exc:
+                    log.warning("watchdog lost the broker (%s); reconnecting", exc)
+                    await asyncio.sleep(1.0)
+
+    async def _session(self, client: LicenseClient) -> None:
+        connection = await aio_pika.connect(self.settings.amqp_url_with_heartbeat(),
+                                            client_properties={"connection_name": "licensing-watchdog"})
+        try:
+            channel = await connection.channel()
+            exchange = await self.topology.declare_heartbeats(channel)
+            queue = await channel.declare_queue(exclusive=True, auto_delete=True)
+            await queue.bind(exchange)
+            self.observer.seen.clear()
+            self.observer.started_monotonic = time.monotonic()
+
+            async def on_beat(message: aio_pika.abc.AbstractIncomingMessage) -> None:
+                try:
+                    self.observer.heard(orjson.loads(message.body), time.monotonic())
+                except (ValueError, KeyError, TypeError) as exc:
+                    log.warning("ignoring a malformed heartbeat: %s", exc)
+
+            await queue.consume(on_beat, no_ack=True)
+            while not connection.is_closed:
+                await self._judge(client)
+                await asyncio.sleep(self.tick)
+            raise ConnectionError("broker connection closed")
+        finally:
+            if not connection.is_closed:
+                await connection.close()
+
+    async def _judge(self, client: LicenseClient) -> None:
+        now = time.monotonic()
+        resend = now - self._last_resend > self.resend_every
+        if resend:
+            self._last_resend = now
+        for node in sorted(self.observer.known_nodes()):
+            activity = self.observer.activity(node, now)
+            if activity is None:
+                continue
+            if activity == "silent":
+                reachable = await api_answers(self.observer.api_url(node))
+                activity = "stopped" if reachable else "disconnected"
+                reason = ("no heartbeat; its API answers, so it lost its broker connection" if reachable
+                          else "no heartbeat and no answer: the node or its machine is down")
+            else:
+                reason = {"stopped": "stopped gracefully", "recovering": "replaying the log",
+                          "running": "heartbeats again"}[activity]
+            if self.reported.get(node) != activity or resend:
+                seen = self.observer.seen.get(node)
+                observed = seen.at if seen else datetime.now(timezone.utc)
+                if await self._send(client, ReportServerStatus(node=node, activity=activity, reason=reason,
+                                                               observed_at=observed)):
+                    self.reported[node] = activity
+        sync = self.observer.sync(now)
+        if sync is not None:
+            synced, lag_events, lag_seconds, reason = sync
+            if self.reported_sync != (synced, reason) or resend:
+                newest = max(s.at for s in self.observer.seen.values())
+                if await self._send(client, ReportPairSync(synced=synced, lag_events=lag_events,
+                                                           lag_seconds=lag_seconds, reason=reason,
+                                                           observed_at=newest)):
+                    self.reported_sync = (synced, reason)
+
+    async def _send(self, client: LicenseClient, command) -> bool:
+        try:
+            reply = await client.send(command, command_id=f"watch-{uuid.uuid4().hex}", timeout=5)
+        except ClientError as exc:
+            log.warning("watchdog report not delivered (%s): %s", command.type, exc)
+            return False
+        if reply.ok and (reply.result or {}).get("changed", True):
+            log.info("watchdog: %s", command.model_dump(exclude={"schema_version", "type"}))
+        return reply.ok
+
+
+async def run(settings: Settings, detect_seconds: float = 3.0) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s watchdog %(levelname)s %(name)s: %(message)s")
+    await Watchdog(settings, detect_seconds=detect_seconds).run()
