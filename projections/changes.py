@@ -74,7 +74,7 @@ class BatchChanges:
                                      f.in_use if f else 0, f.total if f else 0))
 
     def _touch(self, before: State, event: Event) -> set[FeatureKey]:
-        if isinstance(event, (ServerRegistered, ServerIdReset, ServerUninstalled, ServerStatusChanged)):
+        if isinstance(event, (ServerRegistered, ServerIdReset, ServerUninstalled, ServerStatusChanged, StopRequested)):
             self.servers.add(event.node)
             return set()
         if isinstance(event, (ServersPaired, ServersUnpaired)):

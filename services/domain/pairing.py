@@ -165,7 +165,13 @@ def _(event: SyncRequested, state: State) -> State:
 
 @_evolve.register
 def _(event: StopRequested, state: State) -> State:
-    return state
+    # The Stop button's effect is known the moment it is decided: no need to wait for a watchdog.
+    server = state.servers.get(event.node)
+    if server is None or server.server_id != event.server_id:
+        return state
+    stopped = replace(server, activity="stopped", activity_since=event.at,
+                      activity_reason=f"stopped by {event.actor or 'an administrator'}", observed_at=event.at)
+    return state.with_(servers=state.servers.set(event.node, stopped))
 
 
 @_evolve.register

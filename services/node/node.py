@@ -123,6 +123,11 @@ class Node:
         try:
             done, _ = await asyncio.wait([*tasks, stopping, lost], return_when=asyncio.FIRST_COMPLETED)
             for task in done:
+                if task in tasks and task.cancelled():
+                    # When the broker goes silent (a partition, a long pause) aiormq cancels its
+                    # reader, and a channel call in flight ends its task as *cancelled*: a lost
+                    # connection, not a stop. (task.exception() would raise and kill the node.)
+                    raise ConnectionError(f"{task.get_name()} ended with the broker connection")
                 if task in tasks and task.exception() is not None:
                     raise task.exception()  # type: ignore[misc]
             if lost in done:
@@ -217,7 +222,8 @@ class Node:
                 "status": self.status(), "offset": cp.offset, "digest": cp.digest,
                 "events": cp.events_applied, "writer": self.writer.is_writer,
                 "epoch": state.epoch, "target_offset": self.projector.target_offset,
-                "servers": [{"node": s.node, "api_url": s.api_url} for s in state.servers.values()],
+                "servers": [{"node": s.node, "api_url": s.api_url, "activity": s.activity}
+                            for s in state.servers.values()],
                 "pair": {"primary": state.pair[0], "backup": state.pair[1]} if state.pair else None}
 
     def role(self) -> str:

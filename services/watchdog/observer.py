@@ -48,6 +48,14 @@ class Observer:
                     return entry["api_url"]
         return None
 
+    def logged_activity(self, node: str) -> str | None:
+        """What the log (as the freshest heartbeat tells it) says the node is doing."""
+        newest = max(self.seen.values(), key=lambda s: s.at_monotonic, default=None)
+        for entry in newest.beat.get("servers", []) if newest else []:
+            if entry["node"] == node:
+                return entry.get("activity")
+        return None
+
     def pair(self) -> tuple[str, str] | None:
         newest = max(self.seen.values(), key=lambda s: s.at_monotonic, default=None)
         pair = newest.beat.get("pair") if newest else None
@@ -60,6 +68,8 @@ class Observer:
         if s is not None and s.beat.get("status") == "Stopped":
             return "stopped"
         if s is None or now - s.at_monotonic > self.detect_seconds:
+            if self.logged_activity(node) == "stopped":
+                return "stopped"  # stopped on an administrator's order: silence is expected
             return "silent" if now - self.started_monotonic > self.detect_seconds else None
         return "recovering" if s.beat.get("status") == "Recovering" else "running"
 

@@ -129,4 +129,5 @@ class Watchdog:
 
 async def run(settings: Settings, detect_seconds: float = 3.0) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s watchdog %(levelname)s %(name)s: %(message)s")
+    log.setLevel(logging.INFO)
     await Watchdog(settings, detect_seconds=detect_seconds).run()

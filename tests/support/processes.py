@@ -25,6 +25,40 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+class ServiceProcess:
+    """Any ``licensing`` subcommand as a long-running process of a site (e.g. the watchdog)."""
+
+    def __init__(self, site, name: str, args: list[str], **env: str) -> None:
+        self.node = name
+        self.args = args
+        self.log_path = site.log_dir / f"{name}.log"
+        self.env = {**os.environ, "LICENSING_SITE": site.name, "LICENSING_AMQP_URL": AMQP_URL,
+                    "LICENSING_PG_DSN": PG_DSN, "PYTHONUNBUFFERED": "1", **env}
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> "ServiceProcess":
+        log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen([sys.executable, "-m", "services.cli.main", *self.args],
+                                     cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+
 class NodeProcess:
     """``licensing server --node NAME --http-port PORT`` in its own process."""
 
