@@ -56,7 +56,8 @@ class LicenseClient:
         self.settings = settings or Settings()
         self.topology = Topology(self.settings.site)
         self.actor = actor
-        self._rpc = Rpc(self.topology.commands, attempt_timeout=attempt_timeout, timeout=timeout)
+        self._rpc = Rpc(self.topology.commands, attempt_timeout=attempt_timeout, timeout=timeout,
+                        admin_key=self.settings.admin_key_value())
         self._broker = Broker(self.settings.amqp_url_with_heartbeat(), self.topology, self._rpc.on_reply)
         self._rpc.broker = self._broker  # connects lazily on the first send if open() was not called
         self._leases: weakref.WeakSet[Lease] = weakref.WeakSet()

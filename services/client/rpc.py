@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from events import codec, limits
 from events.base import Command
 from events.replies import ErrorCode, Reply
+from services.auth import signing
 from services.client.broker import Broker, Link
 from services.client.errors import ClientClosed, CommandTimeout, ProtocolError
 
@@ -37,8 +38,10 @@ def new_command_id() -> str:
 class Rpc:
     """Sends commands to one routing key and waits for their replies."""
 
-    def __init__(self, routing_key: str, *, attempt_timeout: float, timeout: float) -> None:
+    def __init__(self, routing_key: str, *, attempt_timeout: float, timeout: float,
+                 admin_key: str | None = None) -> None:
         self.routing_key = routing_key
+        self.admin_key = admin_key  # signs commands (services.auth.signing) when the site has a key
         self.attempt_timeout = attempt_timeout
         self.timeout = timeout
         self._pending: dict[str, asyncio.Future[Reply]] = {}
@@ -122,6 +125,12 @@ class Rpc:
             self._pending.pop(correlation_id, None)
         correlation_ids.clear()
 
+    def _headers(self, command_id: str, actor: str | None, body: bytes) -> dict[str, str] | None:
+        headers = {"x-actor": actor} if actor else {}
+        if self.admin_key:
+            headers[signing.HEADER] = signing.sign(self.admin_key, command_id, actor, body)
+        return headers or None
+
     async def _publish(
         self, link: Link, body: bytes, command_id: str, correlation_id: str, actor: str | None, deadline: float
     ) -> bool:
@@ -133,7 +142,7 @@ class Rpc:
             reply_to=link.reply_to,
             content_type="application/json",
             delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-            headers={"x-actor": actor} if actor else None,
+            headers=self._headers(command_id, actor, body),
         )
         remaining = deadline - asyncio.get_running_loop().time()
         try:

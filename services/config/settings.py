@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 _SAFE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
@@ -25,6 +25,13 @@ class Settings(BaseSettings):
     projector_batch: int = Field(default=500, ge=1, le=10_000)
     writer_prefetch: int = Field(default=200, ge=1, le=2_000)
     lease_check_seconds: float = Field(default=1.0, gt=0)
+    # The site's admin key: admin commands (activate, pair, reset, ...) must be signed
+    # with it (services.auth.signing). Unset means an open site: admin commands are
+    # accepted unsigned, and /api/health says so. ``licensing up`` generates one.
+    admin_key: SecretStr | None = None
+    # Administrators of the License Manager: "user:scrypt$...,other:scrypt$..."
+    # (make a hash with ``licensing hash-password``).
+    admin_users: SecretStr = SecretStr("")
 
     @field_validator("site")
     @classmethod
@@ -32,6 +39,9 @@ class Settings(BaseSettings):
         if not _SAFE.match(value):
             raise ValueError("site must be lowercase letters, digits, '-' or '_' (at most 40)")
         return value
+
+    def admin_key_value(self) -> str | None:
+        return self.admin_key.get_secret_value() if self.admin_key else None
 
     def amqp_url_with_heartbeat(self) -> str:
         if "heartbeat=" in self.amqp_url:

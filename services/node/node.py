@@ -68,7 +68,8 @@ class Node:
         await self.projector.load()
         self.writer = Writer(self.name, self.server_id, self.projector, self.topology,
                              prefetch=self.settings.writer_prefetch,
-                             lease_check_seconds=self.settings.lease_check_seconds)
+                             lease_check_seconds=self.settings.lease_check_seconds,
+                             admin_key=self.settings.admin_key_value())
 
     def stop(self) -> None:
         self._stopping.set()
@@ -247,6 +248,7 @@ class Node:
             "restarts": self.restarts, "last_error": self.last_error,
             "uptime_seconds": round(time.monotonic() - self.started, 1),
             "database": self.database,
+            "admin_commands": "signed" if self.settings.admin_key else "open (no LICENSING_ADMIN_KEY)",
         }
 
     def servers(self) -> dict[str, Any]:

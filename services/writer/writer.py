@@ -29,6 +29,7 @@ from events.limits import MAX_COMMAND_BYTES, MAX_NAME
 from events.replies import ErrorCode, Reply
 from events.writer import WriterPromoted
 from services.adapters.topology import Topology
+from services.auth import signing
 from services.domain.decide import Context, ExpireLease, decide
 from services.domain.evolve import evolve
 from services.domain.model import State
@@ -60,11 +61,13 @@ class Demoted(Exception):
 class Writer:
     def __init__(self, node: str, server_id: str, projector: Projector, topology: Topology, *,
                  prefetch: int = 200, lease_check_seconds: float = 1.0, clock: Clock = utc_now,
-                 max_events_per_message: int = 200, reply_channels: int = 8) -> None:
+                 max_events_per_message: int = 200, reply_channels: int = 8,
+                 admin_key: str | None = None) -> None:
         self.node, self.server_id = node, server_id
         self.projector, self.topology = projector, topology
         self.prefetch, self.lease_check_seconds, self.clock = prefetch, lease_check_seconds, clock
         self.max_events_per_message = max_events_per_message
+        self.admin_key = admin_key
         # aio-pika holds a channel's lock until a publish is written to the socket, so one
         # reply channel lets only one reply out per few event-loop turns: under load that,
         # not the broker, capped the writer. Replies go round-robin over a few channels.
@@ -231,6 +234,13 @@ class Writer:
         problem = _envelope_problem(message.message_id, actor)
         if problem:
             await self._answer(message, Reply.failure(None, ErrorCode.INVALID, problem))
+            return
+        if command.ADMIN and self.admin_key and not signing.verify(
+                self.admin_key, message.message_id, actor, message.body, (message.headers or {}).get(signing.HEADER)):
+            await self._answer(message, Reply.failure(
+                message.message_id, ErrorCode.UNAUTHORIZED,
+                f"{command.type} is an administrator's command: sign it with the site's admin key "
+                f"(set LICENSING_ADMIN_KEY) or use the License Manager after logging in"))
             return
         try:
             await self._ensure_promoted()
