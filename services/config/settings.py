@@ -25,6 +25,11 @@ class Settings(BaseSettings):
     projector_batch: int = Field(default=500, ge=1, le=10_000)
     writer_prefetch: int = Field(default=200, ge=1, le=2_000)
     lease_check_seconds: float = Field(default=1.0, gt=0)
+    # The watchdog: a node silent this long is gone; the pair is "not synced" when one
+    # node is more than max_lag_events behind the other for max_lag_seconds.
+    watchdog_detect_seconds: float = Field(default=3.0, gt=0)
+    watchdog_max_lag_events: int = Field(default=1000, ge=1)
+    watchdog_max_lag_seconds: float = Field(default=10.0, gt=0)
     # The site's admin key: admin commands (activate, pair, reset, ...) must be signed
     # with it (services.auth.signing). Unset means an open site: admin commands are
     # accepted unsigned, and /api/health says so. ``licensing up`` generates one.

@@ -54,6 +54,7 @@ class Node:
         self.last_error: str | None = None
         self.dead_letters: int | None = None
         self.stopped_by_order: str | None = None
+        self.last_rebuild: dict[str, Any] | None = None
         self._order: orders.Order | None = None
         self._handled_offset = -1
         self._stopping = asyncio.Event()
@@ -193,14 +194,20 @@ class Node:
         if order.kind == "reset" and order.new_server_id:
             self.server_id = order.new_server_id
             self.writer.server_id = order.new_server_id
+        started = time.monotonic()
         if order.from_peer:
             peer_pool = await open_pool(self.settings.pg_dsn, database_name(self.settings.site, order.from_peer))
             try:
                 await self.projector.rebuild_from(ProjectionStore(peer_pool))
             finally:
                 await peer_pool.close()
+            source = f"{order.from_peer}'s event_log"
         else:
             await self.projector.reset()
+            source = "the stream"
+        self.last_rebuild = {"order": order.kind, "source": source, "log_offset": order.offset,
+                             "copied_events": self.projector.checkpoint.events_applied,
+                             "copy_seconds": round(time.monotonic() - started, 3)}
 
     # ---- views -----------------------------------------------------------------------
 
@@ -248,6 +255,7 @@ class Node:
             "restarts": self.restarts, "last_error": self.last_error,
             "uptime_seconds": round(time.monotonic() - self.started, 1),
             "database": self.database,
+            "last_rebuild": self.last_rebuild,
             "admin_commands": "signed" if self.settings.admin_key else "open (no LICENSING_ADMIN_KEY)",
         }
 

@@ -38,10 +38,12 @@ async def api_answers(url: str | None, timeout: float = 1.0) -> bool:
 
 
 class Watchdog:
-    def __init__(self, settings: Settings, detect_seconds: float = 3.0, tick: float = 0.25) -> None:
+    def __init__(self, settings: Settings, detect_seconds: float | None = None, tick: float = 0.25) -> None:
         self.settings = settings
         self.topology = Topology(settings.site)
-        self.observer = Observer(detect_seconds=detect_seconds)
+        self.observer = Observer(detect_seconds=detect_seconds or settings.watchdog_detect_seconds,
+                                 max_lag_events=settings.watchdog_max_lag_events,
+                                 max_lag_seconds=settings.watchdog_max_lag_seconds)
         self.tick = tick
         self.reported: dict[str, str] = {}          # what this watchdog last got accepted, per node
         self.reported_sync: tuple[bool, str] | None = None
@@ -127,7 +129,7 @@ class Watchdog:
         return reply.ok
 
 
-async def run(settings: Settings, detect_seconds: float = 3.0) -> None:
+async def run(settings: Settings, detect_seconds: float | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s watchdog %(levelname)s %(name)s: %(message)s")
     log.setLevel(logging.INFO)
     await Watchdog(settings, detect_seconds=detect_seconds).run()

@@ -65,3 +65,22 @@ async def test_a_reset_backup_replays_the_whole_log_to_the_primarys_digest(site)
     features = (await backup.get("/api/features"))["features"]
     assert {(f["name"], f["version"]): f["in_use"] for f in features} == {
         k: f.in_use for k, f in expected.features.items()}
+
+
+async def test_a_node_rebuilds_from_a_peers_copy_of_the_log(site):
+    events, _ = license_events(5_000, seed=3)
+    await publish_events(site.name, events, per_message=10)
+    primary, backup = site.start_node("primary"), site.start_node("backup")
+    await primary.wait_registered(timeout=60)
+    await backup.wait_registered(timeout=60)
+    async with site.client(actor="admin") as admin:
+        assert (await admin.send(SyncServer(node="backup", from_peer="primary"))).ok
+
+    async def rebuilt():
+        a, b = await primary.health(), await backup.health()
+        return (b["last_rebuild"] and b["caught_up"] and a["offset"] == b["offset"]
+                and a["digest"] == b["digest"] and b)
+    done = await wait_for(rebuilt, 60, "the backup rebuilt from the primary's copy")
+    assert done["last_rebuild"]["source"] == "primary's event_log"
+    assert done["last_rebuild"]["copied_events"] >= 5_000
+    assert await site.read_models("primary") == await site.read_models("backup")

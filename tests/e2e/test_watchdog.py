@@ -195,3 +195,50 @@ async def _stop_in_threads(site) -> None:
     await asyncio.gather(*(asyncio.to_thread(p.stop) for p in site.processes))
 
 
+
+
+async def test_two_watchdogs_write_each_transition_once(site):
+    nodes = await start_pair(site)
+    second = ServiceProcess(site, "watchdog2", ["watchdog"]).start()
+    site.processes.append(second)
+    await wait_for(lambda: shows(nodes.values(), {"primary": "Running", "backup": "Running"},
+                                 "Paired and Available"), 10, "steady")
+    nodes["backup"].kill()
+    await wait_for(lambda: shows([nodes["primary"]], {"backup": "Disconnected"}, "Backup not available"),
+                   20, "Disconnected")
+    nodes["backup"] = site.start_node("backup")
+    await wait_for(lambda: shows(nodes.values(), {"primary": "Running", "backup": "Running"},
+                                 "Paired and Available"), 30, "back")
+    timeline = (await nodes["primary"].get("/api/timeline"))["timeline"]
+    changes = [r["server_status"] for r in reversed(timeline) if r["node"] == "backup"
+               and r["kind"] == "ServerStatusChanged"]
+    assert changes.count("Disconnected") == 1, changes
+    # Each transition once, and never back and forth: every change differs from the one before.
+    assert all(a != b for a, b in zip(changes, changes[1:])), changes
+
+
+async def test_a_follower_stuck_behind_is_not_synced_and_the_tile_says_by_how_much(site):
+    nodes = await start_pair(site)
+    for proc in list(site.processes):
+        if proc.node == "watchdog":
+            proc.stop()
+    tight = ServiceProcess(site, "watchdog-tight", ["watchdog"], LICENSING_WATCHDOG_MAX_LAG_EVENTS="5",
+                           LICENSING_WATCHDOG_MAX_LAG_SECONDS="2").start()
+    site.processes.append(tight)
+    async with site.database("backup") as stall, site.client() as client:
+        # The backup's database stalls: its projector blocks, its heartbeats go on.
+        transaction = stall.transaction()
+        await transaction.start()
+        await stall.execute("LOCK TABLE projection_checkpoint IN ACCESS EXCLUSIVE MODE")
+        started = time.monotonic()
+        for i in range(4):  # eight events the backup cannot project
+            lease = await client.acquire("InTouch", "2017", device=f"hmi{i}", user="op")
+            await lease.release()
+        await wait_for(lambda: shows([nodes["primary"]], {"backup": "Running", "primary": "Running"},
+                                     "Pair not synced"), 20, "Pair not synced by lag")
+        record("lagging", "backup", time.monotonic() - started)
+        sync = (await nodes["primary"].get("/api/servers"))["sync"]
+        assert sync["lag_events"] > 5 and sync["lag_seconds"] >= 2 and "backup is behind" in sync["reason"]
+        await transaction.rollback()
+    await wait_for(lambda: shows(nodes.values(), {"backup": "Running", "primary": "Running"},
+                                 "Paired and Available"), 20, "in sync again")
