@@ -130,8 +130,12 @@ def _acquire(command: c.Acquire, state: State, ctx: Context) -> Decision:
                         f"{free_overall} of {valid} seats of {what} are free but reserved for other devices or users")
         return deny(DenialReason.NO_SEATS,
                     f"{command.count} seat(s) of {what} requested, {max(free_overall, 0)} of {valid} free")
+    lease_id = ctx.derived_id("L")
+    if lease_id in state.leases:  # a command id reused after its answer was forgotten (over 12 h)
+        return refuse(ctx, command, ErrorCode.CONFLICT,
+                      f"command id {ctx.command_id} was used before for lease {lease_id}; use a new command id")
     return LeaseGranted(
-        lease_id=ctx.derived_id("L"), feature=command.feature, version=command.version,
+        lease_id=lease_id, feature=command.feature, version=command.version,
         device=command.device, user=command.user, count=command.count,
         lease_seconds=command.lease_seconds,
         expires_at=ctx.now + timedelta(seconds=command.lease_seconds),
@@ -165,6 +169,9 @@ def _reserve(command: c.Reserve, state: State, ctx: Context) -> Decision:
     if command.count > free:
         return refuse(ctx, command, ErrorCode.NO_SEATS,
                       f"cannot reserve {command.count} seat(s) of {what}: only {max(free, 0)} are free and unreserved")
+    if ctx.derived_id("R") in state.reservations:
+        return refuse(ctx, command, ErrorCode.CONFLICT,
+                      f"command id {ctx.command_id} was used before for a reservation; use a new command id")
     return SeatsReserved(reservation_id=ctx.derived_id("R"), feature=command.feature, version=command.version,
                          device=command.device, user=command.user, count=command.count, **ctx.stamp())
 

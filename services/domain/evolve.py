@@ -35,7 +35,7 @@ def verdict(state: State, event: Event) -> str | None:
     if isinstance(event, Decision):
         if event.epoch != state.epoch:
             return STALE_EPOCH
-        if event.command_id in state.outcomes:
+        if state.decided(event.command_id):
             return DUPLICATE_COMMAND
     return None
 
@@ -46,7 +46,7 @@ def apply(state: State, event: Event) -> tuple[State, str | None]:
         return state, ignored
     new = _evolve(event, state)
     if isinstance(event, Decision):
-        new = new.with_(outcomes=new.outcomes.set(event.command_id, event), last_at=event.at)
+        new = new.remember(event)
     return new, None
 
 

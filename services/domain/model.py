@@ -7,15 +7,17 @@ the projected one for free.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TypeVar
 
 from immutables import Map
 
+from events.base import Decision
 from events.replies import Reply
 from services.domain.outcomes import outcome
 
 FeatureKey = tuple[str, str]  # (name, version)
+OUTCOME_GENERATION = timedelta(hours=12)
 T = TypeVar("T")
 
 
@@ -160,7 +162,12 @@ class State:
     features: Map = field(default_factory=Map)      # FeatureKey -> Feature
     leases: Map = field(default_factory=Map)        # lease_id -> Lease
     reservations: Map = field(default_factory=Map)  # reservation_id -> Reservation
-    outcomes: Map = field(default_factory=Map)      # command_id -> its one event (idempotent retries)
+    # command_id -> its one event, for idempotent retries. Two generations bound the
+    # memory: a generation closes after OUTCOME_GENERATION of event time, and the one
+    # before it is dropped then, so a command's answer is kept 12 to 24 hours.
+    outcomes: Map = field(default_factory=Map)
+    older_outcomes: Map = field(default_factory=Map)
+    outcomes_since: datetime | None = None
     servers: Map = field(default_factory=Map)       # node -> Server (uninstalled ones are removed)
     pair: tuple[str, str] | None = None             # (primary node, backup node)
     sync: PairSync = PairSync()
@@ -169,9 +176,20 @@ class State:
     def with_(self, **changes: object) -> "State":
         return replace(self, **changes)
 
+    def decided(self, command_id: str) -> bool:
+        return command_id in self.outcomes or command_id in self.older_outcomes
+
     def outcome(self, command_id: str) -> Reply | None:
-        event = self.outcomes.get(command_id)
+        event = self.outcomes.get(command_id) or self.older_outcomes.get(command_id)
         return None if event is None else outcome(event)
+
+    def remember(self, event: "Decision") -> "State":
+        """Record a command's event; on a generation boundary drop the oldest generation."""
+        if self.outcomes_since is None or event.at - self.outcomes_since < OUTCOME_GENERATION:
+            return self.with_(outcomes=self.outcomes.set(event.command_id, event),
+                              outcomes_since=self.outcomes_since or event.at, last_at=event.at)
+        return self.with_(older_outcomes=self.outcomes, outcomes=Map({event.command_id: event}),
+                          outcomes_since=event.at, last_at=event.at)
 
     def licenses_on(self, server_id: str) -> list[str]:
         return sorted(lid for lid, lic in self.licenses.items() if server_id in lic.server_ids)

@@ -145,3 +145,19 @@ def test_applied_decisions_advance_last_at_and_ignored_ones_do_not():
     stale = decide(w.state, _acquire(), Context(command_id="s", epoch=9, now=at(99)))
     state, _ = apply(w.state, stale)
     assert state.last_at == at(10)
+
+
+def test_answers_are_kept_twelve_to_twenty_four_hours_then_forgotten():
+    from events import commands as c
+    from tests.unit.harness import Writer, at, grant
+    w = Writer()
+    w.activate("LIC-1", grant(seats=5))
+    first = w.run(c.Acquire(feature=grant().name, version=grant().version, device="d", user="u"),
+                  command_id="acq", now=at(60))
+    w.run(c.Release(lease_id=first.lease_id), now=at(3600 * 13))          # opens a new generation
+    assert w.state.outcome("acq").ok                                      # still answered
+    w.run(c.DeactivateLicense(license_id="nope"), now=at(3600 * 26))      # and another: the first is dropped
+    assert w.state.outcome("acq") is None
+    again = w.run(c.Acquire(feature=grant().name, version=grant().version, device="d", user="u"),
+                  command_id="acq", now=at(3600 * 27))
+    assert again.type == "LeaseGranted" and again.lease_id == first.lease_id  # decided afresh: seat was free
