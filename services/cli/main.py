@@ -10,8 +10,12 @@ import click
 
 from services.cli.commands_leases import acquire, release
 from services.cli.commands_licenses import activate, deactivate
+from services.cli.commands_maintenance import replay, reset_id, stop, uninstall
+from services.cli.commands_ops import reseed, watchdog
+from services.cli.commands_pair import pair, unpair
 from services.cli.commands_reservations import reserve, unreserve
 from services.cli.commands_server import server
+from services.cli.commands_up import up
 from services.cli.commands_view import status, usage
 from services.cli.context import CliContext
 
@@ -41,7 +45,8 @@ def cli(ctx: click.Context, site: str | None, amqp_url: str | None, timeout: flo
                          actor=actor, json=as_json)
 
 
-for command in (server, activate, deactivate, acquire, release, reserve, unreserve, usage, status):
+for command in (server, up, watchdog, activate, deactivate, acquire, release, reserve, unreserve, usage, status,
+                pair, unpair, reset_id, replay, stop, uninstall, reseed):
     cli.add_command(command)
 
 

@@ -1,0 +1,80 @@
+"""``watchdog`` (run the site's watchdog) and ``reseed`` (rebuild a lost stream from a node's copy)."""
+from __future__ import annotations
+
+import asyncio
+import signal
+from typing import Any
+
+import click
+
+from services.cli.context import CliContext, json_option, pass_cli
+from services.cli.output import emit_json, fail
+from services.config.settings import safe_node_name
+
+positive = click.FloatRange(min=0, min_open=True)
+
+
+def _missing(exc: ModuleNotFoundError, package: str) -> bool:
+    """Is it ``package`` (or a part of it) that is missing, rather than something it imports?"""
+    return bool(exc.name) and (exc.name == package or exc.name.startswith(package + ".")
+                               or package.startswith(exc.name + "."))
+
+
+def _node_name(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
+    try:
+        return safe_node_name(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+@click.command()
+@click.option("--detect-seconds", type=positive, help="Declare a silent node gone after this many seconds.")
+@pass_cli
+def watchdog(ctx: CliContext, detect_seconds: float | None) -> None:
+    """Run the site's watchdog until interrupted: node heartbeats become status events (the tiles)."""
+    try:
+        from services.watchdog.service import run  # written separately; imported only when it runs
+    except ModuleNotFoundError as exc:
+        if not _missing(exc, "services.watchdog.service"):
+            raise
+        raise click.ClickException(f"the watchdog is not available in this installation: {exc}") from None
+    settings = ctx.settings()
+    options: dict[str, Any] = {}
+    if detect_seconds is not None:
+        options["detect_seconds"] = detect_seconds
+    # SIGTERM (how 'licensing up' stops it) takes the Ctrl-C path: asyncio.run cancels the
+    # watchdog's task, so it closes its connection instead of dying mid-publish.
+    signal.signal(signal.SIGTERM, lambda *_: signal.raise_signal(signal.SIGINT))
+    try:
+        asyncio.run(run(settings, **options))
+    except KeyboardInterrupt:
+        pass
+
+
+@click.command()
+@click.option("--from", "from_node", required=True, metavar="NODE", callback=_node_name,
+              help="The node whose own copy of the log (its event_log table) re-seeds the stream.")
+@json_option
+@pass_cli
+def reseed(ctx: CliContext, from_node: str) -> None:
+    """Re-publish the log into the site's stream from NODE's copy (after the broker lost it)."""
+    try:
+        from services.replay.reseed import reseed as reseed_stream  # written separately
+    except ModuleNotFoundError as exc:
+        if not _missing(exc, "services.replay.reseed"):
+            raise
+        raise click.ClickException(f"reseed is not available in this installation: {exc}") from None
+    settings = ctx.settings()
+    try:
+        count = asyncio.run(reseed_stream(settings, from_node=from_node))
+    except KeyboardInterrupt:
+        fail(ctx, "interrupted", "reseed was interrupted before it finished")
+    except Exception as exc:  # its failures are for the administrator to read, not a traceback
+        code = getattr(exc, "code", None)
+        if code:  # a refusal, already in words
+            fail(ctx, str(code), f"reseed from {from_node} refused: {exc}")
+        fail(ctx, "reseed_failed", f"reseed from {from_node} failed: {type(exc).__name__}: {exc}")
+    if ctx.json:
+        emit_json({"ok": True, "events": count})
+        return
+    click.echo(f"Re-published {count:,} events from {from_node}'s copy of the log into the stream.")

@@ -1,0 +1,400 @@
+"""``up``: a primary, a backup and the watchdog on this machine, as separate processes.
+
+What ``make up`` runs. The primary starts first and must be caught up and
+registered before the backup starts; then the two are paired if the site has no
+pair yet (a refusal is printed in the administrator's words and the nodes keep
+running unpaired). Ctrl-C or SIGTERM stops every child by pid: SIGTERM, then
+SIGKILL after 10 s. A child that dies with a non-zero exit code stops the rest
+(exit 1); a node that exits 0 was stopped by an order (``licensing stop``, the
+seed's Stop button) and the others keep running.
+"""
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import IO, Any, TypeVar
+
+import aiohttp
+import click
+from rich.table import Table
+from rich.text import Text
+
+from events.commands import PairServers
+from services.cli.api import ApiUnavailable, get_json
+from services.cli.context import CliContext, json_option, pass_cli
+from services.cli.following import read_health
+from services.cli.output import console, emit_json, note
+from services.client import ClientError, LicenseClient
+from services.config.settings import Settings, safe_node_name
+
+STOP_GRACE_SECONDS = 10.0
+POLL_SECONDS = 0.2
+WATCHDOG_MODULE = "services.watchdog.service"
+T = TypeVar("T")
+
+
+class Abort(Exception):
+    """``up`` cannot go on: the message says why (exit 1)."""
+
+
+class Interrupted(Exception):
+    """SIGINT/SIGTERM during start-up (exit 0)."""
+
+
+@dataclass
+class Child:
+    name: str                       # node name, or "watchdog"
+    argv: list[str]
+    log_path: Path
+    url: str | None = None          # a node's API
+    proc: subprocess.Popen | None = None
+    reported: bool = False          # its exit has been reported
+    _log: IO[bytes] | None = field(default=None, repr=False)
+
+    def start(self, env: dict[str, str]) -> "Child":
+        self._log = open(self.log_path, "ab")
+        stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        self._log.write(f"==== licensing up: {' '.join(self.argv[1:])} at {stamp} ====\n".encode())
+        self._log.flush()
+        self.proc = subprocess.Popen(self.argv, env=env, stdin=subprocess.DEVNULL, stdout=self._log,
+                                     stderr=subprocess.STDOUT)
+        return self
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    @property
+    def returncode(self) -> int | None:
+        return None if self.proc is None else self.proc.poll()
+
+    def exit_words(self) -> str:
+        """How it ended: "exited with code 1", "was killed by SIGKILL"."""
+        code = self.returncode
+        if code is not None and code < 0:
+            try:
+                return f"was killed by {signal.Signals(-code).name}"
+            except ValueError:
+                return f"was killed by signal {-code}"
+        return f"exited with code {code}"
+
+    def log_tail(self, lines: int = 12) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace").splitlines()[-lines:]
+        except OSError:
+            return ""
+        return "\n".join(f"    {line}" for line in text)
+
+    def signal(self, sig: int) -> None:
+        if self.running:
+            try:
+                os.kill(self.pid, sig)
+            except ProcessLookupError:
+                pass
+
+    def close_log(self) -> None:
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+
+def _shown_host(settings: Settings) -> str:
+    return "127.0.0.1" if settings.http_host in ("0.0.0.0", "::") else settings.http_host
+
+
+def _port_is_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the node's server does
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def _watchdog_available() -> str | None:
+    """None if the watchdog module can be found, else why not."""
+    try:
+        found = importlib.util.find_spec(WATCHDOG_MODULE)
+    except (ImportError, ValueError) as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return None if found is not None else f"no module named {WATCHDOG_MODULE}"
+
+
+async def _pause(stop: asyncio.Event, seconds: float) -> None:
+    try:
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+    except asyncio.TimeoutError:
+        pass
+
+
+async def _unless_stopped(work: Awaitable[T], stop: asyncio.Event) -> T:
+    """``work``, unless SIGINT/SIGTERM comes first (then it is cancelled: Interrupted)."""
+    task = asyncio.ensure_future(work)
+    stopping = asyncio.create_task(stop.wait())
+    try:
+        await asyncio.wait([task, stopping], return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopping.cancel()
+    if not task.done():
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        raise Interrupted()
+    return task.result()
+
+
+def _check_children(children: list[Child], starting: bool) -> None:
+    for child in children:
+        if child.proc is not None and not child.running and not child.reported:
+            child.reported = True
+            when = "while starting" if starting else "unexpectedly"
+            raise Abort(f"{child.name} (pid {child.pid}) {child.exit_words()} {when}; "
+                        f"its log {child.log_path} ends with:\n{child.log_tail()}")
+
+
+async def _wait_ready(session: aiohttp.ClientSession, child: Child, children: list[Child],
+                      stop: asyncio.Event, timeout: float) -> dict[str, Any]:
+    """Until the node is caught up and ``/api/servers`` lists it under its id; its ``/api/servers``."""
+    assert child.url is not None
+    deadline = time.monotonic() + timeout
+    last = "its API does not answer yet"
+    while True:
+        if stop.is_set():
+            raise Interrupted()
+        _check_children(children, starting=True)
+        health = await read_health(session, child.url)
+        if health is not None:
+            last = f"status {health.get('status')}, caught up: {health.get('caught_up')}"
+            if health.get("healthy") and health.get("caught_up"):
+                try:
+                    servers = await get_json(session, child.url, "/api/servers")
+                except ApiUnavailable as exc:
+                    servers, last = None, str(exc)
+                if isinstance(servers, dict) and any(
+                        s.get("node") == child.name and s.get("server_id") == health.get("server_id")
+                        for s in servers.get("servers") or []):
+                    return servers
+                last = "caught up, not registered in the log yet"
+        if time.monotonic() > deadline:
+            raise Abort(f"{child.name} did not become healthy and registered within {timeout:g} s ({last}); "
+                        f"its log {child.log_path} ends with:\n{child.log_tail()}")
+        await _pause(stop, POLL_SECONDS)
+
+
+async def _pair(ctx: CliContext, settings: Settings, primary: str, backup: str) -> bool:
+    actor = ctx.actor or "licensing-up"
+    try:
+        async with LicenseClient(settings, timeout=ctx.timeout, attempt_timeout=ctx.attempt_timeout,
+                                 actor=actor) as client:
+            reply = await client.send(PairServers(primary=primary, backup=backup))
+    except ClientError as exc:
+        note(f"Not paired: {exc.message}")
+        return False
+    if reply.ok:
+        note(f"Paired: {primary} is the primary, {backup} the backup.")
+        return True
+    note(f"Not paired: {reply.error.message if reply.error else 'refused'}")
+    note("The nodes keep running unpaired; fix the cause, then run 'licensing pair "
+         f"{primary} {backup}'.")
+    return False
+
+
+async def _servers_with_pair(session: aiohttp.ClientSession, url: str, stop: asyncio.Event,
+                             seconds: float = 5.0) -> dict[str, Any] | None:
+    """``/api/servers`` once it shows a pair (or the last answer after ``seconds``)."""
+    deadline = time.monotonic() + seconds
+    servers = None
+    while True:
+        try:
+            servers = await get_json(session, url, "/api/servers")
+        except ApiUnavailable:
+            pass
+        if (isinstance(servers, dict) and servers.get("pair")) or time.monotonic() > deadline or stop.is_set():
+            return servers if isinstance(servers, dict) else None
+        await _pause(stop, POLL_SECONDS)
+
+
+def _summary(settings: Settings, servers: dict[str, Any] | None, nodes: list[Child],
+             watchdog: Child | None, log_dir: Path) -> dict[str, Any]:
+    entries = {s.get("node"): s for s in (servers or {}).get("servers") or []}
+    rows = []
+    for child in nodes:
+        entry = entries.get(child.name, {})
+        url = (entry.get("api_url") or child.url or "").rstrip("/")
+        rows.append({"node": child.name, "role": entry.get("role"), "server_id": entry.get("server_id"),
+                     "license_manager": f"{url}/", "health": f"{url}/api/health", "pid": child.pid,
+                     "log": str(child.log_path)})
+    return {"ok": True, "site": settings.site, "pair": (servers or {}).get("pair"), "nodes": rows,
+            "watchdog": {"pid": watchdog.pid, "log": str(watchdog.log_path)} if watchdog else None,
+            "logs": str(log_dir)}
+
+
+def _table(summary: dict[str, Any]) -> Table:
+    table = Table(title=f"Site {summary['site']}")
+    for column in ("Node", "Role", "License Server ID", "License Manager", "Health", "PID"):
+        table.add_column(column)
+    for row in summary["nodes"]:
+        table.add_row(*(Text(str(row[key] if row[key] is not None else ""))
+                        for key in ("node", "role", "server_id", "license_manager", "health", "pid")))
+    if summary["watchdog"]:
+        table.add_row(Text("watchdog"), Text(""), Text(""), Text(""), Text(""), Text(str(summary["watchdog"]["pid"])))
+    return table
+
+
+async def _supervise(children: list[Child], stop: asyncio.Event) -> int:
+    while not stop.is_set():
+        for child in children:
+            if child.proc is None or child.running or child.reported:
+                continue
+            await _pause(stop, 0.3)  # a Ctrl-C reaches the whole process group: let ours land first
+            if stop.is_set():
+                return 0
+            child.reported = True
+            if child.returncode == 0:
+                note(f"{child.name} (pid {child.pid}) stopped with exit code 0 (by an order such as "
+                     f"'licensing stop {child.name}'); the others keep running.")
+                continue
+            note(f"{child.name} (pid {child.pid}) {child.exit_words()} unexpectedly; stopping the others. "
+                 f"Its log {child.log_path} ends with:\n{child.log_tail()}")
+            return 1
+        if all(not child.running for child in children):
+            note("Every process has stopped.")
+            return 0
+        await _pause(stop, 0.5)
+    return 0
+
+
+async def _shutdown(children: list[Child]) -> None:
+    """SIGTERM every running child (watchdog first, primary last), SIGKILL after the grace period."""
+    alive = [child for child in reversed(children) if child.running]
+    for child in alive:
+        child.signal(signal.SIGTERM)
+    deadline = time.monotonic() + STOP_GRACE_SECONDS
+    while any(child.running for child in alive) and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+    for child in alive:
+        if child.running:
+            note(f"{child.name} (pid {child.pid}) did not stop within {STOP_GRACE_SECONDS:g} s: killing it.")
+            child.signal(signal.SIGKILL)
+    for child in alive:
+        assert child.proc is not None
+        while child.proc.poll() is None:
+            await asyncio.sleep(0.05)
+        note(f"Stopped {child.name} (pid {child.pid}; it {child.exit_words()}).")
+    for child in children:
+        child.close_log()
+
+
+async def _up(ctx: CliContext, settings: Settings, names: tuple[str, str], ports: tuple[int, int],
+              with_watchdog: bool, log_dir: Path, start_timeout: float) -> int:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    env = {**os.environ, "LICENSING_SITE": settings.site, "LICENSING_AMQP_URL": settings.amqp_url,
+           "PYTHONUNBUFFERED": "1"}
+    host = _shown_host(settings)
+    cli = [sys.executable, "-m", "services.cli.main"]
+    nodes = [Child(name, [*cli, "server", "--node", name, "--http-port", str(port)], log_dir / f"{name}.log",
+                   url=f"http://{host}:{port}") for name, port in zip(names, ports)]
+    children: list[Child] = []
+    watchdog: Child | None = None
+    try:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2.0)) as session:
+            servers: dict[str, Any] | None = None
+            for role, child in zip(("primary", "backup"), nodes):
+                note(f"Starting {child.name} ({role}) on {child.url} — log {child.log_path}")
+                children.append(child.start(env))
+                servers = await _wait_ready(session, child, children, stop, start_timeout)
+                note(f"{child.name} is up (pid {child.pid}).")
+            if with_watchdog:
+                watchdog = Child("watchdog", [*cli, "watchdog"], log_dir / "watchdog.log")
+                note(f"Starting the watchdog — log {watchdog.log_path}")
+                children.append(watchdog.start(env))
+            assert servers is not None
+            pair = servers.get("pair")
+            if pair is None:
+                await _unless_stopped(_pair(ctx, settings, *names), stop)
+            elif (pair.get("primary"), pair.get("backup")) != names:
+                note(f"The site is already paired: {pair.get('primary')} (primary) and {pair.get('backup')} "
+                     f"(backup); not pairing {names[0]} and {names[1]}.")
+            _check_children(children, starting=True)
+            servers = await _servers_with_pair(session, nodes[0].url or "", stop)
+        summary = _summary(settings, servers, nodes, watchdog, log_dir)
+        if ctx.json:
+            emit_json(summary)
+        else:
+            console().print(_table(summary))
+        note(f"Logs: {log_dir}/. Press Ctrl-C to stop every process.")
+        return await _supervise(children, stop)
+    except Interrupted:
+        return 0
+    except Abort as exc:
+        note(f"licensing up: {exc}")
+        return 1
+    finally:
+        await _shutdown(children)
+
+
+def _name(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
+    try:
+        return safe_node_name(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+port_type = click.IntRange(1, 65535)
+
+
+@click.command()
+@click.option("--primary", default="primary", show_default=True, callback=_name, help="Name of the primary node.")
+@click.option("--backup", default="backup", show_default=True, callback=_name, help="Name of the backup node.")
+@click.option("--primary-port", type=port_type, default=8081, show_default=True, help="The primary's HTTP port.")
+@click.option("--backup-port", type=port_type, default=8082, show_default=True, help="The backup's HTTP port.")
+@click.option("--no-watchdog", is_flag=True, help="Do not start the watchdog.")
+@click.option("--log-dir", type=click.Path(file_okay=False, path_type=Path), default=Path(".run/logs"),
+              show_default=True, help="Where each process writes its log (NODE.log, watchdog.log).")
+@click.option("--start-timeout", type=click.FloatRange(min=0, min_open=True), default=120.0, show_default=True,
+              help="Give up if a node is not caught up and registered after this many seconds.")
+@json_option
+@pass_cli
+def up(ctx: CliContext, primary: str, backup: str, primary_port: int, backup_port: int, no_watchdog: bool,
+       log_dir: Path, start_timeout: float) -> None:
+    """Run a primary, a backup and the watchdog on this machine until Ctrl-C (what 'make up' runs)."""
+    if primary == backup:
+        raise click.BadParameter("the primary and the backup need different names", param_hint="--backup")
+    if primary_port == backup_port:
+        raise click.BadParameter("the primary and the backup need different ports", param_hint="--backup-port")
+    settings = ctx.settings()
+    host = settings.http_host
+    for name, port in ((primary, primary_port), (backup, backup_port)):
+        if not _port_is_free(host, port):
+            note(f"licensing up: port {port} on {host} (for {name}) is already in use — is another "
+                 f"'licensing up' or node running? Choose another with --{'primary' if name == primary else 'backup'}-port.")
+            raise click.exceptions.Exit(1)
+    if not no_watchdog:
+        missing = _watchdog_available()
+        if missing is not None:
+            note(f"licensing up: cannot start the watchdog: {missing}. The watchdog "
+                 f"({WATCHDOG_MODULE}) is not in this installation yet; run 'licensing up --no-watchdog' "
+                 f"to start the two nodes without it (the tiles then do not follow the nodes' status).")
+            raise click.exceptions.Exit(1)
+    log_dir.mkdir(parents=True, exist_ok=True)
+    code = asyncio.run(_up(ctx, settings, (primary, backup), (primary_port, backup_port), not no_watchdog,
+                           log_dir, start_timeout))
+    raise click.exceptions.Exit(code)
