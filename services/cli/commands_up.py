@@ -33,6 +33,7 @@ from events.commands import PairServers
 from services.cli.api import ApiUnavailable, get_json
 from services.cli.context import CliContext, json_option, pass_cli
 from services.cli.following import read_health
+from services.cli.local_secrets import ensure_local_secrets
 from services.cli.output import console, emit_json, note
 from services.client import ClientError, LicenseClient
 from services.config.settings import Settings, safe_node_name
@@ -380,6 +381,10 @@ def up(ctx: CliContext, primary: str, backup: str, primary_port: int, backup_por
         raise click.BadParameter("the primary and the backup need different names", param_hint="--backup")
     if primary_port == backup_port:
         raise click.BadParameter("the primary and the backup need different ports", param_hint="--backup-port")
+    new_password = ensure_local_secrets(log_dir.parent / "secrets.env")
+    if new_password:
+        note(f"License Manager administrator: admin / {new_password}  (shown once; the site's admin key and "
+             f"this password's hash are in {log_dir.parent / 'secrets.env'})")
     settings = ctx.settings()
     host = settings.http_host
     for name, port in ((primary, primary_port), (backup, backup_port)):

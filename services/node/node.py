@@ -292,7 +292,8 @@ async def serve(settings: Settings, node: str, http_port: int | None = None) -> 
     """Run a node until SIGINT/SIGTERM or until the log orders it to stop."""
     import signal
 
-    logging.basicConfig(level=logging.INFO, format=f"%(asctime)s {node} %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.INFO, format=f"%(asctime)s {node} %(levelname)s %(name)s: %(message)s",
+                        force=True)
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     api_url = None
     if http_port is not None:

@@ -1,0 +1,44 @@
+"""Secrets for a pair run by ``licensing up`` on one machine, kept in ``.run/secrets.env``.
+
+On the first run, where the environment sets neither ``LICENSING_ADMIN_KEY`` nor
+``LICENSING_ADMIN_USERS``, ``up`` makes a random admin key and an administrator
+``admin`` with a random password, prints the password once, and keeps only the key
+and the password's scrypt hash (file mode 600; ``.run/`` is ignored by git). Later
+runs read them back. Values set in the environment always win.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from services.auth.passwords import hash_password
+
+KEY, USERS = "LICENSING_ADMIN_KEY", "LICENSING_ADMIN_USERS"
+
+
+def _read(path: Path) -> dict[str, str]:
+    values = {}
+    if path.exists():
+        for line in path.read_text().splitlines():
+            name, sep, value = line.partition("=")
+            if sep and not line.lstrip().startswith("#"):
+                values[name.strip()] = value.strip()
+    return values
+
+
+def ensure_local_secrets(path: Path = Path(".run/secrets.env")) -> str | None:
+    """Put the admin key and users into os.environ; return a new admin password, if one was made."""
+    stored = _read(path)
+    password = None
+    if KEY not in stored:
+        stored[KEY] = secrets.token_urlsafe(32)
+    if USERS not in stored:
+        password = secrets.token_urlsafe(12)
+        stored[USERS] = f"admin:{hash_password(password)}"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("# made by licensing up; keep it private\n" + "".join(f"{k}={v}\n" for k, v in stored.items()))
+    path.chmod(0o600)
+    for name in (KEY, USERS):
+        os.environ.setdefault(name, stored[name])
+    return password if os.environ[USERS] == stored[USERS] else None
