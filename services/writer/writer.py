@@ -142,6 +142,9 @@ class Writer:
         for future in self.pending.values():
             if not future.done():
                 future.set_exception(Demoted(why))
+                # Its waiter may already be gone (cancelled with the session): mark the exception
+                # seen, or asyncio logs "Future exception was never retrieved" on every failover.
+                future.exception()
         self.pending.clear()
         while not self._outbox.empty():
             self._outbox.get_nowait()
