@@ -167,8 +167,12 @@ class Ledger(RuleBasedStateMachine):
     @rule(data=st.data())
     def retry(self, data) -> None:
         cid, command = data.draw(st.sampled_from(self.commands))
-        first = self.state.outcome(cid)
         again = decide(self.state, command, Context(command_id=cid, epoch=self.epoch, now=self.now))
+        if not self.state.decided(cid):
+            # Answers are kept 12 to 24 hours of log time; an older retry is decided afresh.
+            self._append(again, None)
+            return
+        first = self.state.outcome(cid)
         self._append(again, DUPLICATE_COMMAND)
         assert self.state.outcome(cid) == first
 
