@@ -46,6 +46,7 @@ up: install services  ## run a primary, a backup and the watchdog on this machin
 	$(VENV)/bin/licensing up
 
 test: install services  ## every test tier that exists (unit, integration, e2e)
+	scripts/ensure-browser.sh
 	$(call pytest,$(or $(TIERS),tests))
 
 test-unit: install  ## unit tests only (no services needed)

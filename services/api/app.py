@@ -7,6 +7,8 @@ import asyncpg
 import orjson
 from aiohttp import web
 
+from services.web import mount as mount_license_manager
+
 
 class NodeView(Protocol):
     def health(self) -> dict[str, Any]: ...
@@ -99,6 +101,8 @@ def build_app(node: NodeView, pool: asyncpg.Pool) -> web.Application:
 
     app = web.Application()
     app.add_routes(routes)
+    if hasattr(node, "settings"):  # the License Manager's pages, login and Manage actions (services.web)
+        mount_license_manager(app, node, pool)
     return app
 
 

@@ -48,6 +48,7 @@ def cli(ctx: click.Context, site: str | None, amqp_url: str | None, timeout: flo
 for command in (server, up, watchdog, activate, deactivate, acquire, release, reserve, unreserve, usage, status,
                 pair, unpair, reset_id, replay, stop, uninstall, reseed):
     cli.add_command(command)
+from services.cli.commands_auth import hash_password; cli.add_command(hash_password)  # noqa: E402,E702
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,0 +1,103 @@
+"""Seats in use against seats owned over a period, per feature: the capacity chart's data.
+
+Read from the node's ``usage_history`` (one row per change of a feature's seats) and
+``denials`` tables, the same ones ``/api/history`` and ``/api/denials`` serve, but
+folded into at most ``buckets`` time buckets on the server, so a week of a busy
+plant is a few kilobytes: per bucket the peak (so no peak is ever hidden), the low
+and the value at its end, and the denials in it.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import asyncpg
+
+PERIODS = {"hour": timedelta(hours=1), "day": timedelta(days=1), "week": timedelta(days=7), "all": None}
+_NICE = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400,
+         2 * 86400, 7 * 86400, 14 * 86400, 30 * 86400]
+
+
+def bucket_seconds(span: timedelta, buckets: int) -> int:
+    wanted = max(span.total_seconds() / max(buckets, 1), 1.0)
+    return next((n for n in _NICE if n >= wanted), _NICE[-1])
+
+
+async def capacity(pool: asyncpg.Pool, period: str = "day", buckets: int = 120,
+                   now: datetime | None = None) -> dict[str, Any]:
+    now = now or datetime.now(timezone.utc)
+    if period not in PERIODS:
+        raise ValueError(f"period must be one of {', '.join(PERIODS)}")
+    span = PERIODS[period]
+    async with pool.acquire() as conn:
+        if span is None:
+            first = await conn.fetchval("SELECT min(at) FROM usage_history")
+            start = first or now - timedelta(hours=1)
+            last = await conn.fetchval("SELECT max(at) FROM usage_history")
+            end = max(now, last) if last else now
+        else:
+            start, end = now - span, now
+        step = bucket_seconds(end - start, buckets)
+        start = start - timedelta(seconds=start.timestamp() % step)  # aligned buckets read better
+        stride = timedelta(seconds=step)
+        before = await conn.fetch(
+            "SELECT DISTINCT ON (feature, version) feature, version, in_use, total FROM usage_history "
+            "WHERE at < $1 ORDER BY feature, version, at DESC, stream_offset DESC, idx DESC", start)
+        rows = await conn.fetch(
+            "SELECT feature, version, date_bin($3::interval, at, $1) AS t, max(in_use) AS peak, "
+            "min(in_use) AS low, (array_agg(in_use ORDER BY stream_offset DESC, idx DESC))[1] AS last, "
+            "(array_agg(total ORDER BY stream_offset DESC, idx DESC))[1] AS total, "
+            "max(total) AS most "
+            "FROM usage_history WHERE at >= $1 AND at <= $2 GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
+            start, end, stride)
+        denied = await conn.fetch(
+            "SELECT feature, version, date_bin($3::interval, at, $1) AS t, count(*) AS times, "
+            "sum(count)::bigint AS seats, reason "
+            "FROM denials WHERE at >= $1 AND at <= $2 GROUP BY 1, 2, 3, reason ORDER BY 1, 2, 3", start, end, stride)
+        current = await conn.fetch("SELECT name, version, type, total, in_use, reserved FROM features")
+
+    features: dict[tuple[str, str], dict[str, Any]] = {}
+
+    def entry(name: str, version: str) -> dict[str, Any]:
+        key = (name, version)
+        if key not in features:
+            features[key] = {"feature": name, "version": version, "type": "", "total_now": 0, "in_use_now": 0,
+                             "reserved_now": 0, "start": None, "points": [], "denials": [],
+                             "peak": 0, "peak_at": None, "most_total": 0, "denied_times": 0, "denied_seats": 0,
+                             "denied_reasons": {}}
+        return features[key]
+
+    for r in current:
+        e = entry(r["name"], r["version"])
+        e.update(type=r["type"], total_now=r["total"], in_use_now=r["in_use"], reserved_now=r["reserved"])
+        e["most_total"] = max(e["most_total"], r["total"])
+    for r in before:
+        e = entry(r["feature"], r["version"])
+        e["start"] = {"in_use": r["in_use"], "total": r["total"]}
+        e["peak"] = max(e["peak"], r["in_use"])
+        e["peak_at"] = e["peak_at"] or start.isoformat()
+        e["most_total"] = max(e["most_total"], r["total"])
+    for r in rows:
+        e = entry(r["feature"], r["version"])
+        e["points"].append([r["t"].isoformat(), r["peak"], r["low"], r["last"], r["total"]])
+        if r["peak"] > e["peak"] or e["peak_at"] is None:
+            e["peak"], e["peak_at"] = r["peak"], r["t"].isoformat()
+        e["most_total"] = max(e["most_total"], r["most"])
+    for r in denied:
+        e = entry(r["feature"], r["version"])
+        t = r["t"].isoformat()
+        if not e["denials"] or e["denials"][-1][0] != t:
+            e["denials"].append([t, 0, 0, {}])
+        mark = e["denials"][-1]  # [bucket, times, seats, {reason: times}]
+        mark[1] += r["times"]
+        mark[2] += r["seats"]
+        mark[3][r["reason"]] = r["times"]
+        e["denied_times"] += r["times"]
+        e["denied_seats"] += r["seats"]
+        e["denied_reasons"][r["reason"]] = e["denied_reasons"].get(r["reason"], 0) + r["times"]
+    for e in features.values():  # a feature whose seats did not change in the period: flat at its last value
+        if e["start"] is None and not e["points"]:
+            e["start"] = {"in_use": e["in_use_now"], "total": e["total_now"]}
+    return {"period": period, "from": start.isoformat(), "to": end.isoformat(), "bucket_seconds": step,
+            "now": now.isoformat(),
+            "features": [features[k] for k in sorted(features)]}

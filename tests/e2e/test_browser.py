@@ -1,0 +1,246 @@
+"""The License Manager in a real headless browser, against two nodes and the watchdog as processes.
+
+One administrator's session, the way the seed walks through it: sign in, pair (Enable
+Backup + Apply), activate from an entitlement file, watch an acquisition appear live,
+be refused in words, stop the backup and bring it back, force-release, deactivate,
+reset the backup's License Server ID and watch it recover. Nothing reloads the page.
+
+Set LICENSING_SCREENSHOTS=DIR to keep a screenshot of each step.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from events.commands import Acquire
+from services.auth.passwords import hash_password
+from tests.support.browser import chromium, chromium_or_skip
+from tests.support.fake_log import license_events, publish_events
+from tests.support.processes import ServiceProcess
+from tests.support.waiting import wait_for
+
+pytestmark = pytest.mark.timeout(240)
+
+KEY = "browser-test-admin-key"
+ADMIN, PASSWORD = "admin", "correct horse battery staple"
+LIVE = 3_000  # ms: the page must show a change within this (the goal is under a second)
+ENTITLEMENT = {"license_id": "LIC-BROWSER", "features": [
+    {"name": "InTouch Dev 60K Tags", "type": "Server", "version": "2017 (17.0)", "seats": 50},
+    {"name": "Historian Enterprise 3M Tags", "type": "Server", "version": "2017 (17.0)", "seats": 1000},
+]}
+
+
+async def test_an_administrator_runs_the_pair_from_the_browser(site, tmp_path):
+    executable = chromium_or_skip()
+    from playwright.async_api import expect
+
+    shots = Path(os.environ["LICENSING_SCREENSHOTS"]) if os.environ.get("LICENSING_SCREENSHOTS") else None
+
+    async def shot(page, name: str) -> None:
+        if shots:
+            shots.mkdir(parents=True, exist_ok=True)
+            await page.screenshot(path=str(shots / f"{name}.png"))
+
+    # A long log first, so that a reset's replay lasts long enough to be seen as Recovering.
+    events, _ = license_events(60_000, seed=5)
+    await publish_events(site.name, events, per_message=10)
+    env = {"LICENSING_ADMIN_KEY": KEY, "LICENSING_ADMIN_USERS": f"{ADMIN}:{hash_password(PASSWORD)}"}
+    primary, backup = site.start_node("primary", **env), site.start_node("backup", **env)
+    await primary.wait_registered(timeout=90)
+    first_backup = await backup.wait_registered(timeout=90)
+    site.processes.append(ServiceProcess(site, "watchdog", ["watchdog"], **env).start())
+    entitlement = tmp_path / "entitlement.json"
+    entitlement.write_text(json.dumps(ENTITLEMENT))
+
+    async with chromium(executable) as browser:
+        page = await browser.new_page(viewport={"width": 1280, "height": 860})
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        await page.goto(primary.url + "/")
+        await page.evaluate("window.__sameDocument = true")  # gone if anything reloads the page
+
+        async def go(link: str) -> None:  # the sidebar: client-side navigation, no reload
+            await page.get_by_role("navigation", name="Pages").get_by_role("link", name=link, exact=True).click()
+            await expect(page.locator("#view[data-ready=true]")).to_have_count(1)
+
+        def notice(kind: str):
+            return page.locator(f"#notices .notice.{kind}").first
+
+        async def manage(button: str) -> None:
+            await page.click("#manage-open")
+            await page.get_by_role("button", name=button, exact=True).click()
+            await page.click("#confirm-ok")
+
+        # Reading is open; managing needs a login.
+        await expect(page.locator(".tile")).to_have_count(2)
+        await expect(page.locator("#pair-status")).to_have_text("Not paired")
+        await page.click("#manage-open")
+        await expect(page.locator("#manage-signin")).to_be_visible()
+        await page.click("#manage-close")
+        await page.click("#signin")
+        await page.fill("#login-form [name=username]", ADMIN)
+        await page.fill("#login-form [name=password]", "wrong password")
+        await page.click("#login-submit")
+        await expect(page.locator("#login-error")).to_have_text("wrong user name or password")
+        await page.fill("#login-form [name=password]", PASSWORD)
+        await page.click("#login-submit")
+        await expect(page.locator("#whoami")).to_have_text(ADMIN)
+
+        # Pair: the seed's Enable Backup, the backup chosen from a list, Apply.
+        await page.click("#manage-open")
+        await page.check("#enable-backup")
+        await page.select_option("#primary-server", "primary")
+        await page.select_option("#backup-server", "backup")
+        await page.click("#apply-redundancy")
+        await expect(notice("ok")).to_contain_text("primary and backup are paired")
+        await page.click("#manage-close")
+        await expect(page.locator("#pair-status")).to_have_text("Paired and Available", timeout=20_000)
+        await expect(page.locator(".tile[data-node=backup] .badge")).to_have_text("backup")
+        await shot(page, "paired")
+
+        # Activate from an entitlement file.
+        await go("License Summary")
+        await page.click("#activate-open")
+        await page.set_input_files("#activate-file", str(entitlement))
+        await expect(page.locator("#activate-preview")).to_contain_text("InTouch Dev 60K Tags")
+        await page.click("#activate-submit")
+        await expect(notice("ok")).to_contain_text("License LIC-BROWSER is activated")
+        await expect(page.locator("tr[data-key=LIC-BROWSER]")).to_be_visible(timeout=LIVE)
+
+        # An acquisition made by a product shows up in Usage Details by itself.
+        await go("Usage Details")
+        async with site.client() as product:
+            started = time.monotonic()
+            lease = await product.acquire("InTouch Dev 60K Tags", "2017 (17.0)", device="HMI-LINE-2",
+                                          user="operator", lease_seconds=3600)
+            await lease.stop_renewing()
+        row = page.locator(f"tr[data-key='{lease.lease_id}']")
+        await expect(row).to_be_visible(timeout=LIVE)
+        print(f"BROWSER acquire visible after {time.monotonic() - started:.2f}s")
+        await expect(row).to_contain_text("HMI-LINE-2")
+        await expect(row).to_contain_text("1/50")
+        await page.fill("input[aria-label^='Filter by feature']", "no-such-device")
+        await expect(row).to_have_count(0)
+        await page.fill("input[aria-label^='Filter by feature']", "hmi-line")
+        await expect(row).to_be_visible()
+        await shot(page, "usage")
+
+        # A denial shows in Denials and on the capacity chart, which answers "do we have enough seats?".
+        async with site.client() as product:
+            denied = await product.send(Acquire(feature="Historian Enterprise 3M Tags", version="2017 (17.0)",
+                                                device="K1HISTREP", user="historian", count=2000))
+        assert denied.error.code == "denied"
+        await go("Denials")
+        await expect(page.locator("#view tbody tr").first).to_contain_text("K1HISTREP", timeout=LIVE)
+        await go("Capacity")
+        await page.get_by_role("button", name="Last hour").click()
+        historian = page.locator('.chart-card[data-feature="Historian Enterprise 3M Tags|2017 (17.0)"]')
+        await expect(historian.locator(".verdict")).to_have_text("Not enough seats")
+        await expect(historian.locator(".deny path")).to_have_count(1)
+        intouch = page.locator('.chart-card[data-feature="InTouch Dev 60K Tags|2017 (17.0)"]')
+        await expect(intouch.locator(".facts")).to_contain_text("Peak 1 of 50 (2%)")
+        await expect(intouch.locator(".verdict")).to_have_text("Enough seats")
+        await shot(page, "capacity")
+
+        # A refusal, in the administrator's words: the pair cannot be undone while licensed.
+        await page.click("#manage-open")
+        await page.uncheck("#enable-backup")
+        await page.click("#apply-redundancy")
+        await page.click("#confirm-ok")
+        await expect(notice("error")).to_contain_text("the pair cannot be undone until all of them are deactivated")
+        await page.click("#manage-close")
+
+        # Stop the backup: its tile says Stopped, the pair Backup not available.
+        await go("Server Summary")
+        await manage("Stop backup")
+        await expect(notice("ok")).to_contain_text("backup was told to stop")
+        await page.click("#manage-close")
+        tile = page.locator(".tile[data-node=backup]")
+        await expect(tile.locator("[data-field=status]")).to_have_text("Stopped", timeout=LIVE)
+        await expect(page.locator("#pair-status")).to_have_text("Backup not available")
+        await expect(tile.locator("[data-field=pair_status]")).to_have_text("Backup not available")
+        await shot(page, "backup-stopped")
+        backup.proc.wait(timeout=15)
+        assert backup.proc.returncode == 0
+
+        # Start it again: Running, Paired and Available.
+        backup = site.start_node("backup", **env)
+        await expect(tile.locator("[data-field=status]")).to_have_text("Running", timeout=30_000)
+        await expect(page.locator("#pair-status")).to_have_text("Paired and Available", timeout=30_000)
+
+        # Force-release the stuck acquisition, with a reason; then deactivate the license.
+        await go("Usage Details")
+        await page.fill("input[aria-label^='Filter by feature']", "")
+        await page.get_by_role("button", name="Force release InTouch Dev 60K Tags on HMI-LINE-2").click()
+        await page.click("#confirm-ok")
+        await expect(page.locator("#confirm-error")).to_contain_text("Say why")
+        await page.fill("#confirm-reason", "HMI-LINE-2 was replaced and still held its seat")
+        await page.click("#confirm-ok")
+        await expect(notice("ok")).to_contain_text("force-released")
+        await expect(row).to_have_count(0, timeout=LIVE)
+        await go("License Summary")
+        await page.get_by_role("button", name="Deactivate LIC-BROWSER").click()
+        await page.click("#confirm-ok")
+        await expect(notice("ok")).to_contain_text("License LIC-BROWSER is deactivated")
+        await expect(page.locator("tr[data-key=LIC-BROWSER]")).to_have_count(0, timeout=LIVE)
+
+        # Reset the backup's License Server ID: Recovering while it replays, then Paired and Available.
+        await go("Server Summary")
+        await manage("Reset backup")
+        await expect(notice("ok")).to_contain_text("backup has a new License Server ID")
+        await page.click("#manage-close")
+        await expect(page.locator("#pair-status")).to_have_text("Recovering", timeout=20_000)
+        await shot(page, "recovering")
+        await expect(page.locator("#pair-status")).to_have_text("Paired and Available", timeout=60_000)
+        new_id = tile.locator("[data-field=server_id]")
+        await expect(new_id).not_to_have_text(first_backup["server_id"])
+        await expect(new_id).to_have_text(await wait_for(lambda: _server_id(backup), 10, "the backup's new id"))
+        await go("Server Details")
+        await expect(page.locator("#figure13 tr[data-node=backup]")).to_contain_text("Running")
+        await expect(page.get_by_role("cell", name="License Server ID reset").first).to_be_visible()
+
+        assert await page.evaluate("window.__sameDocument") is True, "the page reloaded"
+        assert errors == [], errors
+
+    # The acting administrator is the recorded actor of what was done in the browser.
+    async with site.database("primary") as db:
+        rows = await db.fetch("SELECT type, body->>'actor' AS actor, body->>'reason' AS reason FROM event_log "
+                              "WHERE type IN ('ServersPaired', 'LicenseActivated', 'LeaseReleased', "
+                              "'StopRequested', 'ServerIdReset') AND body->>'actor' IS NOT NULL ORDER BY 1")
+    by_type = {r["type"]: r for r in rows}
+    assert {t: r["actor"] for t, r in by_type.items()} == {
+        "LeaseReleased": ADMIN, "LicenseActivated": ADMIN, "ServerIdReset": ADMIN, "ServersPaired": ADMIN,
+        "StopRequested": ADMIN}
+    assert by_type["LeaseReleased"]["reason"] == "HMI-LINE-2 was replaced and still held its seat"
+
+
+async def _server_id(node) -> str | None:
+    health = await node.health()
+    return health["server_id"] if health and health.get("caught_up") else None
+
+
+async def test_manage_actions_need_a_login_and_the_page_token(site):
+    """Reading is open; a POST without a session, without the CSRF token or with no administrators is refused."""
+    import aiohttp
+
+    node = site.start_node("solo")  # no LICENSING_ADMIN_USERS: Manage is refused, and says how to fix it
+    await node.wait_registered()
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:  # cookies for 127.0.0.1
+        async with http.get(node.url + "/usage") as page:
+            assert page.status == 200 and "License Manager" in await page.text()
+            assert "default-src 'self'" in page.headers["Content-Security-Policy"]
+        async with http.get(node.url + "/api/session") as answer:
+            session = await answer.json()
+        assert session["admins_configured"] is False
+        async with http.post(node.url + "/api/manage/unpair", json={}) as refused:
+            body = await refused.json()
+            assert refused.status == 403 and "LICENSING_ADMIN_USERS" in body["message"]
+        async with http.post(node.url + "/login", json={"username": "a", "password": "b"}) as no_token:
+            assert no_token.status == 403 and (await no_token.json())["error"]["code"] == "csrf"
+        async with http.post(node.url + "/login", json={"username": "a", "password": "b"},
+                             headers={"X-CSRF-Token": session["csrf"]}) as no_admins:
+            assert no_admins.status == 403 and "licensing hash-password" in (await no_admins.json())["message"]
