@@ -111,6 +111,22 @@ async def test_an_administrator_runs_the_pair_from_the_browser(site, tmp_path):
         await expect(notice("ok")).to_contain_text("License LIC-BROWSER is activated")
         await expect(page.locator("tr[data-key=LIC-BROWSER]")).to_be_visible(timeout=LIVE)
 
+        # Seats set aside for a device, and given back.
+        await go("Reservations")
+        await page.click("#reserve-open")
+        option = page.locator("#reserve-feature option", has_text="InTouch Dev 60K Tags")
+        await page.select_option("#reserve-feature", await option.get_attribute("value"))
+        await page.fill("#reserve-form [name=holder]", "HMI-CONTROL-ROOM")
+        await page.fill("#reserve-form [name=count]", "2")
+        await page.click("#reserve-submit")
+        await expect(notice("ok")).to_contain_text("2 seats of InTouch Dev 60K Tags 2017 (17.0) reserved for HMI-CONTROL-ROOM")
+        reservation = page.locator("#view tbody tr", has_text="HMI-CONTROL-ROOM")
+        await expect(reservation).to_contain_text("0/2", timeout=LIVE)
+        await reservation.get_by_role("button", name="Cancel reservation").click()
+        await page.click("#confirm-ok")
+        await expect(notice("ok")).to_contain_text("is cancelled")
+        await expect(reservation).to_have_count(0, timeout=LIVE)
+
         # An acquisition made by a product shows up in Usage Details by itself.
         await go("Usage Details")
         async with site.client() as product:
@@ -244,3 +260,47 @@ async def test_manage_actions_need_a_login_and_the_page_token(site):
         async with http.post(node.url + "/login", json={"username": "a", "password": "b"},
                              headers={"X-CSRF-Token": session["csrf"]}) as no_admins:
             assert no_admins.status == 403 and "licensing hash-password" in (await no_admins.json())["message"]
+
+
+async def test_the_manage_api_for_scripts_and_pages(site):
+    """The HTTP contract behind the Manage panel: login, CSRF, answers in words, logout."""
+    import aiohttp
+
+    node = site.start_node("solo", LICENSING_ADMIN_KEY=KEY,
+                           LICENSING_ADMIN_USERS=f"{ADMIN}:{hash_password(PASSWORD)}")
+    await node.wait_registered()
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+        async def post(path: str, body: dict, token: str | None) -> tuple[int, dict]:
+            headers = {"X-CSRF-Token": token} if token else {}
+            async with http.post(node.url + path, json=body, headers=headers) as response:
+                return response.status, await response.json()
+
+        async with http.get(node.url + "/api/session") as answer:
+            anonymous = await answer.json()
+        assert anonymous["user"] is None and anonymous["admins_configured"] is True
+        assert await post("/api/manage/sync", {"node": "solo"}, anonymous["csrf"]) == (401, {
+            "ok": False, "error": {"code": "login", "message": "sign in as an administrator to manage the license "
+                                   "servers"}, "message": "sign in as an administrator to manage the license servers"})
+        status, login = await post("/login", {"username": ADMIN, "password": PASSWORD}, anonymous["csrf"])
+        assert status == 200 and login["user"] == ADMIN and login["csrf"] != anonymous["csrf"]
+        cookie = next(c for c in http.cookie_jar if c.key == "lm_session_solo")
+        assert cookie["httponly"] and cookie["samesite"] == "Strict"
+
+        # The old (anonymous) token is no good any more; the new one is required.
+        assert (await post("/api/manage/sync", {"node": "solo"}, anonymous["csrf"]))[0] == 403
+        assert (await post("/api/manage/sync", {"node": "solo"}, None))[0] == 403
+        status, bad = await post("/api/manage/reserve", {"feature": "X", "version": "1", "holder": "h",
+                                                         "holder_type": "both"}, login["csrf"])
+        assert status == 400 and bad["message"] == "a reservation is for a device or for a user"
+        status, bad_file = await post("/api/manage/activate", {"license_id": "L", "features": [{"name": "F"}]},
+                                      login["csrf"])
+        assert status == 400 and "version" in bad_file["message"] and "seats" in bad_file["message"]
+        status, unknown = await post("/api/manage/deactivate", {"license_id": "LIC-NONE"}, login["csrf"])
+        assert status == 200 and unknown == {**unknown, "ok": False, "message": "license LIC-NONE is not activated"}
+        status, synced = await post("/api/manage/sync", {"node": "solo"}, login["csrf"])
+        assert status == 200 and synced["ok"] and synced["message"] == "solo is replaying the log to sync with its pair."
+        assert synced["actor"] == ADMIN
+
+        status, out = await post("/logout", {}, login["csrf"])
+        assert status == 200 and out["user"] is None
+        assert (await post("/api/manage/sync", {"node": "solo"}, out["csrf"]))[0] == 401

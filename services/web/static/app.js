@@ -51,7 +51,7 @@
   const fmtAgo = (iso) => (iso ? `${fmtDuration(secondsSince(iso))} ago` : "—");
   const fmtNum = (n) => (n === null || n === undefined ? "—" : Number(n).toLocaleString("en-US"));
   function timeCell(iso) {
-    return h("span", { title: fmtTime(iso) }, fmtTime(iso), h("span", { class: "sub" }, fmtAgo(iso)));
+    return h("span", { class: "when", title: fmtTime(iso) }, fmtTime(iso), h("span", { class: "sub" }, fmtAgo(iso)));
   }
   const KIND_WORDS = {
     ServerRegistered: "Registered", ServerStatusChanged: "Status changed", PairSyncChanged: "Pair sync changed",
@@ -263,10 +263,11 @@
   }
 
   // reserve
-  function openReserve() {
+  async function openReserve() {
     if (!session.user) return openLogin();
+    data.features = await getJSON(SOURCES.features).catch(() => data.features);  // the freshest free seats
     const select = clear($("#reserve-feature"));
-    (data.features || []).forEach((f, i) => select.append(h("option", { value: String(i) }, `${f.name} ${f.version} (${fmtNum(f.available)} free)`)));
+    ((data.features && data.features.features) || []).forEach((f, i) => select.append(h("option", { value: String(i) }, `${f.name} ${f.version} (${fmtNum(f.available)} free)`)));
     $("#reserve-form").reset();
     $("#reserve-error").textContent = "";
     $("#reserve-dialog").showModal();
@@ -274,7 +275,7 @@
   $("#reserve-form").addEventListener("submit", async (e) => {
     e.preventDefault();
     const form = e.target;
-    const f = (data.features || [])[Number(form.feature.value)];
+    const f = ((data.features && data.features.features) || [])[Number(form.feature.value)];
     if (!f) { $("#reserve-error").textContent = "Choose a feature; activate a license first if there is none."; return; }
     const answer = await act("reserve", { feature: f.name, version: f.version, holder_type: form.holder_type.value,
       holder: form.holder.value, count: Number(form.count.value) }, $("#reserve-submit"));
@@ -326,7 +327,7 @@
       for (const r of rows) {
         const k = key(r);
         const tr = h("tr", { class: st.seen && !st.seen.has(k) ? "fresh" : null, dataset: { key: k } },
-          visible.map((c) => h("td", { class: [c.num ? "num" : "", c.wrap ? "wrap" : ""].join(" ").trim() || null }, c.render ? c.render(r) : c.value(r))));
+          visible.map((c) => h("td", { class: [c.num ? "num" : "", c.wrap ? "wrap" : "", c.nowrap ? "nowrap" : ""].join(" ").trim() || null }, c.render ? c.render(r) : c.value(r))));
         body.append(tr);
       }
       st.seen = new Set(st.rows.map(key));
@@ -540,7 +541,7 @@
         columns: [
           { id: "name", label: "Feature", value: (r) => r.name, render: (r) => h("b", {}, r.name) },
           { id: "type", label: "Type", value: (r) => r.type || "" },
-          { id: "version", label: "Version", value: (r) => r.version },
+          { id: "version", label: "Version", nowrap: true, value: (r) => r.version },
           { id: "use", label: "In Use/Total", value: (r) => (r.total ? r.in_use / r.total : 0), render: (r) => seatsBar(r.in_use, r.total, r.reserved) },
           { id: "reserved", label: "Reserved", num: true, value: (r) => r.reserved, render: (r) => fmtNum(r.reserved) },
           { id: "available", label: "Available", num: true, value: (r) => r.available, render: (r) => fmtNum(r.available) },
@@ -562,13 +563,13 @@
         columns: [
           { id: "feature", label: "Feature", value: (r) => r.feature, render: (r) => h("b", {}, r.feature) },
           { id: "type", label: "Type", value: (r) => r.type || "" },
-          { id: "version", label: "Version", value: (r) => r.version },
+          { id: "version", label: "Version", nowrap: true, value: (r) => r.version },
           { id: "count", label: "In Use/Total", num: true, value: (r) => r.count, text: () => "",
             render: (r) => h("span", { title: `this acquisition holds ${fmtNum(r.count)}; ${fmtNum(r.in_use)} of ${fmtNum(r.total)} in use in all` }, `${fmtNum(r.count)}/${fmtNum(r.total)}`) },
           { id: "device", label: "Device", value: (r) => r.device },
           { id: "user", label: "User", value: (r) => r.user },
           { id: "since", label: "Since", value: (r) => r.since, render: (r) => timeCell(r.since) },
-          { id: "reservation", label: "Reservation", value: (r) => r.reservation_id || "", render: (r) => (r.reservation_id ? h("span", { class: "chip" }, "reserved seat") : h("span", { class: "faint" }, "—")) },
+          { id: "reservation", label: "Reservation", value: (r) => r.reservation_id || "", render: (r) => (r.reservation_id ? h("span", { class: "chip", title: `uses a seat of reservation ${r.reservation_id}` }, "reserved") : h("span", { class: "faint" }, "—")) },
           { id: "act", label: "", admin: true, render: (r) => h("button", { class: "btn small", type: "button", "aria-label": `Force release ${r.feature} on ${r.device}`,
             onclick: async (e) => {
               const btn = e.currentTarget;
@@ -576,7 +577,7 @@
                 text: `${r.feature} ${r.version} held by ${r.user} on ${r.device} since ${fmtTime(r.since)}. Do this only for a product that is gone and still holds its seat.`,
                 ok: "Force release", reason: true });
               if (answer) act("release", { lease_id: r.lease_id, reason: answer.reason }, btn);
-            } }, "Force release…") },
+            }, title: "Force-release this acquisition" }, "Release…") },
         ],
       });
       view.append(table.el);
@@ -593,11 +594,11 @@
         key: (r) => r.reservation_id, empty: "No seats are reserved.",
         columns: [
           { id: "feature", label: "Feature", value: (r) => r.feature, render: (r) => h("b", {}, r.feature) },
-          { id: "version", label: "Version", value: (r) => r.version },
+          { id: "version", label: "Version", nowrap: true, value: (r) => r.version },
           { id: "holder", label: "Reserved for", value: (r) => r.device || r.user, render: (r) => h("span", {}, r.device ? "Device " : "User ", h("b", {}, r.device || r.user)) },
           { id: "count", label: "In Use/Reserved", num: true, value: (r) => r.count, render: (r) => `${fmtNum(r.in_use)}/${fmtNum(r.count)}` },
           { id: "created_at", label: "Since", value: (r) => r.created_at, render: (r) => timeCell(r.created_at) },
-          { id: "id", label: "Reservation", value: (r) => r.reservation_id, render: (r) => h("span", { class: "mono" }, r.reservation_id) },
+          { id: "id", label: "Reservation", value: (r) => r.reservation_id, render: (r) => h("span", { class: "mono", title: r.reservation_id }, r.reservation_id.length > 14 ? `${r.reservation_id.slice(0, 12)}…` : r.reservation_id) },
           { id: "act", label: "", admin: true, render: (r) => h("button", { class: "btn small", type: "button", "aria-label": `Cancel reservation ${r.reservation_id}`,
             onclick: async (e) => {
               const btn = e.currentTarget;
@@ -620,12 +621,12 @@
         columns: [
           { id: "at", label: "When", value: (r) => r.at, render: (r) => timeCell(r.at) },
           { id: "feature", label: "Feature", value: (r) => r.feature, render: (r) => h("b", {}, r.feature) },
-          { id: "version", label: "Version", value: (r) => r.version },
+          { id: "version", label: "Version", nowrap: true, value: (r) => r.version },
           { id: "device", label: "Device", value: (r) => r.device },
           { id: "user", label: "User", value: (r) => r.user },
           { id: "count", label: "Seats", num: true, value: (r) => r.count, render: (r) => fmtNum(r.count) },
-          { id: "reason", label: "Reason", value: (r) => REASON_WORDS[r.reason] || r.reason, render: (r) => h("span", { class: `pill ${r.reason === "no_seats" || r.reason === "reserved" ? "bad" : "warn"}` }, REASON_WORDS[r.reason] || r.reason) },
-          { id: "message", label: "Message", wrap: true, value: (r) => r.message },
+          { id: "reason", label: "Reason", value: (r) => REASON_WORDS[r.reason] || r.reason, text: (r) => `${r.reason} ${r.message}`,
+            render: (r) => h("span", { class: `pill ${r.reason === "no_seats" || r.reason === "reserved" ? "bad" : "warn"}`, title: r.message }, REASON_WORDS[r.reason] || r.reason) },
         ],
       });
       view.append(table.el);
@@ -788,6 +789,7 @@
     document.title = `${page.title} · License Manager · ${NODE}`;
     const view = clear($("#view"));
     view.dataset.page = path;
+    delete view.dataset.ready;  // set again once this page has its data
     current = { path, page, update: page.mount(view), ready: false };
     actionsFor = null;
     drawActions();
