@@ -40,9 +40,11 @@ async def capacity(pool: asyncpg.Pool, period: str = "day", buckets: int = 120,
         step = bucket_seconds(end - start, buckets)
         start = start - timedelta(seconds=start.timestamp() % step)  # aligned buckets read better
         stride = timedelta(seconds=step)
+        # Where each licensed feature stood when the period began (one index probe per feature).
         before = await conn.fetch(
-            "SELECT DISTINCT ON (feature, version) feature, version, in_use, total FROM usage_history "
-            "WHERE at < $1 ORDER BY feature, version, at DESC, stream_offset DESC, idx DESC", start)
+            "SELECT f.name AS feature, f.version, h.in_use, h.total FROM features f CROSS JOIN LATERAL ("
+            "  SELECT in_use, total FROM usage_history u WHERE u.feature = f.name AND u.version = f.version "
+            "  AND u.at < $1 ORDER BY u.at DESC, u.stream_offset DESC, u.idx DESC LIMIT 1) h", start)
         rows = await conn.fetch(
             "SELECT feature, version, date_bin($3::interval, at, $1) AS t, max(in_use) AS peak, "
             "min(in_use) AS low, (array_agg(in_use ORDER BY stream_offset DESC, idx DESC))[1] AS last, "
