@@ -86,10 +86,14 @@ class Projector:
             raise ProjectionHalted("local event_log does not match the checkpoint digest; reset this node")
         self.state, self.checkpoint, self.consistent = state, checkpoint, True
 
+    def forget(self) -> None:
+        """Drop the in-memory state at once (a reset's first step): nothing stale is shown meanwhile."""
+        self.state, self.checkpoint, self.consistent, self.probed = State(), Checkpoint(), False, False
+
     async def reset(self) -> None:
+        self.forget()
         await self.store.reset()
-        self.state, self.checkpoint, self.consistent, self.halted = State(), Checkpoint(), True, None
-        self.probed = False
+        self.consistent, self.halted = True, None
 
     def start_arguments(self) -> dict:
         if self.checkpoint.offset < 0:

@@ -191,10 +191,11 @@ class Node:
             self.stopped_by_order = order.kind
             self.stop()
             return
+        started = time.monotonic()
+        self.projector.forget()  # from here on health says Recovering, never the old state under a new id
         if order.kind == "reset" and order.new_server_id:
             self.server_id = order.new_server_id
             self.writer.server_id = order.new_server_id
-        started = time.monotonic()
         if order.from_peer:
             peer_pool = await open_pool(self.settings.pg_dsn, database_name(self.settings.site, order.from_peer))
             try:

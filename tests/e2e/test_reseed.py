@@ -21,7 +21,11 @@ async def test_a_lost_stream_is_reseeded_from_a_node_and_the_node_carries_on(sit
         assert (await client.activate("LIC-R", [FeatureGrant(name="Historian", version="2020", seats=3)])).ok
         lease = await client.acquire("Historian", "2020", device="hist", user="svc", lease_seconds=3600)
         await lease.stop_renewing()
-    before = await node.wait_registered()
+
+    async def lease_committed():
+        usage = (await node.get("/api/usage"))["usage"]
+        return usage and await node.health()
+    before = await wait_for(lease_committed, 10, "the lease in the read models")
     node.stop()
 
     connection = await aio_pika.connect(AMQP_URL)  # the broker loses the stream
