@@ -72,16 +72,20 @@ def build_app(node: NodeView, pool: asyncpg.Pool) -> web.Application:
         limit = _int(request, "limit", 100, 1, 10_000)
         rows = await pool.fetch(
             'SELECT at, feature, version, device, "user", count, reason, message, command_id FROM denials '
-            "ORDER BY stream_offset DESC, idx DESC LIMIT $1", limit)
+            "WHERE ($2::text IS NULL OR feature = $2) ORDER BY stream_offset DESC, idx DESC LIMIT $1",
+            limit, request.query.get("feature"))
         return json({"denials": _records(rows)})
 
     @routes.get("/api/history")
     async def history(request: web.Request) -> web.Response:
         q = request.query
+        # The newest ``limit`` changes, oldest first (a long history keeps its recent end).
         rows = await pool.fetch(
-            "SELECT at, feature, version, in_use, total FROM usage_history "
-            "WHERE ($1::text IS NULL OR feature = $1) AND ($2::text IS NULL OR version = $2) "
-            "ORDER BY stream_offset, idx LIMIT $3",
+            "SELECT at, feature, version, in_use, total FROM ("
+            "  SELECT * FROM usage_history "
+            "  WHERE ($1::text IS NULL OR feature = $1) AND ($2::text IS NULL OR version = $2) "
+            "  ORDER BY stream_offset DESC, idx DESC LIMIT $3) recent "
+            "ORDER BY stream_offset, idx",
             q.get("feature"), q.get("version"), _int(request, "limit", 10_000, 1, 100_000))
         return json({"history": _records(rows)})
 
