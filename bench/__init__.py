@@ -1,0 +1,1 @@
+"""The benchmark of the license server: ``python -m bench`` (``make bench``). See bench/README.md."""

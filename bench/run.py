@@ -1,0 +1,93 @@
+"""The orchestrator: one unique run id, one throwaway site per scenario, everything cleaned up."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import shutil
+import tempfile
+import time
+import traceback
+from datetime import datetime, timezone
+from pathlib import Path
+
+from rich.console import Console
+
+from bench import acquire, failover, machine, replay, report
+from bench.config import RESULTS, Plan
+from bench.sites import new_run_id
+
+SCENARIOS = ("acquire", "replay", "failover")
+console = Console(width=max(150, Console().width))
+
+
+def say(text: str) -> None:
+    console.print(text, highlight=False)
+
+
+async def run(plan: Plan, only: tuple[str, ...], quiet_wait: float, log_dir: Path) -> dict:
+    run_id = new_run_id()
+    started = time.perf_counter()
+    results: dict = {"run_id": run_id, "started_at": datetime.now(timezone.utc).isoformat(),
+                     "plan": plan.__dict__, "machine": await machine.describe(), "conditions": {}, "errors": {},
+                     # set only for experiments (see README): nodes started through another entry point
+                     "node_entry": os.environ.get("BENCH_NODE_ENTRY")}
+    say(f"[bold]bench {run_id}[/] on {results['machine']['summary']}")
+
+    async def scenario(name: str, label: str, coro_factory) -> None:
+        say(f"[bold]{label}[/]")
+        results["conditions"][name] = await machine.wait_quiet(quiet_wait, 30.0, say)
+        t = time.perf_counter()
+        other = machine.OtherWork().start()
+        try:
+            results[name] = await coro_factory()
+        except Exception as exc:  # one broken scenario must not hide the others' figures
+            results["errors"][name] = f"{type(exc).__name__}: {exc}"
+            say(f"  [red]{name} failed: {type(exc).__name__}: {exc}[/]")
+            traceback.print_exc()
+        results["conditions"][name]["seconds"] = round(time.perf_counter() - t, 1)
+        results["conditions"][name]["during"] = other.stop()
+
+    if "acquire" in only:
+        await scenario("acquire", "1+2. acquire path (system vs bare echo floor) and projection under load",
+                       lambda: acquire.acquire_path(plan, run_id, log_dir, say))
+    if "replay" in only:
+        await scenario("replay", f"3. replay of {plan.replay_events:,} events",
+                       lambda: replay.replay(plan, f"{run_id}r", log_dir, say))
+    if "failover" in only:
+        await scenario("failover", f"4. failover, {plan.failover_runs} runs",
+                       lambda: failover.failover(plan, f"{run_id}f", log_dir, say))
+    results["seconds"] = round(time.perf_counter() - started, 1)
+    results["summary"] = report.verdicts(results)
+    return results
+
+
+def cli() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="a short smoke run (about a minute), small log")
+    parser.add_argument("--only", nargs="+", choices=SCENARIOS, default=list(SCENARIOS),
+                        help="run only these scenarios")
+    parser.add_argument("--quiet-wait", type=float, default=20.0,
+                        help="before each scenario wait up to this many seconds for other work on the "
+                             "machine to settle (default 20)")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="where latest.json and latest.png go")
+    parser.add_argument("--keep-logs", action="store_true", help="keep the node logs even after a clean run")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    for noisy in ("aio_pika", "aiormq", "services.client"):
+        logging.getLogger(noisy).setLevel(logging.CRITICAL)
+    plan = Plan.quick() if args.quick else Plan()
+    log_dir = Path(tempfile.mkdtemp(prefix="licensing-bench-"))
+    results = asyncio.run(run(plan, tuple(args.only), args.quiet_wait, log_dir))
+    args.out.mkdir(parents=True, exist_ok=True)
+    report.write_json(results, args.out / "latest.json")
+    report.plot(results, args.out / "latest.png")
+    console.print(report.table(results))
+    say(f"{results['seconds']} s; results in {args.out / 'latest.json'} and {args.out / 'latest.png'}")
+    if results["errors"] or args.keep_logs:
+        say(f"node and helper logs kept in {log_dir}")
+    else:
+        shutil.rmtree(log_dir, ignore_errors=True)
+    if results["errors"]:
+        raise SystemExit(1)
