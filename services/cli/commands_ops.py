@@ -7,9 +7,9 @@ from typing import Any
 
 import click
 
+from services.cli.parsing import node_name
 from services.cli.context import CliContext, json_option, pass_cli
 from services.cli.output import emit_json, fail
-from services.config.settings import safe_node_name
 
 positive = click.FloatRange(min=0, min_open=True)
 
@@ -19,12 +19,6 @@ def _missing(exc: ModuleNotFoundError, package: str) -> bool:
     return bool(exc.name) and (exc.name == package or exc.name.startswith(package + ".")
                                or package.startswith(exc.name + "."))
 
-
-def _node_name(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
-    try:
-        return safe_node_name(value)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc)) from None
 
 
 @click.command()
@@ -52,7 +46,7 @@ def watchdog(ctx: CliContext, detect_seconds: float | None) -> None:
 
 
 @click.command()
-@click.option("--from", "from_node", required=True, metavar="NODE", callback=_node_name,
+@click.option("--from", "from_node", required=True, metavar="NODE", callback=node_name,
               help="The node whose own copy of the log (its event_log table) re-seeds the stream.")
 @json_option
 @pass_cli

@@ -6,19 +6,13 @@ from typing import Any
 
 import click
 
+from services.cli.parsing import node_name
 from services.cli.context import CliContext, pass_cli
-from services.config.settings import safe_node_name
 
-
-def _node_name(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
-    try:
-        return safe_node_name(value)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc)) from None
 
 
 @click.command()
-@click.option("--node", required=True, callback=_node_name, help="This node's name (e.g. primary, backup).")
+@click.option("--node", required=True, callback=node_name, help="This node's name (e.g. primary, backup).")
 @click.option("--http-port", type=click.IntRange(1, 65535), help="Port of the node's HTTP API and dashboard.")
 @pass_cli
 def server(ctx: CliContext, node: str, http_port: int | None) -> None:

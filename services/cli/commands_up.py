@@ -31,12 +31,13 @@ from rich.text import Text
 
 from events.commands import PairServers
 from services.cli.api import ApiUnavailable, get_json
+from services.cli.parsing import node_name
 from services.cli.context import CliContext, json_option, pass_cli
 from services.cli.following import read_health
 from services.cli.local_secrets import ensure_local_secrets
 from services.cli.output import console, emit_json, note
 from services.client import ClientError, LicenseClient
-from services.config.settings import Settings, safe_node_name
+from services.config.settings import Settings
 
 STOP_GRACE_SECONDS = 10.0
 POLL_SECONDS = 0.2
@@ -352,19 +353,13 @@ async def _up(ctx: CliContext, settings: Settings, names: tuple[str, str], ports
         await _shutdown(children)
 
 
-def _name(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
-    try:
-        return safe_node_name(value)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc)) from None
-
 
 port_type = click.IntRange(1, 65535)
 
 
 @click.command()
-@click.option("--primary", default="primary", show_default=True, callback=_name, help="Name of the primary node.")
-@click.option("--backup", default="backup", show_default=True, callback=_name, help="Name of the backup node.")
+@click.option("--primary", default="primary", show_default=True, callback=node_name, help="Name of the primary node.")
+@click.option("--backup", default="backup", show_default=True, callback=node_name, help="Name of the backup node.")
 @click.option("--primary-port", type=port_type, default=8081, show_default=True, help="The primary's HTTP port.")
 @click.option("--backup-port", type=port_type, default=8082, show_default=True, help="The backup's HTTP port.")
 @click.option("--no-watchdog", is_flag=True, help="Do not start the watchdog.")

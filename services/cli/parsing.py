@@ -10,6 +10,7 @@ from pydantic import ValidationError
 from events.base import Command
 from events.codec import describe_validation_error
 from events.commands import FeatureGrant
+from services.config.settings import safe_node_name
 
 C = TypeVar("C", bound=Command)
 
@@ -44,3 +45,13 @@ def load_entitlement(file: IO[bytes]) -> dict[str, Any]:
     if not isinstance(data, dict) or "license_id" not in data or "features" not in data:
         raise click.BadParameter('expected {"license_id": ..., "features": [...]}', param_hint="FILE")
     return data
+
+
+def node_name(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    """click callback: a node name as the site's databases and queues accept it."""
+    if value is None:
+        return None
+    try:
+        return safe_node_name(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
