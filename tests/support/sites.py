@@ -3,11 +3,7 @@ from __future__ import annotations
 
 import uuid
 
-import aio_pika
-import asyncpg
-
-from projections.database import database_name
-from services.adapters.topology import Topology
+from services.adapters import teardown
 from services.config.settings import Settings
 
 AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
@@ -23,26 +19,4 @@ def settings_for(site: str, **overrides: object) -> Settings:
 
 
 async def remove_site(site: str, nodes: list[str]) -> None:
-    topology = Topology(site)
-    connection = await aio_pika.connect(AMQP_URL)
-    try:
-        for name in (topology.commands, topology.events, topology.dead_letters):
-            channel = await connection.channel()
-            try:
-                await channel.queue_delete(name)
-            except Exception:
-                pass
-        for name in (topology.dead_letter_exchange, topology.heartbeats):
-            channel = await connection.channel()
-            try:
-                await channel.exchange_delete(name)
-            except Exception:
-                pass
-    finally:
-        await connection.close()
-    conn = await asyncpg.connect(PG_DSN)
-    try:
-        for node in nodes:
-            await conn.execute(f'DROP DATABASE IF EXISTS "{database_name(site, node)}" WITH (FORCE)')
-    finally:
-        await conn.close()
+    await teardown.remove_site(AMQP_URL, PG_DSN, site, nodes)
