@@ -18,21 +18,19 @@ from datetime import datetime, timezone
 from typing import Callable
 
 import aio_pika
-from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
-from pydantic import ValidationError
+from aio_pika.abc import AbstractIncomingMessage
 
 from events import codec
 from events.base import Decision, Event
 from events.commands import Command, RenewLeases
 from events.leases import LeaseExpired, LeaseGranted, LeaseReleased
-from events.limits import MAX_COMMAND_BYTES, MAX_NAME
-from events.replies import ErrorCode, Reply
+from events.replies import Reply
 from events.writer import WriterPromoted
 from services.adapters.topology import Topology
-from services.auth import signing
 from services.domain.decide import Context, ExpireLease, decide
 from services.domain.evolve import evolve
 from services.domain.model import State
+from services.writer import intake
 from services.writer.leases import LeaseClock
 from projections.projector import Projector
 
@@ -42,16 +40,6 @@ Clock = Callable[[], datetime]
 
 def utc_now() -> datetime:
     return datetime.now(timezone.utc)
-
-
-def _envelope_problem(command_id: str | None, actor: object) -> str | None:
-    if not command_id:
-        return "message_id (the command id) is required"
-    if len(command_id) > MAX_NAME:
-        return f"message_id (the command id) is longer than {MAX_NAME} characters"
-    if actor is not None and (not isinstance(actor, str) or len(actor) > MAX_NAME):
-        return f"header x-actor must be a string of at most {MAX_NAME} characters"
-    return None
 
 
 class Demoted(Exception):
@@ -221,33 +209,17 @@ class Writer:
     # ---- commands --------------------------------------------------------------------
 
     async def _on_delivery(self, message: AbstractIncomingMessage) -> None:
-        if not message.reply_to or len(message.body) > MAX_COMMAND_BYTES:
-            await self._dead_letter(message, "no reply_to" if not message.reply_to else "too large")
+        screened = intake.screen(message.body, message.message_id, message.reply_to, message.headers,
+                                 self.admin_key)
+        if isinstance(screened, intake.DeadLetter):
+            await self._dead_letter(message, screened.why)
             return
-        try:
-            command = codec.loads_command(message.body)
-        except codec.Unparseable as exc:
-            await self._dead_letter(message, str(exc))
-            return
-        except ValidationError as exc:
-            await self._answer(message, Reply.failure(message.message_id, ErrorCode.INVALID,
-                                                      codec.describe_validation_error(exc)))
-            return
-        actor = (message.headers or {}).get("x-actor")
-        problem = _envelope_problem(message.message_id, actor)
-        if problem:
-            await self._answer(message, Reply.failure(None, ErrorCode.INVALID, problem))
-            return
-        if command.ADMIN and self.admin_key and not signing.verify(
-                self.admin_key, message.message_id, actor, message.body, (message.headers or {}).get(signing.HEADER)):
-            await self._answer(message, Reply.failure(
-                message.message_id, ErrorCode.UNAUTHORIZED,
-                f"{command.type} is an administrator's command: sign it with the site's admin key "
-                f"(set LICENSING_ADMIN_KEY) or use the License Manager after logging in"))
+        if isinstance(screened, intake.Refused):
+            await self._answer(message, screened.reply)
             return
         try:
             await self._ensure_promoted()
-            reply = await self.handle(command, message.message_id, actor)
+            reply = await self.handle(screened.command, screened.command_id, screened.actor)
         except (Demoted, asyncio.TimeoutError) as exc:
             self._fail(f"promotion or decision failed: {exc!r}")
             # Not ours to answer any more: the next writer gets it again (same command id).
