@@ -176,9 +176,12 @@ class Node:
             self._order = orders.order_for(event, self.server_id, offset)
 
     async def _carry_out_orders(self) -> None:
-        order, self._order = self._order, None
-        if order is None:
+        """After a commit: act on an order once the batch that holds it is in Postgres."""
+        assert self.projector
+        order = self._order
+        if order is None or self.projector.checkpoint.offset < order.offset:
             return
+        self._order = None
         assert self.pool
         await orders.mark_handled(self.pool, order)
         self._handled_offset = order.offset
