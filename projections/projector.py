@@ -58,6 +58,7 @@ class Projector:
         self.halted: str | None = None
         self.consistent = False  # in-memory state equals what Postgres holds
         self.last_applied_monotonic: float | None = None
+        self.applied_offset = -1  # in memory (what the writer and /api/servers see); ``checkpoint`` is in Postgres
         self.target_offset: int | None = None  # where the stream ended when this node subscribed
         self.probed = False                    # target_offset is known for this subscription
         self.after_commit: Callable[[], Awaitable[None]] | None = None
@@ -84,10 +85,12 @@ class Projector:
         if digest != checkpoint.digest or count != checkpoint.events_applied:
             raise ProjectionHalted("local event_log does not match the checkpoint digest; reset this node")
         self.state, self.checkpoint, self.consistent = state, checkpoint, True
+        self.applied_offset = checkpoint.offset
 
     def forget(self) -> None:
         """Drop the in-memory state at once (a reset's first step): nothing stale is shown meanwhile."""
         self.state, self.checkpoint, self.consistent, self.probed = State(), Checkpoint(), False, False
+        self.applied_offset = -1
 
     async def reset(self) -> None:
         self.forget()
@@ -170,7 +173,7 @@ class Projector:
                 for listener in self.listeners:
                     listener(event, ignored, state, offset)
         checkpoint = Checkpoint(batch[-1][0], digest, count)
-        self.consistent = False
+        self.consistent, self.applied_offset = False, checkpoint.offset
         await self.store.write(changes, state, checkpoint)
         self.checkpoint, self.consistent = checkpoint, True
         self.last_applied_monotonic = time.monotonic()

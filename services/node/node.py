@@ -252,6 +252,7 @@ class Node:
             "status": self.status(), "connected": self.connected, "writer": self.writer.is_writer,
             "role": self.role(), "epoch": state.epoch, "writer_node": state.writer_node,
             "offset": cp.offset, "digest": cp.digest, "events_applied": cp.events_applied,
+            "applied_offset": self.projector.applied_offset,
             "target_offset": self.projector.target_offset, "caught_up": self.projector.caught_up,
             "projector_halted": self.projector.halted,
             "dead_letters": self.dead_letters, "dead_lettered_here": self.writer.dead_lettered,

@@ -110,11 +110,14 @@ class NodeProcess:
     async def wait_registered(self, timeout: float = 30.0) -> dict[str, Any]:
         """Healthy, and the log knows this node (it registers itself once caught up)."""
         async def registered() -> dict[str, Any] | None:
+            servers = (await self.get("/api/servers"))["servers"] if await self.health() else []
             h = await self.health()
             if not h or not h.get("caught_up"):
                 return None
-            servers = (await self.get("/api/servers"))["servers"]
-            return h if any(s["node"] == self.node and s["server_id"] == h["server_id"] for s in servers) else None
+            # /api/servers shows the in-memory state; the checkpoint is what Postgres holds,
+            # a commit later: settled when they are at the same offset.
+            known = any(s["node"] == self.node and s["server_id"] == h["server_id"] for s in servers)
+            return h if known and h["offset"] == h["applied_offset"] else None
 
         return await wait_for(registered, timeout, f"{self.node} registered")
 
