@@ -15,9 +15,18 @@ from events.reservations import ReservationCancelled, SeatsReserved
 from events.writer import CommandRefused
 
 
+# The id a successful command's reply names, by event type; other events answer a bare ok.
+_NAMED = {
+    LicenseActivated: "license_id", LicenseDeactivated: "license_id",
+    LeaseReleased: "lease_id", LeaseExpired: "lease_id",
+    SeatsReserved: "reservation_id", ReservationCancelled: "reservation_id",
+}
+
+
 @singledispatch
 def outcome(event: Decision) -> Reply:
-    return Reply.success(event.command_id)
+    name = _NAMED.get(type(event))
+    return Reply.success(event.command_id, **({name: getattr(event, name)} if name else {}))
 
 
 @outcome.register
@@ -35,33 +44,3 @@ def _(event: AcquireDenied) -> Reply:
 @outcome.register
 def _(event: CommandRefused) -> Reply:
     return Reply.failure(event.command_id, event.code, event.message)
-
-
-@outcome.register
-def _(event: LicenseActivated) -> Reply:
-    return Reply.success(event.command_id, license_id=event.license_id)
-
-
-@outcome.register
-def _(event: LicenseDeactivated) -> Reply:
-    return Reply.success(event.command_id, license_id=event.license_id)
-
-
-@outcome.register
-def _(event: LeaseReleased) -> Reply:
-    return Reply.success(event.command_id, lease_id=event.lease_id)
-
-
-@outcome.register
-def _(event: LeaseExpired) -> Reply:
-    return Reply.success(event.command_id, lease_id=event.lease_id)
-
-
-@outcome.register
-def _(event: SeatsReserved) -> Reply:
-    return Reply.success(event.command_id, reservation_id=event.reservation_id)
-
-
-@outcome.register
-def _(event: ReservationCancelled) -> Reply:
-    return Reply.success(event.command_id, reservation_id=event.reservation_id)
