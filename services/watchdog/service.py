@@ -24,6 +24,7 @@ from services.config.settings import Settings
 from services.watchdog.observer import Observer
 
 log = logging.getLogger(__name__)
+PROBE_EVERY = 2.0  # seconds between two questions to the same silent node's API
 
 
 async def api_answers(url: str | None, timeout: float = 1.0) -> bool:
@@ -48,6 +49,7 @@ class Watchdog:
         self.reported: dict[str, str] = {}          # what this watchdog last got accepted, per node
         self.reported_sync: tuple[bool, str] | None = None
         self.resend_every = 10.0
+        self._probes: dict[str, tuple[float, bool]] = {}  # node -> (when its API was asked, did it answer)
         self._last_resend = 0.0
 
     async def run(self) -> None:
@@ -95,7 +97,7 @@ class Watchdog:
             if activity is None:
                 continue
             if activity == "silent":
-                reachable = await api_answers(self.observer.api_url(node))
+                reachable = await self._api_answers(node, now)
                 activity = "stopped" if reachable else "disconnected"
                 reason = ("no heartbeat; its API answers, so it lost its broker connection" if reachable
                           else "no heartbeat and no answer: the node or its machine is down")
@@ -117,6 +119,14 @@ class Watchdog:
                                                            lag_seconds=lag_seconds, reason=reason,
                                                            observed_at=newest)):
                     self.reported_sync = (synced, reason)
+
+    async def _api_answers(self, node: str, now: float) -> bool:
+        """Ask a silent node's API, at most every PROBE_EVERY seconds (the answer is cached)."""
+        asked_at, answer = self._probes.get(node, (None, False))
+        if asked_at is None or now - asked_at >= PROBE_EVERY:
+            answer = await api_answers(self.observer.api_url(node))
+            self._probes[node] = (now, answer)
+        return answer
 
     async def _send(self, client: LicenseClient, command) -> bool:
         try:
