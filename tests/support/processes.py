@@ -7,7 +7,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -25,32 +24,45 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-class ServiceProcess:
-    """Any ``licensing`` subcommand as a long-running process of a site (e.g. the watchdog)."""
+class ChildProcess:
+    """One ``licensing`` subcommand of a site as its own OS process, logged to a file, stopped by pid."""
 
-    def __init__(self, site, name: str, args: list[str], **env: str) -> None:
-        self.node = name
-        self.args = args
-        self.log_path = site.log_dir / f"{name}.log"
-        self.env = {**os.environ, "LICENSING_SITE": site.name, "LICENSING_AMQP_URL": AMQP_URL,
+    def __init__(self, site: str, name: str, args: list[str], log_dir: Path, **env: str) -> None:
+        self.site, self.node, self.args = site, name, args
+        self.log_path = log_dir / f"{name}.log"
+        self.env = {**os.environ, "LICENSING_SITE": site, "LICENSING_AMQP_URL": AMQP_URL,
                     "LICENSING_PG_DSN": PG_DSN, "PYTHONUNBUFFERED": "1", **env}
         self.proc: subprocess.Popen | None = None
 
-    def start(self) -> "ServiceProcess":
+    def start(self):
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen([sys.executable, "-m", "services.cli.main", *self.args],
                                      cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT)
         return self
 
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def signal(self, sig: int) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            os.kill(self.pid, sig)
+
+    def kill(self) -> None:
+        self.signal(signal.SIGKILL)
+        if self.proc is not None:
+            self.proc.wait(timeout=10)
+
     def stop(self, timeout: float = 10.0) -> None:
         if self.proc is None or self.proc.poll() is not None:
             return
-        self.proc.send_signal(signal.SIGTERM)
+        self.signal(signal.SIGCONT)  # a paused process cannot handle SIGTERM
+        self.signal(signal.SIGTERM)
         try:
             self.proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
+            self.kill()
 
     def log_tail(self, lines: int = 40) -> str:
         try:
@@ -59,33 +71,23 @@ class ServiceProcess:
             return ""
 
 
-class NodeProcess:
+class ServiceProcess(ChildProcess):
+    """Any long-running ``licensing`` subcommand of a site (e.g. the watchdog)."""
+
+    def __init__(self, site, name: str, args: list[str], **env: str) -> None:
+        super().__init__(site.name, name, args, site.log_dir, **env)
+
+
+class NodeProcess(ChildProcess):
     """``licensing server --node NAME --http-port PORT`` in its own process."""
 
     def __init__(self, site: str, node: str, log_dir: Path, **env: str) -> None:
-        self.site, self.node = site, node
         self.port = free_port()
-        self.log_path = log_dir / f"{node}.log"
-        self.env = {**os.environ, "LICENSING_SITE": site, "LICENSING_AMQP_URL": AMQP_URL,
-                    "LICENSING_PG_DSN": PG_DSN, "PYTHONUNBUFFERED": "1", **env}
-        self.proc: subprocess.Popen | None = None
+        super().__init__(site, node, ["server", "--node", node, "--http-port", str(self.port)], log_dir, **env)
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> "NodeProcess":
-        log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "services.cli.main", "server", "--node", self.node,
-             "--http-port", str(self.port)],
-            cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT)
-        return self
-
-    @property
-    def pid(self) -> int:
-        assert self.proc is not None
-        return self.proc.pid
 
     async def get(self, path: str, timeout: float = 2.0) -> Any:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as session:
@@ -120,32 +122,3 @@ class NodeProcess:
             return h if known and h["offset"] == h["applied_offset"] else None
 
         return await wait_for(registered, timeout, f"{self.node} registered")
-
-    def signal(self, sig: int) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            os.kill(self.pid, sig)
-
-    def kill(self) -> None:
-        self.signal(signal.SIGKILL)
-        if self.proc is not None:
-            self.proc.wait(timeout=10)
-
-    def stop(self, timeout: float = 10.0) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.signal(signal.SIGCONT)
-        self.signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.kill()
-
-    def log_tail(self, lines: int = 40) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""
-
-
-def elapsed_since(start: float) -> float:
-    return time.monotonic() - start
