@@ -5,27 +5,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from events.vocabulary import DenialReason, ErrorCode
 
-class ErrorCode:
-    """Stable error codes (docs/protocol.md lists them with their meaning)."""
-
-    INVALID = "invalid"              # the command failed validation; nothing changed
-    UNAUTHORIZED = "unauthorized"    # an admin command without valid credentials
-    DENIED = "denied"                # an acquire the seats do not allow (see ``reason``)
-    NOT_FOUND = "not_found"          # unknown license, lease or reservation
-    CONFLICT = "conflict"            # e.g. a license id that is already active
-    IN_USE = "in_use"                # e.g. deactivating a license whose seats are taken
-    NO_SEATS = "no_seats"            # a reservation larger than the free seats
-    NOT_WRITER = "not_writer"        # the node lost the writer role; retry (same command id)
-    TIMEOUT = "timeout"              # client side: no reply before the deadline
-    UNAVAILABLE = "unavailable"      # client side: the broker cannot be reached
-
-
-class DenialReason:
-    UNKNOWN_FEATURE = "unknown_feature"
-    EXPIRED = "expired"
-    NO_SEATS = "no_seats"
-    RESERVED = "reserved"            # free seats exist, but they are reserved for others
+__all__ = ["DenialReason", "Error", "ErrorCode", "Reply"]
 
 
 class Error(BaseModel):
