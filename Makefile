@@ -20,7 +20,7 @@ define pytest
 	exit $$rc
 endef
 
-.PHONY: help install services up test test-unit test-integration test-e2e bench clean
+.PHONY: help install services up lint test test-unit test-integration test-e2e bench clean
 
 help:  ## list the targets
 	@echo "Targets:"
@@ -44,6 +44,12 @@ services:  ## make sure RabbitMQ and PostgreSQL answer (starts local ones)
 
 up: install services  ## run a primary, a backup and the watchdog on this machine
 	$(VENV)/bin/licensing up
+
+lint: install  ## the gates: ruff, the import contracts (import-linter), mypy on the contract and domain
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy
 
 test: install services  ## every test tier that exists (unit, integration, e2e)
 	scripts/ensure-browser.sh
