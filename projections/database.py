@@ -7,8 +7,8 @@ import asyncpg
 
 from projections.schema import READ_MODEL_TABLES, SCHEMA
 
-# Read models are disposable (invariant 1): when their shape changes, a node drops
-# them and replays the stream rather than migrating rows.
+# Read models are disposable (invariant 1, docs/architecture.md): when their shape
+# changes, a node drops them and replays the stream rather than migrating rows.
 SCHEMA_VERSION = hashlib.sha256(SCHEMA.encode()).hexdigest()[:16]
 
 
@@ -54,11 +54,3 @@ async def open_pool(server_dsn: str, database: str) -> asyncpg.Pool:
             await conn.execute("INSERT INTO schema_meta VALUES (1, $1) ON CONFLICT (id) DO UPDATE SET version = $1",
                                SCHEMA_VERSION)
     return pool
-
-
-async def drop_database(server_dsn: str, database: str) -> None:
-    conn = await asyncpg.connect(server_dsn)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-    finally:
-        await conn.close()

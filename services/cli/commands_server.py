@@ -18,7 +18,7 @@ from services.cli.context import CliContext, pass_cli
 def server(ctx: CliContext, node: str, http_port: int | None) -> None:
     """Run a license server node until interrupted."""
     try:
-        from services.node.runner import serve  # imported only when a node runs
+        from services.node.node import serve  # imported only when a node runs
     except ModuleNotFoundError as exc:
         raise click.ClickException(f"the node runtime is not available: {exc}") from None
 

@@ -11,7 +11,6 @@ seed's Stop button) and the others keep running.
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import os
 import signal
 import socket
@@ -41,7 +40,6 @@ from services.config.settings import Settings
 
 STOP_GRACE_SECONDS = 10.0
 POLL_SECONDS = 0.2
-WATCHDOG_MODULE = "services.watchdog.service"
 T = TypeVar("T")
 
 
@@ -127,15 +125,6 @@ def _port_is_free(host: str, port: int) -> bool:
         except OSError:
             return False
     return True
-
-
-def _watchdog_available() -> str | None:
-    """None if the watchdog module can be found, else why not."""
-    try:
-        found = importlib.util.find_spec(WATCHDOG_MODULE)
-    except (ImportError, ValueError) as exc:
-        return f"{type(exc).__name__}: {exc}"
-    return None if found is not None else f"no module named {WATCHDOG_MODULE}"
 
 
 async def _pause(stop: asyncio.Event, seconds: float) -> None:
@@ -386,13 +375,6 @@ def up(ctx: CliContext, primary: str, backup: str, primary_port: int, backup_por
         if not _port_is_free(host, port):
             note(f"licensing up: port {port} on {host} (for {name}) is already in use — is another "
                  f"'licensing up' or node running? Choose another with --{'primary' if name == primary else 'backup'}-port.")
-            raise click.exceptions.Exit(1)
-    if not no_watchdog:
-        missing = _watchdog_available()
-        if missing is not None:
-            note(f"licensing up: cannot start the watchdog: {missing}. The watchdog "
-                 f"({WATCHDOG_MODULE}) is not in this installation yet; run 'licensing up --no-watchdog' "
-                 f"to start the two nodes without it (the tiles then do not follow the nodes' status).")
             raise click.exceptions.Exit(1)
     log_dir.mkdir(parents=True, exist_ok=True)
     code = asyncio.run(_up(ctx, settings, (primary, backup), (primary_port, backup_port), not no_watchdog,

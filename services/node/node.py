@@ -1,4 +1,5 @@
-"""One license server node: projector, writer candidate, heartbeat and JSON API.
+"""One license server node: projector (fed by its stream consumer), writer candidate,
+heartbeat and JSON API.
 
 A supervisor keeps them running. If the broker connection drops, everything that
 uses it stops at once (the writer drops its pending decisions) and the node
@@ -20,7 +21,7 @@ from aiohttp import web
 from events.base import Event
 from events.commands import RegisterServer
 from projections.database import database_name, open_pool
-from projections.projector import ProjectionHalted, Projector, StreamBehind
+from projections.projector import ProjectionHalted, Projector
 from projections.store import ProjectionStore
 from services.adapters.topology import Topology
 from services.api.app import build_app
@@ -30,6 +31,7 @@ from services.domain import tiles
 from services.domain.model import State
 from services.node import identity, orders
 from services.node.heartbeat import final_heartbeat, publish_heartbeats
+from services.node.stream_consumer import StreamBehind, StreamConsumer
 from services.writer.writer import Demoted, Writer
 
 log = logging.getLogger(__name__)
@@ -46,6 +48,7 @@ class Node:
         self.database = database_name(settings.site, self.name)
         self.pool: asyncpg.Pool | None = None
         self.projector: Projector | None = None
+        self.consumer: StreamConsumer | None = None
         self.writer: Writer | None = None
         self.server_id = ""
         self.connected = False
@@ -63,9 +66,10 @@ class Node:
         self.pool = await open_pool(self.settings.pg_dsn, self.database)
         self.server_id = await identity.load_or_create(self.pool, self.name)
         self._handled_offset = await orders.handled_offset(self.pool)
-        self.projector = Projector(ProjectionStore(self.pool), self.topology, self.settings.projector_batch)
+        self.projector = Projector(ProjectionStore(self.pool))
         self.projector.listeners.append(self._watch_orders)
-        self.projector.after_commit = self._carry_out_orders
+        self.consumer = StreamConsumer(self.projector, self.topology, self.settings.projector_batch)
+        self.consumer.after_commit = self._carry_out_orders
         await self.projector.load()
         self.writer = Writer(self.name, self.server_id, self.projector, self.topology,
                              prefetch=self.settings.writer_prefetch,
@@ -102,7 +106,7 @@ class Node:
             backoff = min(max(backoff, 0.1) * 2, 5.0)
 
     async def _connected_session(self) -> None:
-        assert self.projector and self.writer
+        assert self.consumer and self.writer
         connection = await aio_pika.connect(self.settings.amqp_url_with_heartbeat(),
                                             client_properties={"connection_name": f"licensing-node-{self.name}"})
         lost = asyncio.get_running_loop().create_future()
@@ -115,7 +119,7 @@ class Node:
         self.connected = True
         # Each of these runs for the whole session; the first to end (or fail) ends it.
         tasks = [
-            asyncio.create_task(self.projector.run(connection), name="projector"),
+            asyncio.create_task(self.consumer.run(connection), name="projector"),
             asyncio.create_task(self.writer.run(connection), name="writer"),
             asyncio.create_task(publish_heartbeats(connection, self.topology, self.heartbeat), name="heartbeat"),
             asyncio.create_task(self._watch_dead_letters(connection), name="dead-letters"),
@@ -154,8 +158,8 @@ class Node:
 
     async def _register(self) -> None:
         """Once caught up, make sure the log knows this node under its current id and address."""
-        assert self.projector
-        while not self.projector.caught_up:
+        assert self.projector and self.consumer
+        while not self.consumer.caught_up:
             await asyncio.sleep(0.1)
         known = self.projector.state.servers.get(self.name)
         if known is not None and known.server_id == self.server_id and known.api_url == self.api_url:
@@ -188,14 +192,15 @@ class Node:
         raise orders.NodeOrder(order)
 
     async def _obey(self, order: orders.Order) -> None:
-        assert self.projector and self.writer and self.pool
+        assert self.projector and self.consumer and self.writer and self.pool
         log.warning("node %s carries out order %s (log offset %s)", self.name, order.kind, order.offset)
         if order.kind in ("stop", "uninstall"):
             self.stopped_by_order = order.kind
             self.stop()
             return
         started = time.monotonic()
-        self.projector.forget()  # from here on health says Recovering, never the old state under a new id
+        # From here on health says Recovering, never the old state under a new id.
+        self.consumer.forget()
         if order.kind == "reset" and order.new_server_id:
             self.server_id = order.new_server_id
             self.writer.server_id = order.new_server_id
@@ -216,24 +221,24 @@ class Node:
     # ---- views -----------------------------------------------------------------------
 
     def status(self) -> str:
-        assert self.projector
+        assert self.projector and self.consumer
         if self.projector.halted:
             return "Halted"
         if self._stopping.is_set():
             return "Stopped"
-        if not self.projector.caught_up:
+        if not self.consumer.caught_up:
             return "Recovering"
         return "Running"
 
     def heartbeat(self) -> dict[str, Any]:
         """What the watchdog needs: this node's state, and the servers and pair it knows of."""
-        assert self.projector and self.writer
+        assert self.projector and self.consumer and self.writer
         cp = self.projector.checkpoint
         state = self.projector.state
         return {"node": self.name, "server_id": self.server_id, "role": self.role(),
                 "status": self.status(), "offset": cp.offset, "digest": cp.digest,
                 "events": cp.events_applied, "writer": self.writer.is_writer,
-                "epoch": state.epoch, "target_offset": self.projector.target_offset,
+                "epoch": state.epoch, "target_offset": self.consumer.target_offset,
                 "servers": [{"node": s.node, "api_url": s.api_url, "activity": s.activity}
                             for s in state.servers.values()],
                 "pair": {"primary": state.pair[0], "backup": state.pair[1]} if state.pair else None}
@@ -243,7 +248,7 @@ class Node:
         return self.projector.state.role_of(self.name) or "standalone"
 
     def health(self) -> dict[str, Any]:
-        assert self.projector and self.writer
+        assert self.projector and self.consumer and self.writer
         cp = self.projector.checkpoint
         state = self.projector.state
         return {
@@ -253,7 +258,7 @@ class Node:
             "role": self.role(), "epoch": state.epoch, "writer_node": state.writer_node,
             "offset": cp.offset, "digest": cp.digest, "events_applied": cp.events_applied,
             "applied_offset": self.projector.applied_offset,
-            "target_offset": self.projector.target_offset, "caught_up": self.projector.caught_up,
+            "target_offset": self.consumer.target_offset, "caught_up": self.consumer.caught_up,
             "projector_halted": self.projector.halted,
             "dead_letters": self.dead_letters, "dead_lettered_here": self.writer.dead_lettered,
             "commands_handled": self.writer.commands_handled,

@@ -1,0 +1,102 @@
+"""The stream consumer: feeds a node's projector from ``licensing.<site>.events``.
+
+One per node, one subscription per broker session. It subscribes from the projector's
+checkpoint, takes whatever messages have arrived (up to a batch), hands them to the
+projector (``projections/projector.py``: the in-memory state, the fence, the digest
+and the one Postgres transaction per batch) and acks the stream messages only once
+that transaction has committed.
+
+Facts about the tools that shape it (DESIGN.md, "Facts about the tools"): stream
+offsets are not dense, so it resumes *after* the checkpoint (the projector drops what
+it already holds); aio-pika's robust queues re-subscribe with the original
+``x-stream-offset``, so the node uses a plain connection and the supervisor calls
+``run`` again, re-subscribing from the stored checkpoint; a stream consumer needs a
+prefetch, and acks in batches.
+"""
+from __future__ import annotations
+
+import asyncio
+from typing import Awaitable, Callable
+
+from aio_pika.abc import AbstractConnection, AbstractIncomingMessage
+
+from projections.projector import Projector
+from services.adapters.stream_end import last_offset
+from services.adapters.topology import Topology
+
+
+class StreamBehind(Exception):
+    """The stream ends before this node's checkpoint: it was lost or cut short.
+
+    The node waits (and says so in its health) until the stream is re-seeded from a
+    node's event_log copy (``licensing reseed``); it never skips ahead silently.
+    """
+
+
+class StreamConsumer:
+    def __init__(self, projector: Projector, topology: Topology, batch_size: int = 500) -> None:
+        self.projector = projector
+        self.topology = topology
+        self.batch_size = batch_size
+        self.target_offset: int | None = None  # where the stream ended when this node subscribed
+        self.probed = False                    # target_offset is known for this subscription
+        # Runs after a batch from the stream is committed and acked (the node's orders).
+        self.after_commit: Callable[[], Awaitable[None]] | None = None
+
+    @property
+    def caught_up(self) -> bool:
+        """Has this node read, since it subscribed, everything the stream held then?"""
+        return self.probed and (self.target_offset is None
+                                or self.projector.checkpoint.offset >= self.target_offset)
+
+    def forget(self) -> None:
+        """Drop the projector's state and what the stream held (a reset's first step)."""
+        self.projector.forget()
+        self.probed = False
+
+    def start_arguments(self) -> dict:
+        if self.projector.checkpoint.offset < 0:
+            return {"x-stream-offset": "first"}
+        return {"x-stream-offset": self.projector.checkpoint.offset + 1}
+
+    async def run(self, connection: AbstractConnection) -> None:
+        """Consume from the checkpoint until cancelled or until an event cannot be applied."""
+        if not self.projector.consistent:
+            await self.projector.load()
+        channel = await connection.channel(publisher_confirms=False)
+        queue = await self.topology.declare_events(channel)
+        self.probed = False
+        end = await last_offset(connection, self.topology.events)
+        checkpoint = self.projector.checkpoint.offset
+        if checkpoint >= 0 and (end is None or end < checkpoint):
+            raise StreamBehind(
+                f"the event stream ends at {end if end is not None else 'nothing'} but this "
+                f"node has applied up to offset {checkpoint}: it was lost or cut short; "
+                f"re-seed it (licensing reseed)")
+        self.target_offset, self.probed = end, True
+        await channel.set_qos(prefetch_count=self.batch_size * 2)
+        inbox: asyncio.Queue[AbstractIncomingMessage] = asyncio.Queue()
+
+        async def enqueue(message: AbstractIncomingMessage) -> None:
+            inbox.put_nowait(message)
+
+        tag = await queue.consume(enqueue, arguments=self.start_arguments())
+        try:
+            while True:
+                batch = [await inbox.get()]
+                while len(batch) < self.batch_size and not inbox.empty():
+                    batch.append(inbox.get_nowait())
+                await self._project(batch)
+        finally:
+            try:
+                await queue.cancel(tag)
+            except Exception:  # the channel may already be gone
+                pass
+
+    async def _project(self, messages: list[AbstractIncomingMessage]) -> None:
+        applied = await self.projector.apply_messages(
+            [(int(m.headers["x-stream-offset"]), m.body)  # type: ignore[arg-type]
+             for m in messages])
+        await messages[-1].ack(multiple=True)
+        if applied and self.after_commit is not None:
+            await self.after_commit()
