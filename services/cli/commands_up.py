@@ -11,17 +11,13 @@ seed's Stop button) and the others keep running.
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Awaitable
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import IO, Any, TypeVar
+from typing import Any, TypeVar
 
 import aiohttp
 import click
@@ -29,6 +25,8 @@ from rich.table import Table
 from rich.text import Text
 
 from events.commands import PairServers
+from services.adapters.processes import (CLI, STOP_GRACE_SECONDS, ChildProcess, NodeProcess, NotYet,
+                                         WaitTimedOut, stop_all, wait_until)
 from services.cli.api import ApiUnavailable, get_json
 from services.cli.parsing import node_name
 from services.cli.context import CliContext, json_option, pass_cli
@@ -38,7 +36,6 @@ from services.cli.output import console, emit_json, note
 from services.client import ClientError, LicenseClient
 from services.config.settings import Settings
 
-STOP_GRACE_SECONDS = 10.0
 POLL_SECONDS = 0.2
 T = TypeVar("T")
 
@@ -51,66 +48,9 @@ class Interrupted(Exception):
     """SIGINT/SIGTERM during start-up (exit 0)."""
 
 
-@dataclass
-class Child:
-    name: str                       # node name, or "watchdog"
-    argv: list[str]
-    log_path: Path
-    url: str | None = None          # a node's API
-    proc: subprocess.Popen | None = None
-    reported: bool = False          # its exit has been reported
-    _log: IO[bytes] | None = field(default=None, repr=False)
-
-    def start(self, env: dict[str, str]) -> "Child":
-        self._log = open(self.log_path, "ab")
-        stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        self._log.write(f"==== licensing up: {' '.join(self.argv[1:])} at {stamp} ====\n".encode())
-        self._log.flush()
-        self.proc = subprocess.Popen(self.argv, env=env, stdin=subprocess.DEVNULL, stdout=self._log,
-                                     stderr=subprocess.STDOUT)
-        return self
-
-    @property
-    def pid(self) -> int:
-        assert self.proc is not None
-        return self.proc.pid
-
-    @property
-    def running(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    @property
-    def returncode(self) -> int | None:
-        return None if self.proc is None else self.proc.poll()
-
-    def exit_words(self) -> str:
-        """How it ended: "exited with code 1", "was killed by SIGKILL"."""
-        code = self.returncode
-        if code is not None and code < 0:
-            try:
-                return f"was killed by {signal.Signals(-code).name}"
-            except ValueError:
-                return f"was killed by signal {-code}"
-        return f"exited with code {code}"
-
-    def log_tail(self, lines: int = 12) -> str:
-        try:
-            text = self.log_path.read_text(errors="replace").splitlines()[-lines:]
-        except OSError:
-            return ""
-        return "\n".join(f"    {line}" for line in text)
-
-    def signal(self, sig: int) -> None:
-        if self.running:
-            try:
-                os.kill(self.pid, sig)
-            except ProcessLookupError:
-                pass
-
-    def close_log(self) -> None:
-        if self._log is not None:
-            self._log.close()
-            self._log = None
+def _log_ending(child: ChildProcess) -> str:
+    """"log PATH ends with:" and its last lines, for a message about the child."""
+    return f"log {child.log_path} ends with:\n{child.log_tail(12, indent='    ')}"
 
 
 def _shown_host(settings: Settings) -> str:
@@ -149,42 +89,43 @@ async def _unless_stopped(work: Awaitable[T], stop: asyncio.Event) -> T:
     return task.result()
 
 
-def _check_children(children: list[Child], starting: bool) -> None:
+def _check_children(children: list[ChildProcess]) -> None:
+    """Abort if a child has exited while starting up."""
     for child in children:
-        if child.proc is not None and not child.running and not child.reported:
-            child.reported = True
-            when = "while starting" if starting else "unexpectedly"
-            raise Abort(f"{child.name} (pid {child.pid}) {child.exit_words()} {when}; "
-                        f"its log {child.log_path} ends with:\n{child.log_tail()}")
+        if child.returncode is not None:
+            raise Abort(f"{child.name} (pid {child.pid}) {child.exit_words()} while starting; "
+                        f"its {_log_ending(child)}")
 
 
-async def _wait_ready(session: aiohttp.ClientSession, child: Child, children: list[Child],
-                      stop: asyncio.Event, timeout: float) -> dict[str, Any]:
-    """Until the node is caught up and ``/api/servers`` lists it under its id; its ``/api/servers``."""
-    assert child.url is not None
-    deadline = time.monotonic() + timeout
-    last = "its API does not answer yet"
-    while True:
+async def _wait_ready(session: aiohttp.ClientSession, node: NodeProcess,
+                      children: list[ChildProcess], stop: asyncio.Event,
+                      timeout: float) -> dict[str, Any]:
+    """Until the node is caught up and ``/api/servers`` lists it under its id; that answer."""
+    async def ready() -> dict[str, Any]:
         if stop.is_set():
             raise Interrupted()
-        _check_children(children, starting=True)
-        health = await read_health(session, child.url)
-        if health is not None:
-            last = f"status {health.get('status')}, caught up: {health.get('caught_up')}"
-            if health.get("healthy") and health.get("caught_up"):
-                try:
-                    servers = await get_json(session, child.url, "/api/servers")
-                except ApiUnavailable as exc:
-                    servers, last = None, str(exc)
-                if isinstance(servers, dict) and any(
-                        s.get("node") == child.name and s.get("server_id") == health.get("server_id")
-                        for s in servers.get("servers") or []):
-                    return servers
-                last = "caught up, not registered in the log yet"
-        if time.monotonic() > deadline:
-            raise Abort(f"{child.name} did not become healthy and registered within {timeout:g} s ({last}); "
-                        f"its log {child.log_path} ends with:\n{child.log_tail()}")
-        await _pause(stop, POLL_SECONDS)
+        _check_children(children)
+        health = await read_health(session, node.url)
+        if health is None:
+            raise NotYet("its API does not answer yet")
+        if not (health.get("healthy") and health.get("caught_up")):
+            raise NotYet(f"status {health.get('status')}, caught up: {health.get('caught_up')}")
+        try:
+            servers = await get_json(session, node.url, "/api/servers")
+        except ApiUnavailable as exc:
+            raise NotYet(str(exc)) from None
+        if isinstance(servers, dict) and any(
+                s.get("node") == node.name and s.get("server_id") == health.get("server_id")
+                for s in servers.get("servers") or []):
+            return servers
+        raise NotYet("caught up, not registered in the log yet")
+
+    try:
+        return await wait_until(ready, timeout, f"{node.name} ready", POLL_SECONDS,
+                                pause=lambda seconds: _pause(stop, seconds))
+    except WaitTimedOut as exc:
+        raise Abort(f"{node.name} did not become healthy and registered within {timeout:g} s "
+                    f"({exc.last}); its {_log_ending(node)}") from None
 
 
 async def _pair(ctx: CliContext, settings: Settings, primary: str, backup: str) -> bool:
@@ -220,13 +161,13 @@ async def _servers_with_pair(session: aiohttp.ClientSession, url: str, stop: asy
         await _pause(stop, POLL_SECONDS)
 
 
-def _summary(settings: Settings, servers: dict[str, Any] | None, nodes: list[Child],
-             watchdog: Child | None, log_dir: Path) -> dict[str, Any]:
+def _summary(settings: Settings, servers: dict[str, Any] | None, nodes: list[NodeProcess],
+             watchdog: ChildProcess | None, log_dir: Path) -> dict[str, Any]:
     entries = {s.get("node"): s for s in (servers or {}).get("servers") or []}
     rows = []
     for child in nodes:
         entry = entries.get(child.name, {})
-        url = (entry.get("api_url") or child.url or "").rstrip("/")
+        url = (entry.get("api_url") or child.url).rstrip("/")
         rows.append({"node": child.name, "role": entry.get("role"), "server_id": entry.get("server_id"),
                      "license_manager": f"{url}/", "health": f"{url}/api/health", "pid": child.pid,
                      "log": str(child.log_path)})
@@ -247,21 +188,22 @@ def _table(summary: dict[str, Any]) -> Table:
     return table
 
 
-async def _supervise(children: list[Child], stop: asyncio.Event) -> int:
+async def _supervise(children: list[ChildProcess], stop: asyncio.Event) -> int:
+    reported: set[int] = set()  # pids whose exit has been told
     while not stop.is_set():
         for child in children:
-            if child.proc is None or child.running or child.reported:
+            if child.returncode is None or child.pid in reported:
                 continue
             await _pause(stop, 0.3)  # a Ctrl-C reaches the whole process group: let ours land first
             if stop.is_set():
                 return 0
-            child.reported = True
+            reported.add(child.pid)
             if child.returncode == 0:
                 note(f"{child.name} (pid {child.pid}) stopped with exit code 0 (by an order such as "
                      f"'licensing stop {child.name}'); the others keep running.")
                 continue
-            note(f"{child.name} (pid {child.pid}) {child.exit_words()} unexpectedly; stopping the others. "
-                 f"Its log {child.log_path} ends with:\n{child.log_tail()}")
+            note(f"{child.name} (pid {child.pid}) {child.exit_words()} unexpectedly; "
+                 f"stopping the others. Its {_log_ending(child)}")
             return 1
         if all(not child.running for child in children):
             note("Every process has stopped.")
@@ -270,25 +212,20 @@ async def _supervise(children: list[Child], stop: asyncio.Event) -> int:
     return 0
 
 
-async def _shutdown(children: list[Child]) -> None:
+async def _shutdown(children: list[ChildProcess]) -> None:
     """SIGTERM every running child (watchdog first, primary last), SIGKILL after the grace period."""
-    alive = [child for child in reversed(children) if child.running]
-    for child in alive:
-        child.signal(signal.SIGTERM)
-    deadline = time.monotonic() + STOP_GRACE_SECONDS
-    while any(child.running for child in alive) and time.monotonic() < deadline:
-        await asyncio.sleep(0.1)
-    for child in alive:
-        if child.running:
-            note(f"{child.name} (pid {child.pid}) did not stop within {STOP_GRACE_SECONDS:g} s: killing it.")
-            child.signal(signal.SIGKILL)
-    for child in alive:
-        assert child.proc is not None
-        while child.proc.poll() is None:
-            await asyncio.sleep(0.05)
+    def killing(child: ChildProcess) -> None:
+        note(f"{child.name} (pid {child.pid}) did not stop within {STOP_GRACE_SECONDS:g} s: "
+             f"killing it.")
+
+    for child in await stop_all(list(reversed(children)), STOP_GRACE_SECONDS, killing):
         note(f"Stopped {child.name} (pid {child.pid}; it {child.exit_words()}).")
-    for child in children:
-        child.close_log()
+
+
+def _banner(child: ChildProcess) -> str:
+    """The line each run starts its log with: the log is appended to, run after run."""
+    stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return f"==== licensing up: {' '.join(child.argv[1:])} at {stamp} ===="
 
 
 async def _up(ctx: CliContext, settings: Settings, names: tuple[str, str], ports: tuple[int, int],
@@ -297,26 +234,25 @@ async def _up(ctx: CliContext, settings: Settings, names: tuple[str, str], ports
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    env = {**os.environ, "LICENSING_SITE": settings.site, "LICENSING_AMQP_URL": settings.amqp_url,
-           "PYTHONUNBUFFERED": "1"}
+    env = {"LICENSING_SITE": settings.site, "LICENSING_AMQP_URL": settings.amqp_url}
     host = _shown_host(settings)
-    cli = [sys.executable, "-m", "services.cli.main"]
-    nodes = [Child(name, [*cli, "server", "--node", name, "--http-port", str(port)], log_dir / f"{name}.log",
-                   url=f"http://{host}:{port}") for name, port in zip(names, ports)]
-    children: list[Child] = []
-    watchdog: Child | None = None
+    nodes = [NodeProcess(name, port, log_dir / f"{name}.log", env, host=host)
+             for name, port in zip(names, ports)]
+    children: list[ChildProcess] = []
+    watchdog: ChildProcess | None = None
     try:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2.0)) as session:
             servers: dict[str, Any] | None = None
             for role, child in zip(("primary", "backup"), nodes):
                 note(f"Starting {child.name} ({role}) on {child.url} — log {child.log_path}")
-                children.append(child.start(env))
+                children.append(child.start(banner=_banner(child)))
                 servers = await _wait_ready(session, child, children, stop, start_timeout)
                 note(f"{child.name} is up (pid {child.pid}).")
             if with_watchdog:
-                watchdog = Child("watchdog", [*cli, "watchdog"], log_dir / "watchdog.log")
+                watchdog = ChildProcess("watchdog", [*CLI, "watchdog"],
+                                        log_dir / "watchdog.log", env)
                 note(f"Starting the watchdog — log {watchdog.log_path}")
-                children.append(watchdog.start(env))
+                children.append(watchdog.start(banner=_banner(watchdog)))
             assert servers is not None
             pair = servers.get("pair")
             if pair is None:
@@ -324,8 +260,8 @@ async def _up(ctx: CliContext, settings: Settings, names: tuple[str, str], ports
             elif (pair.get("primary"), pair.get("backup")) != names:
                 note(f"The site is already paired: {pair.get('primary')} (primary) and {pair.get('backup')} "
                      f"(backup); not pairing {names[0]} and {names[1]}.")
-            _check_children(children, starting=True)
-            servers = await _servers_with_pair(session, nodes[0].url or "", stop)
+            _check_children(children)
+            servers = await _servers_with_pair(session, nodes[0].url, stop)
         summary = _summary(settings, servers, nodes, watchdog, log_dir)
         if ctx.json:
             emit_json(summary)

@@ -1,24 +1,15 @@
 """Wait for a condition with a deadline (never a bare sleep)."""
 from __future__ import annotations
 
-import asyncio
-import time
 from typing import Awaitable, Callable, TypeVar
+
+from services.adapters.processes import wait_until
 
 T = TypeVar("T")
 
 
 async def wait_for(check: Callable[[], Awaitable[T | None]], timeout: float, what: str,
                    interval: float = 0.05) -> T:
-    deadline = time.monotonic() + timeout
-    last: object = None
-    while True:
-        try:
-            result = await check()
-        except AssertionError as exc:
-            result, last = None, exc
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
-        await asyncio.sleep(interval)
+    """``check()``'s first true result; an ``assert`` that fails in it means "not yet" and is
+    what the TimeoutError reports when time runs out."""
+    return await wait_until(check, timeout, what, interval, not_yet=AssertionError)
