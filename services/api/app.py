@@ -7,6 +7,7 @@ import asyncpg
 import orjson
 from aiohttp import web
 
+from events import vocabulary
 from services.web import mount as mount_license_manager
 
 
@@ -35,6 +36,10 @@ def build_app(node: NodeView, pool: asyncpg.Pool) -> web.Application:
     @routes.get("/api/servers")
     async def servers(request: web.Request) -> web.Response:
         return json(node.servers())
+
+    @routes.get("/api/vocabulary")
+    async def vocabulary_words(request: web.Request) -> web.Response:
+        return json(vocabulary.as_json())
 
     @routes.get("/api/usage")
     async def usage(request: web.Request) -> web.Response:
