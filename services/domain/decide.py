@@ -14,8 +14,8 @@ from events import commands as c
 from events.base import Decision
 from events.leases import AcquireDenied, LeaseExpired, LeaseGranted, LeaseReleased
 from events.licenses import LicenseActivated, LicenseDeactivated
-from events.replies import DenialReason, ErrorCode
 from events.reservations import ReservationCancelled, SeatsReserved
+from events.vocabulary import DenialReason, ErrorCode
 from events.writer import CommandRefused
 from services.domain.model import Reservation, State
 
@@ -47,7 +47,7 @@ class ExpireLease:
     type: str = "ExpireLease"
 
 
-def refuse(ctx: Context, command: object, code: str, message: str) -> CommandRefused:
+def refuse(ctx: Context, command: object, code: ErrorCode, message: str) -> CommandRefused:
     return CommandRefused(command_type=getattr(command, "type", type(command).__name__),
                           code=code, message=message, **ctx.stamp())
 
@@ -108,7 +108,7 @@ def _reservation_for(state: State, command: c.Acquire) -> Reservation | None:
 
 @_decide.register
 def _acquire(command: c.Acquire, state: State, ctx: Context) -> Decision:
-    def deny(reason: str, message: str) -> AcquireDenied:
+    def deny(reason: DenialReason, message: str) -> AcquireDenied:
         return AcquireDenied(feature=command.feature, version=command.version, device=command.device,
                              user=command.user, count=command.count, reason=reason, message=message,
                              **ctx.stamp())

@@ -7,6 +7,7 @@ write it once, and a lagging watchdog cannot flip a tile back.
 from __future__ import annotations
 
 from events.status import PairSyncChanged, ReportPairSync, ReportServerStatus, ServerStatusChanged
+from events.vocabulary import Activity
 from services.domain.decide import Context, _decide
 from services.domain.evolve import _evolve
 from services.domain.model import PairSync, State, replace
@@ -39,8 +40,8 @@ def _(event: ServerStatusChanged, state: State) -> State:
     server = state.servers.get(event.node)
     if server is None or server.server_id != event.server_id:
         return state  # the server was reset or uninstalled since: the observation is about the past
-    changed = replace(server, activity=event.activity, activity_since=event.at, activity_reason=event.reason,
-                      observed_at=event.observed_at)
+    changed = replace(server, activity=Activity(event.activity), activity_since=event.at,
+                      activity_reason=event.reason, observed_at=event.observed_at)
     return state.with_(servers=state.servers.set(event.node, changed))
 
 
