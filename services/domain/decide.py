@@ -1,7 +1,9 @@
-"""decide(state, command, context) -> one event. Pure: no clock, no I/O.
+"""decide(state, command, context) -> one event, or None. Pure: no clock, no I/O.
 
 Every command yields exactly one event (a grant, a denial, a refusal, ...), so a
-command id names one fact in the log and a retry finds it.
+command id names one fact in the log and a retry finds it. The one exception is a
+watchdog observation that changes nothing (``services.domain.watch``): it yields
+None, nothing enters the log, and the writer answers ``changed: false``.
 """
 from __future__ import annotations
 
@@ -52,12 +54,13 @@ def refuse(ctx: Context, command: object, code: ErrorCode, message: str) -> Comm
                           code=code, message=message, **ctx.stamp())
 
 
-def decide(state: State, command: object, ctx: Context) -> Decision:
+def decide(state: State, command: object, ctx: Context) -> Decision | None:
+    """The command's one event; None only for an observation that changes nothing."""
     return _decide(command, state, ctx)
 
 
 @singledispatch
-def _decide(command: object, state: State, ctx: Context) -> Decision:
+def _decide(command: object, state: State, ctx: Context) -> Decision | None:
     raise TypeError(f"no decision for {type(command).__name__}")
 
 

@@ -1,8 +1,10 @@
 """The watchdog's observations as decisions: a status enters the log only when it changes.
 
 A report that changes nothing, or rests on an older heartbeat than the status it
-would replace, yields no event. Two watchdogs reporting the same transition thus
-write it once, and a lagging watchdog cannot flip a tile back.
+would replace, yields no event: its rule returns None, the only commands for which
+``decide`` does, and the writer answers ``changed: false`` without appending. Two
+watchdogs reporting the same transition thus write it once, and a lagging watchdog
+cannot flip a tile back.
 """
 from __future__ import annotations
 
