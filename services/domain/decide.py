@@ -184,9 +184,3 @@ def _unreserve(command: c.CancelReservation, state: State, ctx: Context) -> Deci
     if command.reservation_id not in state.reservations:
         return refuse(ctx, command, ErrorCode.NOT_FOUND, f"reservation {command.reservation_id} does not exist")
     return ReservationCancelled(reservation_id=command.reservation_id, **ctx.stamp())
-
-
-def renewable(state: State, lease_ids: list[str]) -> tuple[list[str], list[str]]:
-    """Split lease ids into (held, gone). Renewal itself is soft state in the writer."""
-    held = [lid for lid in lease_ids if lid in state.leases]
-    return held, [lid for lid in lease_ids if lid not in state.leases]
