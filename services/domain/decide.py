@@ -142,7 +142,7 @@ def _acquire(command: c.Acquire, state: State, ctx: Context) -> Decision:
         device=command.device, user=command.user, count=command.count,
         lease_seconds=command.lease_seconds,
         expires_at=ctx.now + timedelta(seconds=command.lease_seconds),
-        reservation_id=reservation.reservation_id if from_reservation else None,
+        reservation_id=reservation.reservation_id if reservation and from_reservation else None,
         reserved=from_reservation, **ctx.stamp(),
     )
 

@@ -132,8 +132,9 @@ def _(event: ServerRegistered, state: State) -> State:
     if old is not None and old.server_id == event.server_id:
         server = replace(old, api_url=event.api_url or old.api_url, **alive)
     else:
-        server = Server(node=event.node, server_id=event.server_id, registered_at=event.at, api_url=event.api_url,
-                        **alive)
+        new = Server(node=event.node, server_id=event.server_id, registered_at=event.at,
+                     api_url=event.api_url)
+        server = replace(new, **alive)
     return state.with_(servers=state.servers.set(event.node, server))
 
 
