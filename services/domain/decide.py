@@ -16,8 +16,8 @@ from events import commands as c
 from events.base import Decision
 from events.leases import AcquireDenied, LeaseExpired, LeaseGranted, LeaseReleased
 from events.licenses import LicenseActivated, LicenseDeactivated
+from events.replies import DenialReason, ErrorCode
 from events.reservations import ReservationCancelled, SeatsReserved
-from events.vocabulary import DenialReason, ErrorCode
 from events.writer import CommandRefused
 from services.domain.model import Reservation, State
 
