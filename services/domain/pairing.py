@@ -127,8 +127,8 @@ def _uninstall(command: c.UninstallServer, state: State, ctx: Context) -> Decisi
 def _(event: ServerRegistered, state: State) -> State:
     old = state.servers.get(event.node)
     # Registering is a sign of life: the server is running from here on.
-    alive = {"activity": Activity.RUNNING, "activity_since": event.at, "activity_reason": "registered",
-             "observed_at": event.at}
+    alive = {"activity": Activity.RUNNING, "activity_since": event.at,
+             "activity_reason": "registered", "observed_at": event.at}
     if old is not None and old.server_id == event.server_id:
         server = replace(old, api_url=event.api_url or old.api_url, **alive)
     else:
