@@ -13,8 +13,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from events import limits
 
-Name = Field(min_length=1, max_length=limits.MAX_NAME)
-
 
 class Message(BaseModel):
     """A frozen, strictly shaped wire message."""

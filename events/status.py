@@ -2,17 +2,22 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import Field
 
 from events import limits
 from events.base import Command, Decision
+from events.vocabulary import Activity
 
-# What a server is doing, as the watchdog sees it. The tile shows the seed's words
-# for it (see services.domain.tiles): "recovering" shows as Running, with the pair
-# Recovering; "uninstalled" is not reported but follows from ServerUninstalled.
-Activity = Literal["running", "recovering", "stopped", "disconnected"]
+# What a watchdog may report: every Activity but "uninstalled", which is never reported
+# but follows from ServerUninstalled. The tile shows the seed's words for it (see
+# services.domain.tiles): "recovering" shows as Running, with the pair Recovering.
+# Spelled as plain words, not members, so a refusal lists them as plain words; the
+# check below keeps them the vocabulary's.
+ReportedActivity = Literal["running", "recovering", "stopped", "disconnected"]
+if set(get_args(ReportedActivity)) != set(Activity) - {Activity.UNINSTALLED}:
+    raise AssertionError("ReportedActivity must be events.vocabulary.Activity without UNINSTALLED")
 
 
 class ReportServerStatus(Command):
@@ -20,7 +25,7 @@ class ReportServerStatus(Command):
 
     type: Literal["ReportServerStatus"] = "ReportServerStatus"
     node: str = Field(min_length=1, max_length=limits.MAX_NAME)
-    activity: Activity
+    activity: ReportedActivity
     reason: str = Field(default="", max_length=limits.MAX_REASON)
     observed_at: datetime
 
@@ -40,7 +45,7 @@ class ServerStatusChanged(Decision):
     type: Literal["ServerStatusChanged"] = "ServerStatusChanged"
     node: str
     server_id: str
-    activity: Activity
+    activity: ReportedActivity
     reason: str = ""
     observed_at: datetime
 

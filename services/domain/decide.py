@@ -1,7 +1,9 @@
-"""decide(state, command, context) -> one event. Pure: no clock, no I/O.
+"""decide(state, command, context) -> one event, or None. Pure: no clock, no I/O.
 
 Every command yields exactly one event (a grant, a denial, a refusal, ...), so a
-command id names one fact in the log and a retry finds it.
+command id names one fact in the log and a retry finds it. The one exception is a
+watchdog observation that changes nothing (``services.domain.watch``): it yields
+None, nothing enters the log, and the writer answers ``changed: false``.
 """
 from __future__ import annotations
 
@@ -47,17 +49,18 @@ class ExpireLease:
     type: str = "ExpireLease"
 
 
-def refuse(ctx: Context, command: object, code: str, message: str) -> CommandRefused:
+def refuse(ctx: Context, command: object, code: ErrorCode, message: str) -> CommandRefused:
     return CommandRefused(command_type=getattr(command, "type", type(command).__name__),
                           code=code, message=message, **ctx.stamp())
 
 
-def decide(state: State, command: object, ctx: Context) -> Decision:
+def decide(state: State, command: object, ctx: Context) -> Decision | None:
+    """The command's one event; None only for an observation that changes nothing."""
     return _decide(command, state, ctx)
 
 
 @singledispatch
-def _decide(command: object, state: State, ctx: Context) -> Decision:
+def _decide(command: object, state: State, ctx: Context) -> Decision | None:
     raise TypeError(f"no decision for {type(command).__name__}")
 
 
@@ -108,7 +111,7 @@ def _reservation_for(state: State, command: c.Acquire) -> Reservation | None:
 
 @_decide.register
 def _acquire(command: c.Acquire, state: State, ctx: Context) -> Decision:
-    def deny(reason: str, message: str) -> AcquireDenied:
+    def deny(reason: DenialReason, message: str) -> AcquireDenied:
         return AcquireDenied(feature=command.feature, version=command.version, device=command.device,
                              user=command.user, count=command.count, reason=reason, message=message,
                              **ctx.stamp())
@@ -139,7 +142,7 @@ def _acquire(command: c.Acquire, state: State, ctx: Context) -> Decision:
         device=command.device, user=command.user, count=command.count,
         lease_seconds=command.lease_seconds,
         expires_at=ctx.now + timedelta(seconds=command.lease_seconds),
-        reservation_id=reservation.reservation_id if from_reservation else None,
+        reservation_id=reservation.reservation_id if reservation and from_reservation else None,
         reserved=from_reservation, **ctx.stamp(),
     )
 
@@ -181,9 +184,3 @@ def _unreserve(command: c.CancelReservation, state: State, ctx: Context) -> Deci
     if command.reservation_id not in state.reservations:
         return refuse(ctx, command, ErrorCode.NOT_FOUND, f"reservation {command.reservation_id} does not exist")
     return ReservationCancelled(reservation_id=command.reservation_id, **ctx.stamp())
-
-
-def renewable(state: State, lease_ids: list[str]) -> tuple[list[str], list[str]]:
-    """Split lease ids into (held, gone). Renewal itself is soft state in the writer."""
-    held = [lid for lid in lease_ids if lid in state.leases]
-    return held, [lid for lid in lease_ids if lid not in state.leases]

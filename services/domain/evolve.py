@@ -16,31 +16,28 @@ from events.base import Decision, Event
 from events.leases import AcquireDenied, LeaseExpired, LeaseGranted, LeaseReleased
 from events.licenses import LicenseActivated, LicenseDeactivated
 from events.reservations import ReservationCancelled, SeatsReserved
+from events.vocabulary import IgnoredReason
 from events.writer import CommandRefused, WriterPromoted
 from services.domain.model import Feature, Grant, Lease, License, Reservation, State, replace
-
-STALE_EPOCH = "stale_epoch"
-EPOCH_TAKEN = "epoch_taken"
-DUPLICATE_COMMAND = "duplicate_command"
 
 
 class CannotApply(Exception):
     """An accepted event contradicts the state: a bug or a corrupt log, never skipped."""
 
 
-def verdict(state: State, event: Event) -> str | None:
+def verdict(state: State, event: Event) -> IgnoredReason | None:
     """None if the event applies, else why every projector ignores it."""
     if isinstance(event, WriterPromoted):
-        return EPOCH_TAKEN if event.epoch <= state.epoch else None
+        return IgnoredReason.EPOCH_TAKEN if event.epoch <= state.epoch else None
     if isinstance(event, Decision):
         if event.epoch != state.epoch:
-            return STALE_EPOCH
+            return IgnoredReason.STALE_EPOCH
         if state.decided(event.command_id):
-            return DUPLICATE_COMMAND
+            return IgnoredReason.DUPLICATE_COMMAND
     return None
 
 
-def apply(state: State, event: Event) -> tuple[State, str | None]:
+def apply(state: State, event: Event) -> tuple[State, IgnoredReason | None]:
     ignored = verdict(state, event)
     if ignored is not None:
         return state, ignored

@@ -14,6 +14,7 @@ from immutables import Map
 
 from events.base import Decision
 from events.replies import Reply
+from events.vocabulary import Activity, Role
 from services.domain.outcomes import outcome
 
 FeatureKey = tuple[str, str]  # (name, version)
@@ -93,8 +94,8 @@ class Server:
     # Licenses were activated under the current server_id at some point: such a server
     # must be reset before it can become a backup (the seed's rule).
     ever_licensed: bool = False
-    # What the watchdog last saw it doing (events.status.Activity), since when, and why.
-    activity: str = "running"
+    # What the watchdog last saw it doing, since when, and why.
+    activity: Activity = Activity.RUNNING
     activity_since: datetime | None = None
     activity_reason: str = ""
     observed_at: datetime | None = None  # the heartbeat time the last observation rests on
@@ -194,7 +195,9 @@ class State:
     def licenses_on(self, server_id: str) -> list[str]:
         return sorted(lid for lid, lic in self.licenses.items() if server_id in lic.server_ids)
 
-    def role_of(self, node: str) -> str | None:
+    def role_of(self, node: str) -> Role | None:
+        """The node's place in the pair; None when unpaired or not one of the two."""
         if self.pair is None:
             return None
-        return "primary" if self.pair[0] == node else "backup" if self.pair[1] == node else None
+        primary, backup = self.pair
+        return Role.PRIMARY if node == primary else Role.BACKUP if node == backup else None

@@ -10,8 +10,9 @@ from functools import singledispatch
 from events.base import Decision
 from events.leases import AcquireDenied, LeaseExpired, LeaseGranted, LeaseReleased
 from events.licenses import LicenseActivated, LicenseDeactivated
-from events.replies import ErrorCode, Reply
+from events.replies import Reply
 from events.reservations import ReservationCancelled, SeatsReserved
+from events.vocabulary import ErrorCode
 from events.writer import CommandRefused
 
 

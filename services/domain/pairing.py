@@ -9,11 +9,11 @@ import uuid
 
 from events import commands as c
 from events.base import Decision
-from events.replies import ErrorCode
 from events.servers import (
     ServerIdReset, ServerRegistered, ServersPaired, ServersUnpaired, ServerUninstalled, StopRequested,
     SyncRequested,
 )
+from events.vocabulary import Activity, ErrorCode
 from services.domain.decide import Context, _decide, refuse
 from services.domain.evolve import CannotApply, _evolve
 from services.domain.model import Server, State, replace
@@ -127,13 +127,14 @@ def _uninstall(command: c.UninstallServer, state: State, ctx: Context) -> Decisi
 def _(event: ServerRegistered, state: State) -> State:
     old = state.servers.get(event.node)
     # Registering is a sign of life: the server is running from here on.
-    alive = {"activity": "running", "activity_since": event.at, "activity_reason": "registered",
-             "observed_at": event.at}
+    alive = {"activity": Activity.RUNNING, "activity_since": event.at,
+             "activity_reason": "registered", "observed_at": event.at}
     if old is not None and old.server_id == event.server_id:
         server = replace(old, api_url=event.api_url or old.api_url, **alive)
     else:
-        server = Server(node=event.node, server_id=event.server_id, registered_at=event.at, api_url=event.api_url,
-                        **alive)
+        new = Server(node=event.node, server_id=event.server_id, registered_at=event.at,
+                     api_url=event.api_url)
+        server = replace(new, **alive)
     return state.with_(servers=state.servers.set(event.node, server))
 
 
@@ -169,7 +170,7 @@ def _(event: StopRequested, state: State) -> State:
     server = state.servers.get(event.node)
     if server is None or server.server_id != event.server_id:
         return state
-    stopped = replace(server, activity="stopped", activity_since=event.at,
+    stopped = replace(server, activity=Activity.STOPPED, activity_since=event.at,
                       activity_reason=f"stopped by {event.actor or 'an administrator'}", observed_at=event.at)
     return state.with_(servers=state.servers.set(event.node, stopped))
 

@@ -10,36 +10,43 @@
 """
 from __future__ import annotations
 
+from events.vocabulary import Activity, PairStatus, Role, ServerStatus
 from services.domain.model import State
 
-RUNNING, STOPPED, DISCONNECTED = "Running", "Stopped", "Disconnected"
-PAIRED = "Paired and Available"
-NOT_SYNCED = "Pair not synced"
-RECOVERING = "Recovering"
+# A server catching up still serves, so its own tile says Running; the pair tile says Recovering.
+_SHOWN = {
+    Activity.RUNNING: ServerStatus.RUNNING,
+    Activity.RECOVERING: ServerStatus.RUNNING,
+    Activity.STOPPED: ServerStatus.STOPPED,
+    Activity.DISCONNECTED: ServerStatus.DISCONNECTED,
+}
+_NOT_AVAILABLE = {Role.PRIMARY: ServerStatus.PRIMARY_NOT_AVAILABLE,
+                  Role.BACKUP: ServerStatus.BACKUP_NOT_AVAILABLE}
+_PAIR_NOT_AVAILABLE = {Role.PRIMARY: PairStatus.PRIMARY_NOT_AVAILABLE,
+                       Role.BACKUP: PairStatus.BACKUP_NOT_AVAILABLE}
 
-_SHOWN = {"running": RUNNING, "recovering": RUNNING, "stopped": STOPPED, "disconnected": DISCONNECTED}
+
+def _role(state: State, node: str) -> Role:
+    """The seed names a missing server by its place; one outside the pair is called the backup."""
+    return Role.PRIMARY if state.pair and state.pair[0] == node else Role.BACKUP
 
 
-def _role_word(state: State, node: str) -> str:
-    return "Primary" if state.pair and state.pair[0] == node else "Backup"
-
-
-def server_status(state: State, node: str) -> str:
+def server_status(state: State, node: str) -> ServerStatus:
     server = state.servers.get(node)
     if server is None:
-        return f"{_role_word(state, node)} not available"  # uninstalled
-    return _SHOWN.get(server.activity, server.activity)
+        return _NOT_AVAILABLE[_role(state, node)]  # uninstalled
+    return _SHOWN[server.activity]
 
 
-def pair_status(state: State) -> str | None:
+def pair_status(state: State) -> PairStatus | None:
     if state.pair is None:
         return None
     for node in state.pair:
         server = state.servers.get(node)
-        if server is None or server.activity in ("stopped", "disconnected"):
-            return f"{_role_word(state, node)} not available"
-    if any(state.servers[node].activity == "recovering" for node in state.pair):
-        return RECOVERING
+        if server is None or server.activity in (Activity.STOPPED, Activity.DISCONNECTED):
+            return _PAIR_NOT_AVAILABLE[_role(state, node)]
+    if any(state.servers[node].activity == Activity.RECOVERING for node in state.pair):
+        return PairStatus.RECOVERING
     if not state.sync.synced:
-        return NOT_SYNCED
-    return PAIRED
+        return PairStatus.NOT_SYNCED
+    return PairStatus.PAIRED

@@ -1,12 +1,15 @@
 """The watchdog's observations as decisions: a status enters the log only when it changes.
 
 A report that changes nothing, or rests on an older heartbeat than the status it
-would replace, yields no event. Two watchdogs reporting the same transition thus
-write it once, and a lagging watchdog cannot flip a tile back.
+would replace, yields no event: its rule returns None, the only commands for which
+``decide`` does, and the writer answers ``changed: false`` without appending. Two
+watchdogs reporting the same transition thus write it once, and a lagging watchdog
+cannot flip a tile back.
 """
 from __future__ import annotations
 
 from events.status import PairSyncChanged, ReportPairSync, ReportServerStatus, ServerStatusChanged
+from events.vocabulary import Activity
 from services.domain.decide import Context, _decide
 from services.domain.evolve import _evolve
 from services.domain.model import PairSync, State, replace
@@ -39,8 +42,8 @@ def _(event: ServerStatusChanged, state: State) -> State:
     server = state.servers.get(event.node)
     if server is None or server.server_id != event.server_id:
         return state  # the server was reset or uninstalled since: the observation is about the past
-    changed = replace(server, activity=event.activity, activity_since=event.at, activity_reason=event.reason,
-                      observed_at=event.observed_at)
+    changed = replace(server, activity=Activity(event.activity), activity_since=event.at,
+                      activity_reason=event.reason, observed_at=event.observed_at)
     return state.with_(servers=state.servers.set(event.node, changed))
 
 

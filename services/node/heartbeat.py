@@ -9,6 +9,7 @@ import aio_pika
 import orjson
 from aio_pika.abc import AbstractConnection
 
+from events.vocabulary import ServerStatus
 from services.adapters.topology import Topology
 
 HEARTBEAT_SECONDS = 1.0
@@ -40,7 +41,7 @@ async def final_heartbeat(settings, topology: Topology, last: dict, timeout: flo
     try:
         channel = await connection.channel(publisher_confirms=False)
         exchange = await topology.declare_heartbeats(channel)
-        body = {**last, "status": "Stopped", "writer": False, "final": True,
+        body = {**last, "status": ServerStatus.STOPPED, "writer": False, "final": True,
                 "at": datetime.now(timezone.utc).isoformat()}
         await exchange.publish(aio_pika.Message(orjson.dumps(body), content_type="application/json"),
                                routing_key="", mandatory=False)

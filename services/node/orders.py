@@ -12,11 +12,12 @@ import asyncpg
 
 from events.base import Event
 from events.servers import ServerIdReset, ServerUninstalled, StopRequested, SyncRequested
+from events.vocabulary import OrderKind
 
 
 @dataclass(frozen=True)
 class Order:
-    kind: str                      # "reset" | "sync" | "stop" | "uninstall"
+    kind: OrderKind
     offset: int
     new_server_id: str | None = None
     from_peer: str | None = None
@@ -32,13 +33,13 @@ class NodeOrder(Exception):
 
 def order_for(event: Event, server_id: str, offset: int) -> Order | None:
     if isinstance(event, ServerIdReset) and event.old_server_id == server_id:
-        return Order("reset", offset, new_server_id=event.new_server_id)
+        return Order(OrderKind.RESET, offset, new_server_id=event.new_server_id)
     if isinstance(event, SyncRequested) and event.server_id == server_id:
-        return Order("sync", offset, from_peer=event.from_peer)
+        return Order(OrderKind.SYNC, offset, from_peer=event.from_peer)
     if isinstance(event, StopRequested) and event.server_id == server_id:
-        return Order("stop", offset)
+        return Order(OrderKind.STOP, offset)
     if isinstance(event, ServerUninstalled) and event.server_id == server_id:
-        return Order("uninstall", offset)
+        return Order(OrderKind.UNINSTALL, offset)
     return None
 
 

@@ -1,4 +1,6 @@
-"""Re-create a lost event stream from a node's own copy of the log (DESIGN.md invariant 8).
+"""Re-create a lost event stream from a node's own copy of the log.
+
+Invariant 8 (docs/architecture.md): the log lives in three places.
 
 A single-node broker keeps streams in the page cache, so a host crash can lose the
 stream. Every node keeps each event it applied in its ``event_log`` table, with the

@@ -1,4 +1,4 @@
-"""Lease deadlines: soft state that only the writer keeps (DESIGN.md invariant 7)."""
+"""Lease deadlines: soft state that only the writer keeps (invariant 7 in docs/architecture.md)."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta

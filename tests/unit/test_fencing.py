@@ -3,9 +3,10 @@ from __future__ import annotations
 
 from events import commands as c
 from events.leases import LeaseGranted
+from events.vocabulary import IgnoredReason
 from events.writer import WriterPromoted
 from services.domain.decide import Context, decide
-from services.domain.evolve import DUPLICATE_COMMAND, EPOCH_TAKEN, STALE_EPOCH, apply
+from services.domain.evolve import apply
 from services.domain.model import State
 from tests.unit.harness import T0, Writer, at, grant
 
@@ -26,7 +27,7 @@ def test_decisions_before_any_promotion_are_ignored():
     event = decide(State(), c.ActivateLicense(license_id="L", features=[grant()]),
                    Context(command_id="c", epoch=1, now=T0))
     state, ignored = apply(State(), event)
-    assert ignored == STALE_EPOCH
+    assert ignored == IgnoredReason.STALE_EPOCH
     assert state == State()
 
 
@@ -44,7 +45,7 @@ def test_a_stale_writers_decision_changes_nothing_after_a_new_promotion():
 
     after, ignored = apply(w.state, late)
 
-    assert ignored == STALE_EPOCH
+    assert ignored == IgnoredReason.STALE_EPOCH
     assert after is before
     assert after.features[(FEATURE, "13.00")].in_use == 0
     assert after.outcome("late") is None  # a retry under the new writer gets a fresh decision
@@ -57,14 +58,14 @@ def test_a_decision_from_a_future_epoch_is_ignored_too():
     w.activate("LIC-1", grant(seats=1))
     event = decide(w.state, _acquire(), Context(command_id="x", epoch=4, now=T0))
     state, ignored = apply(w.state, event)
-    assert ignored == STALE_EPOCH and state is w.state
+    assert ignored == IgnoredReason.STALE_EPOCH and state is w.state
 
 
 def test_a_second_promotion_for_a_taken_epoch_is_ignored():
     w = Writer(epoch=2, node="a", server_id="A_X")
     for epoch in (2, 1):
         state, ignored = apply(w.state, WriterPromoted(epoch=epoch, node="b", server_id="B_Y", at=at(5)))
-        assert ignored == EPOCH_TAKEN
+        assert ignored == IgnoredReason.EPOCH_TAKEN
         assert state is w.state
     assert (w.state.epoch, w.state.writer_node) == (2, "a")
     # And the first claimant's decisions still apply.
@@ -97,7 +98,7 @@ def test_a_duplicate_command_id_is_ignored_and_the_first_outcome_stands():
     second = decide(w.state, _acquire("hmi-1"), Context(command_id="retry-me", epoch=1, now=at(3)))
     state, ignored = apply(w.state, second)
 
-    assert ignored == DUPLICATE_COMMAND
+    assert ignored == IgnoredReason.DUPLICATE_COMMAND
     assert state is w.state
     assert state.features[(FEATURE, "13.00")].in_use == 1
     assert state.outcome("retry-me") == reply
@@ -109,7 +110,7 @@ def test_a_duplicate_is_ignored_even_when_it_is_a_different_kind_of_event():
     w.activate("LIC-1", grant(seats=1), command_id="c1")
     denial = decide(w.state, _acquire(), Context(command_id="c1", epoch=1, now=T0))
     state, ignored = apply(w.state, denial)
-    assert ignored == DUPLICATE_COMMAND and state is w.state
+    assert ignored == IgnoredReason.DUPLICATE_COMMAND and state is w.state
     assert state.outcome("c1").result == {"license_id": "LIC-1"}
 
 
@@ -120,7 +121,7 @@ def test_the_same_command_id_is_deduplicated_across_epochs():
     w.state, _ = apply(w.state, WriterPromoted(epoch=2, node="b", server_id="B", at=at(1)))
     replay = decide(w.state, _acquire(), Context(command_id="once", epoch=2, now=at(2)))
     state, ignored = apply(w.state, replay)
-    assert ignored == DUPLICATE_COMMAND
+    assert ignored == IgnoredReason.DUPLICATE_COMMAND
     assert state.features[(FEATURE, "13.00")].in_use == 1
 
 
@@ -134,7 +135,7 @@ def test_refusals_and_denials_are_remembered_for_retries():
     w.activate("LIC-1", grant(seats=1))
     retry = decide(w.state, _acquire(), Context(command_id="denied", epoch=1, now=T0))
     state, ignored = apply(w.state, retry)
-    assert ignored == DUPLICATE_COMMAND
+    assert ignored == IgnoredReason.DUPLICATE_COMMAND
     assert state.outcome("denied").error.reason == "unknown_feature" and len(state.leases) == 0
 
 

@@ -15,9 +15,10 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 
 from events import commands as c
 from events.base import Decision
+from events.vocabulary import IgnoredReason
 from events.writer import WriterPromoted
 from services.domain.decide import Context, ExpireLease, decide
-from services.domain.evolve import DUPLICATE_COMMAND, EPOCH_TAKEN, STALE_EPOCH, apply
+from services.domain.evolve import apply
 from services.domain.model import State
 from tests.unit.harness import T0
 
@@ -73,7 +74,7 @@ class Ledger(RuleBasedStateMachine):
         for epoch in {self.epoch - 1, self.epoch + 1} - {0}:
             stale = event.model_copy(update={"epoch": epoch})
             after, verdict = apply(before, stale)
-            assert verdict == STALE_EPOCH and after is before
+            assert verdict == IgnoredReason.STALE_EPOCH and after is before
 
         self._append(event, None)
         reply = self.state.outcome(cid)
@@ -159,7 +160,8 @@ class Ledger(RuleBasedStateMachine):
     @rule(skip=st.integers(1, 2))
     def failover(self, skip) -> None:
         # A late claim for the current epoch loses; the next claim wins.
-        self._append(WriterPromoted(epoch=self.epoch, node="z", server_id="Z", at=self.now), EPOCH_TAKEN)
+        late = WriterPromoted(epoch=self.epoch, node="z", server_id="Z", at=self.now)
+        self._append(late, IgnoredReason.EPOCH_TAKEN)
         self.epoch += skip
         self._append(WriterPromoted(epoch=self.epoch, node="b", server_id="B_Y", at=self.now), None)
 
@@ -173,7 +175,7 @@ class Ledger(RuleBasedStateMachine):
             self._append(again, None)
             return
         first = self.state.outcome(cid)
-        self._append(again, DUPLICATE_COMMAND)
+        self._append(again, IgnoredReason.DUPLICATE_COMMAND)
         assert self.state.outcome(cid) == first
 
     # -- the books ---------------------------------------------------------------
