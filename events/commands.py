@@ -7,6 +7,7 @@ from pydantic import AwareDatetime, Field, model_validator
 
 from events import limits
 from events.base import Command
+from events.status import ReportPairSync, ReportServerStatus
 
 NameStr = Annotated[str, Field(min_length=1, max_length=limits.MAX_NAME)]
 VersionStr = Annotated[str, Field(min_length=1, max_length=limits.MAX_VERSION)]
@@ -94,11 +95,6 @@ class CancelReservation(Command):
     reservation_id: NameStr
 
 
-_ALL = (ActivateLicense, DeactivateLicense, Acquire, Release, RenewLeases, Reserve, CancelReservation)
-COMMAND_TYPES: dict[str, type[Command]] = {cls.model_fields["type"].default: cls for cls in _ALL}
-AnyCommand = Annotated[Union[_ALL], Field(discriminator="type")]  # type: ignore[valid-type]
-
-
 # ---- servers and the pair (the seed's Manage panel) ------------------------------------
 
 class RegisterServer(Command):
@@ -160,9 +156,10 @@ class UninstallServer(Command):
     node: NameStr
 
 
-from events.status import ReportPairSync, ReportServerStatus  # noqa: E402  (they need Command)
-
-_ALL = _ALL + (RegisterServer, PairServers, UnpairServers, ResetServerId, SyncServer, StopServer,
-               UninstallServer, ReportServerStatus, ReportPairSync)
-COMMAND_TYPES = {cls.model_fields["type"].default: cls for cls in _ALL}
+_ALL = (
+    ActivateLicense, DeactivateLicense, Acquire, Release, RenewLeases, Reserve, CancelReservation,
+    RegisterServer, PairServers, UnpairServers, ResetServerId, SyncServer, StopServer,
+    UninstallServer, ReportServerStatus, ReportPairSync,
+)
+COMMAND_TYPES: dict[str, type[Command]] = {cls.model_fields["type"].default: cls for cls in _ALL}
 AnyCommand = Annotated[Union[_ALL], Field(discriminator="type")]  # type: ignore[valid-type]
