@@ -5,12 +5,15 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import AsyncIterator
 
+import aio_pika
 import asyncpg
 
 from projections.database import database_name, dsn_for
+from services.adapters.stream_end import last_offset
+from services.adapters.topology import Topology
 from services.client import LicenseClient
 from tests.support.processes import NodeProcess
-from tests.support.sites import PG_DSN, remove_site, settings_for
+from tests.support.sites import AMQP_URL, PG_DSN, remove_site, settings_for
 
 
 class Site:
@@ -39,6 +42,18 @@ class Site:
             yield conn
         finally:
             await conn.close()
+
+    async def stream_end(self) -> int | None:
+        """The offset of the last message in the site's event stream (None while it is empty).
+
+        A node's health says what it has applied, not whether more is on its way: a log is
+        quiet only when every node's offset equals this.
+        """
+        connection = await aio_pika.connect(AMQP_URL)
+        try:
+            return await last_offset(connection, Topology(self.name).events)
+        finally:
+            await connection.close()
 
     async def read_models(self, node: str) -> dict[str, list[tuple]]:
         """Every read-model row of a node, in a stable order, for comparing nodes."""
