@@ -82,6 +82,9 @@ class Trust:
 
     @classmethod
     def of(cls, *public_keys: str) -> "Trust":
+        for k in public_keys:
+            if len(unb64(k, "public key")) != 32:
+                raise BadKey("an Ed25519 public key is 32 bytes (base64, 44 characters)")
         return cls(tuple(sorted((key_id(k), k.strip()) for k in public_keys)))
 
     @classmethod
