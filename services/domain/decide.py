@@ -75,7 +75,7 @@ def _activate(command: c.ActivateLicense, state: State, ctx: Context) -> Decisio
         return refuse(ctx, command, problem.code, problem.message)
     if command.entitlement is not None and not entitlements.matches(
             command.entitlement, command.license_id, command.features):
-        return refuse(ctx, command, ErrorCode.INVALID,
+        return refuse(ctx, command, ErrorCode.BAD_SIGNATURE,
                       "the command's license id or features differ from its signed entitlement; "
                       "send the entitlement file as it is (licensing activate FILE)")
     return LicenseActivated(license_id=command.license_id, features=command.features,

@@ -167,7 +167,7 @@ def test_a_command_whose_fields_differ_from_its_entitlement_is_refused():
     document = entitlement.issue(terms(), VENDOR)
     cmd = c.ActivateLicense(license_id="LIC-1", features=[grant(name="InTouch", version="2017",
                                                                 seats=500)], entitlement=document)
-    assert refused_code(Site().run(cmd)) == "invalid"
+    assert refused_code(Site().run(cmd)) == "bad_signature"
 
 
 def forged(site: Site, document: SignedDocument | None, **changes) -> LicenseActivated:
