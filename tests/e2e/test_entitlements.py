@@ -73,8 +73,12 @@ async def test_offline_activation_refusals_and_a_receipt_the_vendor_verifies(sit
     made = await licensing(site, "", "vendor", "keygen", "--out", str(vendor_key))
     assert made.returncode == 0, made.stderr
     vendor_public = (tmp_path / "vendor.key.pub").read_text().strip()
+    rotated_key = tmp_path / "vendor-2027.key"  # the vendor's next key, trusted next to the old
+    made = await licensing(site, "", "vendor", "keygen", "--out", str(rotated_key))
+    assert made.returncode == 0, made.stderr
+    rotated_public = (tmp_path / "vendor-2027.key.pub").read_text().strip()
     site_key = keys.new_private_key()
-    primary, backup = await paired_site(site, vendor_public, site_key)
+    primary, backup = await paired_site(site, f"{vendor_public},{rotated_public}", site_key)
     health = await primary.health()
     assert health["entitlements"].startswith("vendor-signed only")
     assert health["site_public_key"] == keys.public_text(site_key)
@@ -88,9 +92,9 @@ async def test_offline_activation_refusals_and_a_receipt_the_vendor_verifies(sit
     assert request["server_ids"] == ids and request["site_public_key"] == keys.public_text(site_key)
 
     async def issue(out: str, *extra: str, request_file: Path = req, serial: str = "SN-1",
-                    license_id: str = "LIC-1") -> Path:
+                    license_id: str = "LIC-1", key: Path = vendor_key) -> Path:
         done = await licensing(site, api, "vendor", "issue", "--request", str(request_file),
-                               "--key", str(vendor_key), "--license-id", license_id,
+                               "--key", str(key), "--license-id", license_id,
                                "--customer", "Plant 7", "--serial", serial,
                                "--feature", FEATURE, *extra, "--out", str(tmp_path / out))
         assert done.returncode == 0, done.stderr
@@ -117,6 +121,8 @@ async def test_offline_activation_refusals_and_a_receipt_the_vendor_verifies(sit
     assert activated.returncode == 0, activated.stderr
     assert "already_activated" in refused(await licensing(site, api, "activate", str(good)),
                                          "already_activated")
+    by_new_key = await issue("lic-2.json", serial="SN-2", license_id="LIC-2", key=rotated_key)
+    assert (await licensing(site, api, "activate", str(by_new_key))).returncode == 0
     async with site.client() as client:
         lease = await client.acquire("InTouch Dev 60K Tags", "2017 (17.0)", device="hmi", user="op")
         await client.release(lease.lease_id)
@@ -177,3 +183,26 @@ async def test_a_forged_activation_on_the_stream_is_ignored_by_every_node_alike(
         denied = await client.send(Acquire(feature="InTouch", version="2017", device="hmi",
                                            user="op"))
         assert denied.error.reason == "unknown_feature"
+
+
+async def test_without_vendor_keys_health_says_unsigned_is_accepted(site, tmp_path):
+    node = site.start_node("solo")
+    await node.wait_registered()
+    health = await node.health()
+    assert health["entitlements"] == ("unsigned accepted (no LICENSING_VENDOR_KEYS): "
+                                      "demo and test mode")
+    api = node.url
+    unsigned = await licensing(site, api, "activate", "--license-id", "U1", "--feature", "X:1:5")
+    assert unsigned.returncode == 0, unsigned.stderr
+    req = tmp_path / "request.json"
+    assert (await licensing(site, api, "activation-request", "--out", str(req))).returncode == 0
+    vendor_key = tmp_path / "vendor.key"
+    made = await licensing(site, api, "vendor", "keygen", "--out", str(vendor_key))
+    assert made.returncode == 0, made.stderr
+    issued = await licensing(site, api, "vendor", "issue", "--request", str(req), "--key",
+                             str(vendor_key), "--license-id", "S1", "--customer", "c", "--serial",
+                             "SN", "--feature", FEATURE, "--out", str(tmp_path / "s1.json"))
+    assert issued.returncode == 0, issued.stderr
+    message = refused(await licensing(site, api, "activate", str(tmp_path / "s1.json")),
+                      "bad_signature")
+    assert "no vendor keys" in message
