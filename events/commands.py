@@ -8,6 +8,7 @@ from pydantic import AwareDatetime, Field, model_validator
 from events import limits
 from events.base import Command
 from events.status import ReportPairSync, ReportServerStatus
+from events.signed import SignedDocument
 
 NameStr = Annotated[str, Field(min_length=1, max_length=limits.MAX_NAME)]
 VersionStr = Annotated[str, Field(min_length=1, max_length=limits.MAX_VERSION)]
@@ -25,10 +26,15 @@ class FeatureGrant(Command):
 
 
 class ActivateLicense(Command):
+    """Activate a license. With ``entitlement`` (a vendor-signed document) its license id and
+    features must be the entitlement's; without one it is an unsigned activation, which only a
+    site without vendor keys accepts (demo and test mode)."""
+
     type: Literal["ActivateLicense"] = "ActivateLicense"
     ADMIN = True
     license_id: NameStr
     features: list[FeatureGrant] = Field(min_length=1, max_length=limits.MAX_FEATURES_PER_LICENSE)
+    entitlement: SignedDocument | None = None
 
     @model_validator(mode="after")
     def _features_unique(self) -> "ActivateLicense":

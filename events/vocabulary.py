@@ -63,6 +63,10 @@ class ErrorCode(StrEnum):
     NOT_WRITER = "not_writer"        # the node lost the writer role; retry (same command id)
     TIMEOUT = "timeout"              # client side: no reply before the deadline
     UNAVAILABLE = "unavailable"      # client side: the broker cannot be reached
+    BAD_SIGNATURE = "bad_signature"  # an entitlement not signed by a vendor key this site trusts
+    WRONG_SERVER = "wrong_server"    # an entitlement bound to other License Server IDs
+    EXPIRED = "expired"              # outside the entitlement's activation window
+    ALREADY_ACTIVATED = "already_activated"  # its serial or license id was activated here before
 
 
 class DenialReason(StrEnum):
@@ -80,6 +84,7 @@ class IgnoredReason(StrEnum):
     STALE_EPOCH = "stale_epoch"
     EPOCH_TAKEN = "epoch_taken"
     DUPLICATE_COMMAND = "duplicate_command"
+    BAD_ENTITLEMENT = "bad_entitlement"  # a LicenseActivated whose entitlement fails verification
 
 
 class OrderKind(StrEnum):

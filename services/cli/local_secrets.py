@@ -3,8 +3,9 @@
 On the first run, where the environment sets neither ``LICENSING_ADMIN_KEY`` nor
 ``LICENSING_ADMIN_USERS``, ``up`` makes a random admin key and an administrator
 ``admin`` with a random password, prints the password once, and keeps only the key
-and the password's scrypt hash (file mode 600; ``.run/`` is ignored by git). Later
-runs read them back. Values set in the environment always win.
+and the password's scrypt hash (file mode 600; ``.run/`` is ignored by git). It also
+makes the site's Ed25519 key (``LICENSING_SITE_KEY``, which signs deactivation
+receipts). Later runs read them back. Values set in the environment always win.
 """
 from __future__ import annotations
 
@@ -13,8 +14,9 @@ import secrets
 from pathlib import Path
 
 from services.auth.passwords import hash_password
+from services.vendor.keys import new_private_key
 
-KEY, USERS = "LICENSING_ADMIN_KEY", "LICENSING_ADMIN_USERS"
+KEY, USERS, SITE_KEY = "LICENSING_ADMIN_KEY", "LICENSING_ADMIN_USERS", "LICENSING_SITE_KEY"
 
 
 def _read(path: Path) -> dict[str, str]:
@@ -36,9 +38,11 @@ def ensure_local_secrets(path: Path = Path(".run/secrets.env")) -> str | None:
     if USERS not in stored:
         password = secrets.token_urlsafe(12)
         stored[USERS] = f"admin:{hash_password(password)}"
+    if SITE_KEY not in stored:
+        stored[SITE_KEY] = new_private_key()
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("# made by licensing up; keep it private\n" + "".join(f"{k}={v}\n" for k, v in stored.items()))
     path.chmod(0o600)
-    for name in (KEY, USERS):
+    for name in (KEY, USERS, SITE_KEY):
         os.environ.setdefault(name, stored[name])
     return password if os.environ[USERS] == stored[USERS] else None

@@ -9,7 +9,7 @@ import logging
 import click
 
 from services.cli.commands_leases import acquire, release
-from services.cli.commands_licenses import activate, deactivate
+from services.cli.commands_licenses import activate, activation_request, deactivate
 from services.cli.commands_maintenance import replay, reset_id, stop, uninstall
 from services.cli.commands_ops import reseed, watchdog
 from services.cli.commands_pair import pair, unpair
@@ -49,6 +49,8 @@ for command in (server, up, watchdog, activate, deactivate, acquire, release, re
                 pair, unpair, reset_id, replay, stop, uninstall, reseed):
     cli.add_command(command)
 from services.cli.commands_auth import hash_password; cli.add_command(hash_password)  # noqa: E402,E702
+from services.vendor.cli import vendor; cli.add_command(vendor)  # noqa: E402,E702
+cli.add_command(activation_request)
 
 
 if __name__ == "__main__":  # pragma: no cover

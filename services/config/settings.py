@@ -6,6 +6,8 @@ import re
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from services.vendor import keys
+
 _SAFE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 
 
@@ -37,6 +39,13 @@ class Settings(BaseSettings):
     # Administrators of the License Manager: "user:scrypt$...,other:scrypt$..."
     # (make a hash with ``licensing hash-password``).
     admin_users: SecretStr = SecretStr("")
+    # The vendor public keys whose entitlements this site activates (base64, comma separated;
+    # ``licensing vendor keygen`` prints one). Keep an old key while licenses it signed are in
+    # the log: every replay checks them again. Empty: unsigned activations (demo and test mode).
+    vendor_keys: str = ""
+    # The site's Ed25519 private key (base64 of its 32 bytes): it signs deactivation receipts;
+    # its public key goes into activation requests. ``licensing up`` generates one.
+    site_key: SecretStr | None = None
 
     @field_validator("site")
     @classmethod
@@ -44,6 +53,35 @@ class Settings(BaseSettings):
         if not _SAFE.match(value):
             raise ValueError("site must be lowercase letters, digits, '-' or '_' (at most 40)")
         return value
+
+    @field_validator("vendor_keys")
+    @classmethod
+    def _vendor_keys_are_keys(cls, value: str) -> str:
+        try:
+            keys.Trust.from_setting(value)
+        except keys.BadKey as exc:
+            raise ValueError(f"LICENSING_VENDOR_KEYS: {exc}") from None
+        return value
+
+    @field_validator("site_key")
+    @classmethod
+    def _site_key_is_a_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            try:
+                keys.load_private(value.get_secret_value())
+            except keys.BadKey as exc:
+                raise ValueError(f"LICENSING_SITE_KEY: {exc}") from None
+        return value
+
+    def trust(self) -> keys.Trust:
+        return keys.Trust.from_setting(self.vendor_keys)
+
+    def site_key_value(self) -> str | None:
+        return self.site_key.get_secret_value() if self.site_key else None
+
+    def site_public_key(self) -> str | None:
+        private = self.site_key_value()
+        return keys.public_text(private) if private else None
 
     def admin_key_value(self) -> str | None:
         return self.admin_key.get_secret_value() if self.admin_key else None

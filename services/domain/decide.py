@@ -19,7 +19,10 @@ from events.licenses import LicenseActivated, LicenseDeactivated
 from events.replies import DenialReason, ErrorCode
 from events.reservations import ReservationCancelled, SeatsReserved
 from events.writer import CommandRefused
+from services.domain import entitlements
+from services.domain.entitlements import activation_targets
 from services.domain.model import Reservation, State
+from services.vendor.keys import Trust
 
 _IDS = uuid.UUID("5b0c1f0e-3c41-4c7a-9d55-6f1d2a7e8b90")
 
@@ -32,6 +35,7 @@ class Context:
     epoch: int
     now: datetime
     actor: str | None = None
+    trust: Trust = Trust()  # the vendor keys the site trusts (none: unsigned activations accepted)
 
     def stamp(self) -> dict:
         return {"command_id": self.command_id, "epoch": self.epoch, "at": self.now, "actor": self.actor}
@@ -66,17 +70,20 @@ def _decide(command: object, state: State, ctx: Context) -> Decision | None:
 
 @_decide.register
 def _activate(command: c.ActivateLicense, state: State, ctx: Context) -> Decision:
-    if command.license_id in state.licenses:
+    if command.license_id in state.licenses and command.entitlement is None:
         return refuse(ctx, command, ErrorCode.CONFLICT,
                       f"license {command.license_id} is already activated; deactivate it first")
+    problem = entitlements.problem(state, command.entitlement, ctx.now, ctx.trust)
+    if problem is not None:
+        return refuse(ctx, command, problem.code, problem.message)
+    if command.entitlement is not None and not entitlements.matches(
+            command.entitlement, command.license_id, command.features):
+        return refuse(ctx, command, ErrorCode.BAD_SIGNATURE,
+                      "the command's license id or features differ from its signed entitlement; "
+                      "send the entitlement file as it is (licensing activate FILE)")
     return LicenseActivated(license_id=command.license_id, features=command.features,
-                            server_ids=activation_targets(state), **ctx.stamp())
-
-
-def activation_targets(state: State) -> list[str]:
-    """A license activates on the pair when there is one, else on every server of the site."""
-    nodes = list(state.pair) if state.pair else sorted(state.servers.keys())
-    return [state.servers[n].server_id for n in nodes if n in state.servers]
+                            server_ids=activation_targets(state), entitlement=command.entitlement,
+                            **ctx.stamp())
 
 
 @_decide.register

@@ -4,7 +4,10 @@
 the same verdicts (and so the same digest) for the same log:
 - a ``WriterPromoted`` for an epoch already taken is ignored;
 - a decision whose epoch is not the current one is ignored (a stale writer);
-- a second event for the same command id is ignored.
+- a second event for the same command id is ignored;
+- a ``LicenseActivated`` whose entitlement fails verification against the site's trust
+  (signature, binding, window, not activated before: ``entitlements.problem``) or does not
+  say what the event says is ignored (invariant 12): a forged activation changes nothing.
 An accepted event that does not fit the state raises ``CannotApply``: the
 projector stops loudly instead of skipping it (invariant 9).
 """
@@ -18,15 +21,22 @@ from events.licenses import LicenseActivated, LicenseDeactivated
 from events.reservations import ReservationCancelled, SeatsReserved
 from events.vocabulary import IgnoredReason
 from events.writer import CommandRefused, WriterPromoted
-from services.domain.model import Feature, Grant, Lease, License, Reservation, State, replace
+from services.domain import entitlements
+from services.domain.model import (
+    Activation, Feature, Grant, Lease, License, Reservation, State, replace,
+)
+from services.vendor.keys import Trust
 
 
 class CannotApply(Exception):
     """An accepted event contradicts the state: a bug or a corrupt log, never skipped."""
 
 
-def verdict(state: State, event: Event) -> IgnoredReason | None:
-    """None if the event applies, else why every projector ignores it."""
+def verdict(state: State, event: Event, trust: Trust | None = None) -> IgnoredReason | None:
+    """None if the event applies, else why every projector ignores it.
+
+    ``trust`` None means the trust this node installed (``entitlements.install``).
+    """
     if isinstance(event, WriterPromoted):
         return IgnoredReason.EPOCH_TAKEN if event.epoch <= state.epoch else None
     if isinstance(event, Decision):
@@ -34,11 +44,22 @@ def verdict(state: State, event: Event) -> IgnoredReason | None:
             return IgnoredReason.STALE_EPOCH
         if state.decided(event.command_id):
             return IgnoredReason.DUPLICATE_COMMAND
+    if isinstance(event, LicenseActivated) and not _entitlement_holds(state, event, trust):
+        return IgnoredReason.BAD_ENTITLEMENT
     return None
 
 
-def apply(state: State, event: Event) -> tuple[State, IgnoredReason | None]:
-    ignored = verdict(state, event)
+def _entitlement_holds(state: State, event: LicenseActivated, trust: Trust | None) -> bool:
+    trust = trust if trust is not None else entitlements.installed()
+    document = event.entitlement
+    if entitlements.problem(state, document, event.at, trust) is not None:
+        return False
+    return document is None or entitlements.matches(document, event.license_id, event.features,
+                                                    event.server_ids)
+
+
+def apply(state: State, event: Event, trust: Trust | None = None) -> tuple[State, IgnoredReason | None]:
+    ignored = verdict(state, event, trust)
     if ignored is not None:
         return state, ignored
     new = _evolve(event, state)
@@ -47,8 +68,8 @@ def apply(state: State, event: Event) -> tuple[State, IgnoredReason | None]:
     return new, None
 
 
-def evolve(state: State, event: Event) -> State:
-    return apply(state, event)[0]
+def evolve(state: State, event: Event, trust: Trust | None = None) -> State:
+    return apply(state, event, trust)[0]
 
 
 @singledispatch
@@ -83,14 +104,20 @@ def _(event: LicenseActivated, state: State) -> State:
         grant = Grant(license_id=event.license_id, seats=g.seats, expires_at=g.expires_at)
         features = features.set(key, replace(f, type=f.type or g.type, grants=f.grants + (grant,),
                                              total=f.total + g.seats))
+    serial = entitlements.serial_of(event.entitlement)
     lic = License(license_id=event.license_id, activated_at=event.at,
                   features=tuple((g.name, g.type, g.version, g.seats, g.expires_at) for g in event.features),
-                  server_ids=tuple(event.server_ids))
+                  server_ids=tuple(event.server_ids), serial=serial)
+    activation = Activation(license_id=event.license_id, serial=serial, server_ids=lic.server_ids,
+                            activated_at=event.at)
+    serials = state.serials if serial is None else state.serials.set(serial, event.license_id)
     servers = state.servers
     for node, server in state.servers.items():
         if server.server_id in event.server_ids and not server.ever_licensed:
             servers = servers.set(node, replace(server, ever_licensed=True))
-    return state.with_(licenses=state.licenses.set(event.license_id, lic), features=features, servers=servers)
+    return state.with_(licenses=state.licenses.set(event.license_id, lic), features=features,
+                       servers=servers, serials=serials,
+                       activations=state.activations.set(event.license_id, activation))
 
 
 @_evolve.register

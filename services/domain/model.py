@@ -81,6 +81,19 @@ class License:
     features: tuple[tuple[str, str, str, int, datetime | None], ...]  # name, type, version, seats, expiry
     activated_at: datetime
     server_ids: tuple[str, ...] = ()  # License Server IDs it is activated on
+    serial: str | None = None         # the vendor's serial (None: an unsigned activation)
+
+
+@dataclass(frozen=True, slots=True)
+class Activation:
+    """A license as it was activated, kept after it is deactivated: the site never forgets that
+    a serial or license id was used here (a re-activation needs a re-issued entitlement), and a
+    deactivation receipt names what it returns."""
+
+    license_id: str
+    serial: str | None
+    server_ids: tuple[str, ...]
+    activated_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,6 +183,8 @@ class State:
     older_outcomes: Map = field(default_factory=Map)
     outcomes_since: datetime | None = None
     servers: Map = field(default_factory=Map)       # node -> Server (uninstalled ones are removed)
+    activations: Map = field(default_factory=Map)   # license_id -> Activation, ever (never removed)
+    serials: Map = field(default_factory=Map)       # serial -> license_id, of signed activations
     pair: tuple[str, str] | None = None             # (primary node, backup node)
     sync: PairSync = PairSync()
     last_at: datetime | None = None

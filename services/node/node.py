@@ -27,7 +27,7 @@ from services.adapters.topology import Topology
 from services.api.app import build_app
 from services.client import ClientError, LicenseClient
 from services.config.settings import Settings, safe_node_name
-from services.domain import tiles
+from services.domain import entitlements, tiles
 from services.domain.model import State
 from services.node import identity, orders
 from services.node.heartbeat import final_heartbeat, publish_heartbeats
@@ -70,11 +70,13 @@ class Node:
         self.projector.listeners.append(self._watch_orders)
         self.consumer = StreamConsumer(self.projector, self.topology, self.settings.projector_batch)
         self.consumer.after_commit = self._carry_out_orders
+        entitlements.install(self.settings.trust())  # the fence checks entitlements with it
         await self.projector.load()
         self.writer = Writer(self.name, self.server_id, self.projector, self.topology,
                              prefetch=self.settings.writer_prefetch,
                              lease_check_seconds=self.settings.lease_check_seconds,
-                             admin_key=self.settings.admin_key_value())
+                             admin_key=self.settings.admin_key_value(),
+                             trust=self.settings.trust(), site_key=self.settings.site_key_value())
 
     def stop(self) -> None:
         self._stopping.set()
@@ -267,6 +269,8 @@ class Node:
             "database": self.database,
             "last_rebuild": self.last_rebuild,
             "admin_commands": "signed" if self.settings.admin_key else "open (no LICENSING_ADMIN_KEY)",
+            "entitlements": self.settings.trust().describe(),
+            "site_public_key": self.settings.site_public_key(),
         }
 
     def servers(self) -> dict[str, Any]:

@@ -24,12 +24,15 @@ from events import codec
 from events.base import Decision, Event
 from events.commands import Command, RenewLeases
 from events.leases import LeaseExpired, LeaseGranted, LeaseReleased
+from events.licenses import LicenseDeactivated
 from events.replies import Reply
 from events.writer import WriterPromoted
 from services.adapters.topology import Topology
 from services.domain.decide import Context, ExpireLease, decide
 from services.domain.evolve import evolve
 from services.domain.model import State
+from services.vendor import receipt
+from services.vendor.keys import Trust
 from services.writer import intake
 from services.writer.leases import LeaseClock
 from projections.projector import Projector
@@ -50,12 +53,14 @@ class Writer:
     def __init__(self, node: str, server_id: str, projector: Projector, topology: Topology, *,
                  prefetch: int = 200, lease_check_seconds: float = 1.0, clock: Clock = utc_now,
                  max_events_per_message: int = 200, reply_channels: int = 8,
-                 admin_key: str | None = None) -> None:
+                 admin_key: str | None = None, trust: Trust = Trust(),
+                 site_key: str | None = None) -> None:
         self.node, self.server_id = node, server_id
         self.projector, self.topology = projector, topology
         self.prefetch, self.lease_check_seconds, self.clock = prefetch, lease_check_seconds, clock
         self.max_events_per_message = max_events_per_message
         self.admin_key = admin_key
+        self.trust, self.site_key = trust, site_key
         # aio-pika holds a channel's lock until a publish is written to the socket, so one
         # reply channel lets only one reply out per few event-loop turns: under load that,
         # not the broker, capped the writer. Replies go round-robin over a few channels.
@@ -204,7 +209,29 @@ class Writer:
             self.leases.granted(event.lease_id, event.expires_at)
         elif isinstance(event, (LeaseReleased, LeaseExpired)):
             self.leases.ended(event.lease_id)
-        future.set_result(state.outcome(event.command_id))
+        reply = state.outcome(event.command_id)
+        if isinstance(event, LicenseDeactivated) and self.site_key and reply is not None:
+            reply = self._with_receipt(reply, event, state, offset)
+        future.set_result(reply)
+
+    def _with_receipt(self, reply: Reply, event: LicenseDeactivated, state: State,
+                      offset: int) -> Reply:
+        """The deactivation's receipt, signed here with the site key.
+
+        The writer signs, not the CLI: it holds the site key (an administrator's machine
+        need not), and it signs only once the deactivation is in the log and read back as
+        accepted, so a receipt always names a log offset where the license really left.
+        Ed25519 is deterministic, so the same event and offset always give the same receipt.
+        """
+        activation = state.activations.get(event.license_id)
+        terms = receipt.Terms(
+            site=self.topology.site, license_id=event.license_id,
+            serial=activation.serial if activation else None,
+            server_ids=list(activation.server_ids) if activation else [],
+            deactivated_at=event.at, log_offset=offset, command_id=event.command_id)
+        signed = receipt.sign(terms, self.site_key)  # type: ignore[arg-type]
+        return Reply.success(reply.command_id, **(reply.result or {}),
+                             receipt=signed.model_dump(mode="json"))
 
     # ---- commands --------------------------------------------------------------------
 
@@ -245,7 +272,8 @@ class Writer:
         known = self.speculative.outcome(command_id)
         if known is not None:
             return known
-        ctx = Context(command_id=command_id, epoch=self.epoch, now=self.clock(), actor=actor)
+        ctx = Context(command_id=command_id, epoch=self.epoch, now=self.clock(), actor=actor,
+                      trust=self.trust)
         event = decide(self.speculative, command, ctx)
         if event is None:  # an observation that changes nothing (see services.domain.watch)
             return Reply.success(command_id, changed=False)

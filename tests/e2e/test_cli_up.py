@@ -73,6 +73,10 @@ async def test_up_runs_a_paired_pair_and_the_watchdog_and_ctrl_c_stops_every_chi
         servers = await wait_for(paired, 45, "both nodes up and paired", interval=0.2)
         assert [(s["node"], s["role"], s["api_url"]) for s in servers["servers"]] == [
             ("primary", "primary", urls[0]), ("backup", "backup", urls[1])]
+        # A fresh machine: a demo vendor key, and a demo entitlement activated on the new pair.
+        licensed = await wait_for(lambda: _demo_licensed(urls[0]), 30, "the demo license on the pair")
+        assert len(licensed) == 1 and licensed[0].startswith("DEMO-")
+        assert json.loads((tmp_path / "demo-vendor.json").read_text())["demo"] is True
         kids = await wait_for(lambda: _three(children_of(up.pid)), 10, "three children of licensing up")
         commands = sorted(cmd.split(" services.cli.main ", 1)[-1].strip() for cmd in kids.values())
         assert commands == [f"server --node backup --http-port {ports[1]}",
@@ -96,6 +100,16 @@ async def test_up_runs_a_paired_pair_and_the_watchdog_and_ctrl_c_stops_every_chi
         if up.poll() is None:
             up.wait(10)
         await remove_site(site, ["primary", "backup"])
+
+
+async def _demo_licensed(url: str) -> list[str] | None:
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as session:
+        async with session.get(url + "/api/servers") as response:
+            servers = (await response.json())["servers"]
+        async with session.get(url + "/api/health") as response:
+            signed_only = (await response.json())["entitlements"].startswith("vendor-signed")
+    held = [s["licenses"] for s in servers]
+    return held[0] if signed_only and len(held) == 2 and held[0] and held[0] == held[1] else None
 
 
 async def _three(kids: dict[int, str]) -> dict[int, str] | None:
