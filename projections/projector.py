@@ -26,6 +26,7 @@ from projections.changes import BatchChanges
 from projections.store import Checkpoint, ProjectionStore
 from services.domain.evolve import CannotApply, apply
 from services.domain.model import State
+from services.trust.keys import Trust
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +42,8 @@ class ProjectionHalted(Exception):
 
 
 class Projector:
-    def __init__(self, store: ProjectionStore) -> None:
+    def __init__(self, store: ProjectionStore, trust: Trust = Trust()) -> None:
+        self.trust = trust  # the vendor keys the fence checks entitlements with (invariant 12)
         self.store = store
         self.state = State()
         self.checkpoint = Checkpoint()
@@ -58,7 +60,7 @@ class Projector:
         async for page in self.store.event_log():
             for row in page:
                 event = event_from_dict(orjson.loads(row["body"]))
-                state, ignored = apply(state, event)
+                state, ignored = apply(state, event, self.trust)
                 if ignored != row["ignored"]:
                     raise ProjectionHalted(
                         f"local event_log at {row['stream_offset']}/{row['idx']} no longer "
@@ -115,7 +117,7 @@ class Projector:
             for idx, (item, event) in enumerate(zip(items, events)):
                 before = state
                 try:
-                    state, ignored = apply(state, event)
+                    state, ignored = apply(state, event, self.trust)
                 except CannotApply as exc:
                     self._halt(
                         f"event {event.type} at offset {offset}/{idx} cannot be applied: {exc}")

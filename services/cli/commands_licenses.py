@@ -16,7 +16,7 @@ from services.cli.context import CliContext, json_option, pass_cli
 from services.cli.output import emit_json, fail, finish, note
 from services.cli.parsing import build, load_entitlement, parse_feature
 from services.cli.running import with_client
-from services.vendor import entitlement, request, signed
+from services.trust import entitlement, request, signed
 
 
 @click.command()

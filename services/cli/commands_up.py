@@ -35,7 +35,7 @@ from services.cli.local_secrets import ensure_local_secrets
 from services.cli.output import console, emit_json, note
 from services.client import ClientError, LicenseClient
 from services.config.settings import Settings
-from services.vendor import demo
+from services.cli import first_run
 
 POLL_SECONDS = 0.2
 T = TypeVar("T")
@@ -258,7 +258,7 @@ async def _up(ctx: CliContext, settings: Settings, names: tuple[str, str], ports
             pair = servers.get("pair")
             if pair is None:
                 if await _unless_stopped(_pair(ctx, settings, *names), stop):
-                    demo_license = demo.activate_demo(settings, nodes[0].url or "", log_dir.parent)
+                    demo_license = first_run.activate_demo(settings, nodes[0].url or "", log_dir.parent)
                     await _unless_stopped(demo_license, stop)
             elif (pair.get("primary"), pair.get("backup")) != names:
                 note(f"The site is already paired: {pair.get('primary')} (primary) and {pair.get('backup')} "
@@ -304,7 +304,7 @@ def up(ctx: CliContext, primary: str, backup: str, primary_port: int, backup_por
         raise click.BadParameter("the primary and the backup need different names", param_hint="--backup")
     if primary_port == backup_port:
         raise click.BadParameter("the primary and the backup need different ports", param_hint="--backup-port")
-    demo.ensure_demo_vendor(log_dir.parent)  # before the secrets: it looks for a fresh .run/
+    first_run.ensure_demo_vendor(log_dir.parent)  # before the secrets: it looks for a fresh .run/
     new_password = ensure_local_secrets(log_dir.parent / "secrets.env")
     if new_password:
         note(f"License Manager administrator: admin / {new_password}  (shown once; the site's admin key and "

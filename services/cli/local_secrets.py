@@ -14,7 +14,7 @@ import secrets
 from pathlib import Path
 
 from services.auth.passwords import hash_password
-from services.vendor.keys import new_private_key
+from services.trust.keys import new_private_key
 
 KEY, USERS, SITE_KEY = "LICENSING_ADMIN_KEY", "LICENSING_ADMIN_USERS", "LICENSING_SITE_KEY"
 

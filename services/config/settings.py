@@ -6,7 +6,7 @@ import re
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from services.vendor import keys
+from services.trust import keys
 
 _SAFE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 

@@ -22,7 +22,7 @@ from events.writer import CommandRefused
 from services.domain import entitlements
 from services.domain.entitlements import activation_targets
 from services.domain.model import Reservation, State
-from services.vendor.keys import Trust
+from services.trust.keys import Trust
 
 _IDS = uuid.UUID("5b0c1f0e-3c41-4c7a-9d55-6f1d2a7e8b90")
 

@@ -1,9 +1,9 @@
 """Whether a site may activate an entitlement now: the writer asks before deciding, every
 projector asks again in the fence (invariant 12). Pure: state, document, time and trust in.
 
-The trust (the vendor public keys) is data handed in by the node. The projector applies
-events through ``evolve.apply(state, event)`` without one, so the node installs its trust
-here once at start (``install``); tests pass a Trust explicitly.
+The trust (the vendor public keys) is data handed in by the node: to the writer in the
+decision's ``Context``, to the projector (``Projector(store, trust)``), which passes it to
+``evolve.apply``. Nothing here reads the environment.
 """
 from __future__ import annotations
 
@@ -14,21 +14,8 @@ from events.commands import FeatureGrant
 from events.signed import SignedDocument
 from events.vocabulary import ErrorCode
 from services.domain.model import State
-from services.vendor import entitlement
-from services.vendor.keys import Trust
-
-_installed = Trust()
-
-
-def install(trust: Trust) -> None:
-    """The trust of this process's node (set once at start, before the first event is applied)."""
-    global _installed
-    _installed = trust
-
-
-def installed() -> Trust:
-    return _installed
-
+from services.trust import entitlement
+from services.trust.keys import Trust
 
 @dataclass(frozen=True, slots=True)
 class Problem:

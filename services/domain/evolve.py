@@ -25,7 +25,7 @@ from services.domain import entitlements
 from services.domain.model import (
     Activation, Feature, Grant, Lease, License, Reservation, State, replace,
 )
-from services.vendor.keys import Trust
+from services.trust.keys import Trust
 
 
 class CannotApply(Exception):
@@ -35,7 +35,8 @@ class CannotApply(Exception):
 def verdict(state: State, event: Event, trust: Trust | None = None) -> IgnoredReason | None:
     """None if the event applies, else why every projector ignores it.
 
-    ``trust`` None means the trust this node installed (``entitlements.install``).
+    ``trust`` is the vendor keys the node is configured with; none means unsigned
+    activations are accepted (demo and test mode).
     """
     if isinstance(event, WriterPromoted):
         return IgnoredReason.EPOCH_TAKEN if event.epoch <= state.epoch else None
@@ -50,7 +51,7 @@ def verdict(state: State, event: Event, trust: Trust | None = None) -> IgnoredRe
 
 
 def _entitlement_holds(state: State, event: LicenseActivated, trust: Trust | None) -> bool:
-    trust = trust if trust is not None else entitlements.installed()
+    trust = trust if trust is not None else Trust()
     document = event.entitlement
     if entitlements.problem(state, document, event.at, trust) is not None:
         return False

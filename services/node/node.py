@@ -27,7 +27,7 @@ from services.adapters.topology import Topology
 from services.api.app import build_app
 from services.client import ClientError, LicenseClient
 from services.config.settings import Settings, safe_node_name
-from services.domain import entitlements, tiles
+from services.domain import tiles
 from services.domain.model import State
 from services.node import identity, orders
 from services.node.heartbeat import final_heartbeat, publish_heartbeats
@@ -66,11 +66,10 @@ class Node:
         self.pool = await open_pool(self.settings.pg_dsn, self.database)
         self.server_id = await identity.load_or_create(self.pool, self.name)
         self._handled_offset = await orders.handled_offset(self.pool)
-        self.projector = Projector(ProjectionStore(self.pool))
+        self.projector = Projector(ProjectionStore(self.pool), self.settings.trust())
         self.projector.listeners.append(self._watch_orders)
         self.consumer = StreamConsumer(self.projector, self.topology, self.settings.projector_batch)
         self.consumer.after_commit = self._carry_out_orders
-        entitlements.install(self.settings.trust())  # the fence checks entitlements with it
         await self.projector.load()
         self.writer = Writer(self.name, self.server_id, self.projector, self.topology,
                              prefetch=self.settings.writer_prefetch,

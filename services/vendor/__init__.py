@@ -1,6 +1,5 @@
-"""The vendor's side of licensing: keys, signed entitlements, activation requests, receipts.
+"""The vendor's side of licensing: ``licensing vendor keygen / issue / verify-receipt``.
 
-Everything here but ``cli`` and ``demo`` is pure (bytes in, values out), so the domain
-can verify an entitlement in the fence without any I/O. A vendor runs
-``licensing vendor ...`` on its own machine; only public keys ever reach a site.
+A vendor runs it on its own machine; the signing itself is pure and lives in
+``services.trust``, which the site's servers use to verify what the vendor signed.
 """

@@ -15,8 +15,8 @@ from pydantic import ValidationError
 
 from events.codec import describe_validation_error
 from events.commands import FeatureGrant
-from services.vendor import entitlement, keys, receipt, signed
-from services.vendor.request import ActivationRequest
+from services.trust import entitlement, keys, receipt, signed
+from services.trust.request import ActivationRequest
 
 FilePath = click.Path(dir_okay=False, path_type=Path)
 

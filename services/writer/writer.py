@@ -31,8 +31,8 @@ from services.adapters.topology import Topology
 from services.domain.decide import Context, ExpireLease, decide
 from services.domain.evolve import evolve
 from services.domain.model import State
-from services.vendor import receipt
-from services.vendor.keys import Trust
+from services.trust import receipt
+from services.trust.keys import Trust
 from services.writer import intake
 from services.writer.leases import LeaseClock
 from projections.projector import Projector
@@ -277,7 +277,7 @@ class Writer:
         event = decide(self.speculative, command, ctx)
         if event is None:  # an observation that changes nothing (see services.domain.watch)
             return Reply.success(command_id, changed=False)
-        self.speculative = evolve(self.speculative, event)
+        self.speculative = evolve(self.speculative, event, self.trust)
         future: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
         self.pending[command_id] = future
         self._outbox.put_nowait(event)

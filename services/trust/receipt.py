@@ -9,7 +9,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from events import limits
 from events.signed import SignedDocument
-from services.vendor import keys, signed
+from services.trust import keys, signed
 
 FORMAT = "licensing-receipt/1"
 

@@ -13,7 +13,7 @@ import orjson
 from pydantic import BaseModel, ValidationError
 
 from events.signed import SignedDocument
-from services.vendor import keys
+from services.trust import keys
 
 T = TypeVar("T", bound=BaseModel)
 

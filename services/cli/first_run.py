@@ -25,7 +25,7 @@ from services.cli.api import ApiUnavailable, get_json
 from services.cli.output import note
 from services.client import ClientError, LicenseClient
 from services.config.settings import Settings
-from services.vendor import entitlement, keys, request, signed
+from services.trust import entitlement, keys, request, signed
 
 VENDOR_FILE = "demo-vendor.json"
 VENDOR_KEYS = "LICENSING_VENDOR_KEYS"

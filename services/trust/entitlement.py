@@ -13,7 +13,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validato
 from events import limits
 from events.commands import FeatureGrant
 from events.signed import SignedDocument
-from services.vendor import keys, signed
+from services.trust import keys, signed
 
 FORMAT = "licensing-entitlement/1"
 
