@@ -12,7 +12,7 @@ class SignedDocument(BaseModel):
     The bytes are the canonical JSON of the terms (sorted keys), carried opaquely, so no
     re-formatting of the surrounding JSON can change what was signed. ``format`` says what
     the terms are (``licensing-entitlement/1``, ``licensing-receipt/1``); ``key_id`` names
-    the signing key (services.vendor.keys.key_id). See docs/protocol.md, "Entitlements".
+    the signing key (services.trust.keys.key_id). See docs/protocol.md, "Entitlements".
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")

@@ -15,7 +15,7 @@ import orjson
 
 from events.commands import Acquire, FeatureGrant, PairServers
 from events.licenses import LicenseActivated
-from services.vendor import entitlement, keys, signed
+from services.trust import entitlement, keys, signed
 from tests.support.fake_log import publish_events
 from tests.support.processes import REPO
 from tests.support.sites import AMQP_URL, PG_DSN

@@ -16,8 +16,8 @@ from services.domain.decide import Context, decide
 from services.domain.evolve import apply
 from services.domain.model import State
 from events.codec import event_from_dict
-from services.vendor import entitlement, keys, receipt, signed
-from services.vendor.keys import Trust
+from services.trust import entitlement, keys, receipt, signed
+from services.trust.keys import Trust
 from tests.unit.harness import T0, at, grant
 
 VENDOR = keys.new_private_key()
