@@ -12,6 +12,7 @@ import asyncpg
 import orjson
 from aiohttp import web
 
+from projections.queries import ReadModels
 from services.config.settings import Settings
 from services.web.capacity import PERIODS, capacity
 from services.web.manage import Manager
@@ -47,6 +48,7 @@ def _asset_version() -> str:
 def mount(app: web.Application, node: Any, pool: asyncpg.Pool) -> None:
     """Add the License Manager to a node's app. ``node`` is the running ``Node``."""
     settings: Settings = node.settings
+    reads = ReadModels(pool)
     name: str = node.name
     sessions = Sessions(name, settings.admin_users.get_secret_value(), settings.admin_key_value())
     app[SESSIONS] = sessions
@@ -155,7 +157,7 @@ def mount(app: web.Application, node: Any, pool: asyncpg.Pool) -> None:
             buckets = max(10, min(600, int(request.query.get("buckets", "120"))))
         except ValueError:
             return _json({"error": "buckets must be an integer"}, 400)
-        return _json(await capacity(pool, period, buckets))
+        return _json(await capacity(reads, period, buckets))
 
     def _signature() -> dict[str, Any]:
         h = node.health()
