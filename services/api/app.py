@@ -7,15 +7,13 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-import asyncpg
 import orjson
 from aiohttp import web
 
 from projections.queries import ReadModels
-from services.web import mount as mount_license_manager
 
 
-class NodeView(Protocol):
+class NodeViews(Protocol):
     def health(self) -> dict[str, Any]: ...
     def servers(self) -> dict[str, Any]: ...
 
@@ -25,8 +23,7 @@ def json(data: Any, status: int = 200) -> web.Response:
                         content_type="application/json")
 
 
-def build_app(node: NodeView, pool: asyncpg.Pool) -> web.Application:
-    reads = ReadModels(pool)
+def build_api(node: NodeViews, reads: ReadModels) -> web.Application:
     routes = web.RouteTableDef()
 
     @routes.get("/api/health")
@@ -73,8 +70,6 @@ def build_app(node: NodeView, pool: asyncpg.Pool) -> web.Application:
 
     app = web.Application()
     app.add_routes(routes)
-    if hasattr(node, "settings"):  # the License Manager's pages, login and Manage actions (services.web)
-        mount_license_manager(app, node, pool)
     return app
 
 

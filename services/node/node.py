@@ -23,13 +23,13 @@ from projections.database import database_name, open_pool
 from projections.projector import ProjectionHalted, Projector, StreamBehind
 from projections.store import ProjectionStore
 from services.adapters.topology import Topology
-from services.api.app import build_app
 from services.client import ClientError, LicenseClient
 from services.config.settings import Settings, safe_node_name
 from services.domain import tiles
 from services.domain.model import State
 from services.node import identity, orders
 from services.node.heartbeat import final_heartbeat, publish_heartbeats
+from services.node.http import node_app
 from services.writer.writer import Demoted, Writer
 
 log = logging.getLogger(__name__)
@@ -311,7 +311,7 @@ async def serve(settings: Settings, node: str, http_port: int | None = None) -> 
         loop.add_signal_handler(sig, the_node.stop)
     runner = None
     if http_port is not None:
-        runner = web.AppRunner(build_app(the_node, the_node.pool))
+        runner = web.AppRunner(node_app(the_node))
         await runner.setup()
         await web.TCPSite(runner, settings.http_host, http_port).start()
         log.info("node %s: API on %s/api/health", node, api_url)
