@@ -11,11 +11,12 @@ import orjson
 from aiohttp import web
 
 from projections.queries import ReadModels
+from services.node.views import Health, ServersView
 
 
 class NodeViews(Protocol):
-    def health(self) -> dict[str, Any]: ...
-    def servers(self) -> dict[str, Any]: ...
+    def health(self) -> Health: ...
+    def servers(self) -> ServersView: ...
 
 
 def json(data: Any, status: int = 200) -> web.Response:
@@ -29,11 +30,11 @@ def build_api(node: NodeViews, reads: ReadModels) -> web.Application:
     @routes.get("/api/health")
     async def health(request: web.Request) -> web.Response:
         data = node.health()
-        return json(data, status=200 if data.get("healthy") else 503)
+        return json(data.model_dump(mode="json"), status=200 if data.healthy else 503)
 
     @routes.get("/api/servers")
     async def servers(request: web.Request) -> web.Response:
-        return json(node.servers())
+        return json(node.servers().model_dump(mode="json"))
 
     @routes.get("/api/usage")
     async def usage(request: web.Request) -> web.Response:

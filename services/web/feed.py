@@ -8,20 +8,22 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from services.node.views import Health
+
 POLL_SECONDS = 0.2        # how often the live feed looks at the node's checkpoint
 KEEPALIVE_SECONDS = 15.0  # an SSE comment now and then keeps proxies from closing the stream
 
 
 class LiveFeed:
-    def __init__(self, health: Callable[[], dict[str, Any]]) -> None:
+    def __init__(self, health: Callable[[], Health]) -> None:
         self.health = health
         self.closing = asyncio.Event()  # set on shutdown, or the runner would wait for the feeds
 
     def signature(self) -> dict[str, Any]:
         """What the page must redraw on: any change of it is worth a "changed" notice."""
         h = self.health()
-        return {"offset": h.get("offset"), "status": h.get("status"),
-                "caught_up": h.get("caught_up"), "connected": h.get("connected"), "halted": bool(h.get("projector_halted"))}
+        return {"offset": h.offset, "status": h.status, "caught_up": h.caught_up,
+                "connected": h.connected, "halted": bool(h.projector_halted)}
 
     async def close(self, _: web.Application) -> None:
         self.closing.set()

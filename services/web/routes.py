@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
 
 from aiohttp import web
 
 from projections.queries import ReadModels
 from services.config.settings import Settings
+from services.node.views import Health
 from services.web.capacity import PERIODS, capacity
 from services.web.feed import LiveFeed
 from services.web.manage import Manager
@@ -61,7 +61,7 @@ class CapacityChart:
         return json_response(await capacity(self.reads, period, buckets))
 
 
-def mount(app: web.Application, settings: Settings, node: str, *, health: Callable[[], dict[str, Any]],
+def mount(app: web.Application, settings: Settings, node: str, *, health: Callable[[], Health],
           reads: ReadModels) -> None:
     """Add the License Manager of ``node`` to its app: ``health`` drives the live feed."""
     sessions = Sessions(node, settings.admin_users.get_secret_value(), settings.admin_key_value())
