@@ -10,6 +10,7 @@ from typing import Any, Protocol
 import orjson
 from aiohttp import web
 
+from events.vocabulary import as_json as vocabulary
 from projections.queries import ReadModels
 from services.node.views import Health, ServersView
 
@@ -35,6 +36,10 @@ def build_api(node: NodeViews, reads: ReadModels) -> web.Application:
     @routes.get("/api/servers")
     async def servers(request: web.Request) -> web.Response:
         return json(node.servers().model_dump(mode="json"))
+
+    @routes.get("/api/vocabulary")
+    async def words(request: web.Request) -> web.Response:
+        return json(vocabulary())
 
     @routes.get("/api/usage")
     async def usage(request: web.Request) -> web.Response:
