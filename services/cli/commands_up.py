@@ -181,14 +181,14 @@ async def _wait_ready(session: aiohttp.ClientSession, child: Child, children: li
         _check_children(children, starting=True)
         health = await read_health(session, child.url)
         if health is not None:
-            last = f"status {health.get('status')}, caught up: {health.get('caught_up')}"
-            if health.get("healthy") and health.get("caught_up"):
+            last = f"status {health.status}, caught up: {health.caught_up}"
+            if health.healthy and health.caught_up:
                 try:
                     servers = await get_json(session, child.url, "/api/servers")
                 except ApiUnavailable as exc:
                     servers, last = None, str(exc)
                 if isinstance(servers, dict) and any(
-                        s.get("node") == child.name and s.get("server_id") == health.get("server_id")
+                        s.get("node") == child.name and s.get("server_id") == health.server_id
                         for s in servers.get("servers") or []):
                     return servers
                 last = "caught up, not registered in the log yet"
