@@ -22,6 +22,7 @@ from services.cli.following import FollowFailed, Located, follow_replay, follow_
 from services.cli.output import emit_json, fail, finish, note
 from services.cli.parsing import build
 from services.cli.running import with_client
+from services.node.views import Health
 
 positive = click.FloatRange(min=0, min_open=True)
 
@@ -41,7 +42,7 @@ def _refused(ctx: CliContext, reply: Reply) -> None:
         finish(ctx, reply, lambda r: None)
 
 
-def _prepare(ctx: CliContext, api_url: str, node: str, what: str) -> tuple[Located, dict[str, Any] | None]:
+def _prepare(ctx: CliContext, api_url: str, node: str, what: str) -> tuple[Located, Health | None]:
     """Before sending: where the node answers and how it is now (None if the site does not know it)."""
     hint = "use --no-wait to only send the order"
     try:
@@ -143,7 +144,8 @@ def _stop_like(ctx: CliContext, command: StopServer | UninstallServer, api_url: 
             how, elapsed = asyncio.run(follow_stop(node, url, timeout=wait_timeout))
         except FollowFailed as exc:
             fail(ctx, exc.code, exc.message)
-    server_id = (before or {}).get("server_id") or (located.entry(node) or {}).get("server_id")
+    entry = located.entry(node)
+    server_id = (before.server_id if before else None) or (entry.server_id if entry else None)
     if ctx.json:
         emit_json({"ok": True, "command_id": reply.command_id, "node": node, "server_id": server_id,
                    "stopped": True, "how": how, "elapsed": round(elapsed, 3)})

@@ -109,14 +109,14 @@ async def _wait_ready(session: aiohttp.ClientSession, node: NodeProcess,
         health = await read_health(session, node.url)
         if health is None:
             raise NotYet("its API does not answer yet")
-        if not (health.get("healthy") and health.get("caught_up")):
-            raise NotYet(f"status {health.get('status')}, caught up: {health.get('caught_up')}")
+        if not (health.healthy and health.caught_up):
+            raise NotYet(f"status {health.status}, caught up: {health.caught_up}")
         try:
             servers = await get_json(session, node.url, "/api/servers")
         except ApiUnavailable as exc:
             raise NotYet(str(exc)) from None
         if isinstance(servers, dict) and any(
-                s.get("node") == node.name and s.get("server_id") == health.get("server_id")
+                s.get("node") == node.name and s.get("server_id") == health.server_id
                 for s in servers.get("servers") or []):
             return servers
         raise NotYet("caught up, not registered in the log yet")

@@ -5,11 +5,13 @@ import asyncio
 from typing import Any
 
 import click
+from pydantic import ValidationError
 
 from services.cli.api import DEFAULT_API_URL, ApiUnavailable, fetch
 from services.cli.context import CliContext, json_option, pass_cli
 from services.cli.output import console, emit_json, fail, note
 from services.cli.tables import health_table, status_table, usage_table
+from services.node.views import Health, ServersView
 
 api_option = click.option(
     "--api", "api_url", envvar="LICENSING_API_URL", default=DEFAULT_API_URL, show_default=True,
@@ -50,11 +52,11 @@ def status(ctx: CliContext, api_url: str) -> None:
         emit_json(result)
         return
     out = console()
-    if isinstance(result["servers"], dict):
-        out.print(status_table(result["servers"]))
-    else:
+    try:
+        out.print(status_table(ServersView.model_validate(result["servers"])))
+    except ValidationError:
         note(f"servers: {servers}")
-    if isinstance(result["health"], dict):
-        out.print(health_table(result["health"]))
-    else:
+    try:
+        out.print(health_table(Health.model_validate(result["health"])))
+    except ValidationError:
         note(f"health: {health}")

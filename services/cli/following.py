@@ -12,10 +12,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
+from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from events.vocabulary import ServerStatus
 from services.cli.api import API_TIMEOUT, ApiUnavailable, get_json
+from services.node.views import Health, ServersView, Tile
 
 POLL_SECONDS = 0.2
 HEALTH_TIMEOUT = 2.0
@@ -36,38 +39,38 @@ class FollowFailed(Exception):
 class Located:
     """Where the nodes of a site answer, as ``/api/servers`` of one of them says."""
 
-    servers: dict[str, Any]
+    servers: ServersView
     urls: dict[str, str] = field(default_factory=dict)   # node -> api_url, for nodes that publish one
 
-    def entry(self, node: str) -> dict[str, Any] | None:
-        return next((s for s in self.servers.get("servers") or [] if s.get("node") == node), None)
+    def entry(self, node: str) -> Tile | None:
+        return self.servers.tile(node)
 
 
 async def locate(api_url: str) -> Located:
     """``/api/servers`` of ``api_url``; ``ApiUnavailable`` if it does not answer."""
     timeout = aiohttp.ClientTimeout(total=API_TIMEOUT)
     async with aiohttp.ClientSession(timeout=timeout) as session:
-        servers = await get_json(session, api_url, "/api/servers")
-    if not isinstance(servers, dict):
-        raise ApiUnavailable(f"GET {api_url}/api/servers answered something that is not an object")
-    urls = {s["node"]: s["api_url"].rstrip("/") for s in servers.get("servers") or []
-            if isinstance(s, dict) and s.get("node") and s.get("api_url")}
-    return Located(servers, urls)
+        answer = await get_json(session, api_url, "/api/servers")
+    try:
+        servers = ServersView.model_validate(answer)
+    except ValidationError:
+        raise ApiUnavailable(f"GET {api_url}/api/servers answered something that is not "
+                             f"the site's servers") from None
+    return Located(servers, servers.api_urls())
 
 
-async def read_health(session: aiohttp.ClientSession, base: str) -> dict[str, Any] | None:
+async def read_health(session: aiohttp.ClientSession, base: str) -> Health | None:
     """A node's ``/api/health``, healthy (200) or not (503); None if it does not answer."""
     try:
         async with session.get(f"{base.rstrip('/')}/api/health") as response:
             if response.status not in (200, 503):
                 return None
-            data = await response.json(content_type=None)
-            return data if isinstance(data, dict) else None
+            return Health.model_validate(await response.json(content_type=None))
     except (aiohttp.ClientError, asyncio.TimeoutError, ValueError, OSError):
-        return None
+        return None  # a ValidationError is a ValueError: an answer that is not a health
 
 
-async def health_once(base: str) -> dict[str, Any] | None:
+async def health_once(base: str) -> Health | None:
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=HEALTH_TIMEOUT)) as session:
         return await read_health(session, base)
 
@@ -106,10 +109,10 @@ class Replayed:
                 "saw_recovering": self.saw_recovering}
 
 
-Reference = tuple[str | None, dict[str, Any] | None, str]
+Reference = tuple[str | None, Health | None, str]
 
 
-def _writer_health(target: str, own: dict[str, Any], others: dict[str, dict[str, Any] | None]) -> Reference:
+def _writer_health(target: str, own: Health, others: dict[str, Health | None]) -> Reference:
     """The node to match: the writer, and its health.
 
     The writer is the node that says so (``writer: true``; a node takes the role
@@ -120,23 +123,29 @@ def _writer_health(target: str, own: dict[str, Any], others: dict[str, dict[str,
     all read the same log. A site of one node has only itself to match.
     """
     for node, health in others.items():
-        if health and health.get("writer") is True:
+        if health and health.writer is True:
             return node, health, "the writer"
-    if own.get("writer") is True:
+    if own.writer is True:
         return target, own, "the writer"
-    named = next((h.get("writer_node") for h in others.values() if h and h.get("writer_node")), None)
+    named = next((h.writer_node for h in others.values() if h and h.writer_node), None)
     if named and named != target and others.get(named):
         return named, others[named], "the log's last writer"
-    caught_up = [(n, h) for n, h in others.items() if h and h.get("caught_up")]
+    caught_up = [(n, h) for n, h in others.items() if h and h.caught_up]
     if caught_up:
-        node, health = max(caught_up, key=lambda item: int(item[1].get("offset", -1)))
+        node, health = max(caught_up, key=lambda item: item[1].offset)
         return node, health, "a caught-up peer"
     if not others:
         return target, own, "itself (the site's only node with an API)"
     return None, None, ""
 
 
-async def follow_replay(node: str, located: Located, before: dict[str, Any], *, new_id: bool,
+def _restarted(own: Health, before: Health, elapsed: float) -> bool:
+    """The node's session restarted since ``before`` (or its whole process did)."""
+    return (own.restarts > before.restarts
+            or own.uptime_seconds + RESTARTED_SLACK < before.uptime_seconds + elapsed)
+
+
+async def follow_replay(node: str, located: Located, before: Health, *, new_id: bool,
                         timeout: float, show: bool) -> Replayed:
     """Poll until ``node`` carried out its reset/sync order and matches the writer's digest.
 
@@ -147,73 +156,73 @@ async def follow_replay(node: str, located: Located, before: dict[str, Any], *, 
     """
     url = located.urls[node]
     peers = {name: u for name, u in located.urls.items() if name != node}
-    restarts0 = int(before.get("restarts") or 0)
-    uptime0 = float(before.get("uptime_seconds") or 0.0)
-    id0 = str(before.get("server_id") or "")
+    id0 = before.server_id
     start = time.monotonic()
     deadline = start + timeout
     carried_out = saw_recovering = False
     mismatch_since: float | None = None
     polls = 0
-    last: dict[str, Any] | None = None
+    last: Health | None = None
     verb = "Resetting" if new_id else "Replaying"
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=HEALTH_TIMEOUT)) as session:
         with _progress(show) as progress:
-            task = progress.add_task(f"{verb} {node}: waiting for it to take the order", total=None, rate="")
+            task = progress.add_task(f"{verb} {node}: waiting for it to take the order",
+                                     total=None, rate="")
             while True:
                 tick = time.monotonic()
-                own, *answers = await asyncio.gather(read_health(session, url),
-                                                     *(read_health(session, u) for u in peers.values()))
+                own, *answers = await asyncio.gather(
+                    read_health(session, url), *(read_health(session, u) for u in peers.values()))
                 others = dict(zip(peers, answers))
                 polls += 1
                 now = time.monotonic()
                 elapsed = now - start
                 if own is not None:
                     last = own
-                    if own.get("status") == "Halted" or own.get("projector_halted"):
+                    if own.status == ServerStatus.HALTED or own.projector_halted:
                         raise FollowFailed("halted", f"{node} stopped replaying: its projector halted: "
-                                                     f"{own.get('projector_halted') or own.get('last_error')}")
-                    if own.get("status") == "Recovering":
+                                                     f"{own.projector_halted or own.last_error}")
+                    if own.status == ServerStatus.RECOVERING:
                         saw_recovering = True
                     if not carried_out:
-                        restarted = (int(own.get("restarts") or 0) > restarts0
-                                     or float(own.get("uptime_seconds") or 0.0) + RESTARTED_SLACK < uptime0 + elapsed)
-                        carried_out = restarted and (not new_id or own.get("server_id") != id0)
-                    events = int(own.get("events_applied") or 0)
-                    rate = f"{events / elapsed:,.0f} events/s" if elapsed > 0 and (carried_out or saw_recovering) else ""
-                    if carried_out or saw_recovering:
-                        offset = int(own.get("offset", -1))
-                        target = own.get("target_offset")
-                        total = None if target is None else max(int(target) + 1, offset + 1)
-                        progress.update(task, description=f"{verb} {node} ({own.get('status')})",
-                                        completed=offset + 1, total=total, rate=rate)
+                        carried_out = (_restarted(own, before, elapsed)
+                                       and (not new_id or own.server_id != id0))
+                    events = own.events_applied
+                    moving = carried_out or saw_recovering
+                    rate = f"{events / elapsed:,.0f} events/s" if elapsed > 0 and moving else ""
+                    if moving:
+                        target = own.target_offset
+                        total = None if target is None else max(target + 1, own.offset + 1)
+                        progress.update(task, description=f"{verb} {node} ({own.status})",
+                                        completed=own.offset + 1, total=total, rate=rate)
                     writer, writer_health, matched_as = _writer_health(node, own, others)
-                    if carried_out and own.get("caught_up") and writer_health is not None:
-                        if writer_health.get("digest") == own.get("digest") and own.get("status") == "Running":
-                            offset = int(own.get("offset", -1))
+                    if carried_out and own.caught_up and writer_health is not None:
+                        if (writer_health.digest == own.digest
+                                and own.status == ServerStatus.RUNNING):
                             progress.update(task, description=f"{verb} {node} (caught up)",
-                                            completed=offset + 1, total=offset + 1, rate=rate)
-                            return Replayed(node, str(own.get("server_id")), id0, events, offset,
-                                            str(own.get("digest")), writer, matched_as, elapsed, polls,
+                                            completed=own.offset + 1, total=own.offset + 1,
+                                            rate=rate)
+                            return Replayed(node, own.server_id, id0, events, own.offset,
+                                            own.digest, writer, matched_as, elapsed, polls,
                                             saw_recovering)
-                        if writer_health.get("offset") == own.get("offset"):
+                        if writer_health.offset == own.offset:
                             mismatch_since = mismatch_since or now
                             if now - mismatch_since >= MISMATCH_SECONDS:
                                 raise FollowFailed(
                                     "not_synced",
-                                    f"pair not synced: {node} and {writer} ({matched_as}) are both at offset "
-                                    f"{own.get('offset')} but their digests differ "
-                                    f"({str(own.get('digest'))[:12]} != {str(writer_health.get('digest'))[:12]})")
+                                    f"pair not synced: {node} and {writer} ({matched_as}) are both "
+                                    f"at offset {own.offset} but their digests differ "
+                                    f"({own.digest[:12]} != {writer_health.digest[:12]})")
                         else:
                             mismatch_since = None
                 elif carried_out or saw_recovering:
                     progress.update(task, description=f"{verb} {node} (not answering)")
                 if now >= deadline:
                     where = ("it never took the order" if not carried_out and not saw_recovering else
-                             f"it is at offset {last.get('offset')} of {last.get('target_offset')}, "
-                             f"status {last.get('status')}" if last else "its API does not answer")
-                    raise FollowFailed("timeout", f"{node} did not catch up with the writer within {timeout:g} s "
-                                                  f"({where}); it may still be replaying: watch it with "
+                             f"it is at offset {last.offset} of {last.target_offset}, "
+                             f"status {last.status}" if last else "its API does not answer")
+                    raise FollowFailed("timeout", f"{node} did not catch up with the writer within "
+                                                  f"{timeout:g} s ({where}); it may still be "
+                                                  f"replaying: watch it with "
                                                   f"'licensing status --api {url}'")
                 await asyncio.sleep(max(0.0, POLL_SECONDS - (time.monotonic() - tick)))
 
@@ -227,9 +236,10 @@ async def follow_stop(node: str, url: str, *, timeout: float) -> tuple[str, floa
             elapsed = time.monotonic() - start
             if health is None:
                 return "its API no longer answers", elapsed
-            if health.get("status") == "Stopped":
+            if health.status == ServerStatus.STOPPED:
                 return "its health says Stopped", elapsed
             if elapsed >= timeout:
-                raise FollowFailed("timeout", f"{node} still answers at {url} with status {health.get('status')} "
-                                              f"after {timeout:g} s; it has not stopped")
+                raise FollowFailed("timeout", f"{node} still answers at {url} with status "
+                                              f"{health.status} after {timeout:g} s; "
+                                              f"it has not stopped")
             await asyncio.sleep(POLL_SECONDS)

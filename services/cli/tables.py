@@ -7,6 +7,8 @@ from typing import Any
 from rich.table import Table
 from rich.text import Text
 
+from services.node.views import Health, ServersView
+
 
 def _text(value: Any) -> str:
     return "" if value is None else str(value)
@@ -40,27 +42,26 @@ def usage_table(rows: list[dict[str, Any]]) -> Table:
     return table
 
 
-def status_table(servers: dict[str, Any] | None) -> Table:
+def status_table(servers: ServersView | None) -> Table:
     """Figure 13: role, License Server ID, Status, Pair Status."""
     table = Table(title="License Servers")
     for column in ("", "License Server ID", "Status", "Pair Status"):
         table.add_column(column)
-    servers = servers or {}
-    pair_status = _text(servers.get("pair_status"))
-    for server in servers.get("servers") or []:
-        role = _text(server.get("role")).capitalize() or _text(server.get("node"))
-        _row(table, role, _text(server.get("server_id")), _text(server.get("status")), pair_status)
+    servers = servers or ServersView()
+    pair_status = _text(servers.pair_status)
+    for server in servers.servers:
+        role = _text(server.role).capitalize() or server.node
+        _row(table, role, _text(server.server_id), _text(server.status), pair_status)
     return table
 
 
-def health_table(health: dict[str, Any]) -> Table:
+def health_table(health: Health) -> Table:
     """The node we asked: its id, whether it is the writer, and how far it has read the log."""
     table = Table(title="This node")
     for column in ("Node", "License Server ID", "Writer", "Offset", "Digest"):
         table.add_column(column)
-    writer = health.get("writer")
-    digest = _text(health.get("digest"))
-    _row(table, _text(health.get("node")), _text(health.get("server_id")),
-                  "" if writer is None else ("yes" if writer else "no"), _text(health.get("offset")),
-                  digest[:16] + ("…" if len(digest) > 16 else ""))
+    writer = "" if health.writer is None else ("yes" if health.writer else "no")
+    digest = health.digest
+    _row(table, health.node, health.server_id, writer, _text(health.offset),
+         digest[:16] + ("…" if len(digest) > 16 else ""))
     return table

@@ -20,18 +20,19 @@ from aiohttp import web
 
 from events.base import Event
 from events.commands import RegisterServer
+from events.vocabulary import Role, ServerStatus
 from projections.database import database_name, open_pool
 from projections.projector import ProjectionHalted, Projector
 from projections.store import ProjectionStore
 from services.adapters.topology import Topology
-from services.api.app import build_app
 from services.client import ClientError, LicenseClient
 from services.config.settings import Settings, safe_node_name
-from services.domain import tiles
 from services.domain.model import State
 from services.node import identity, orders
 from services.node.heartbeat import final_heartbeat, publish_heartbeats
 from services.node.stream_consumer import StreamBehind, StreamConsumer
+from services.node.http import node_app
+from services.node.views import Health, Heartbeat, KnownServer, Pair, Rebuild, ServersView
 from services.writer.writer import Demoted, Writer
 
 log = logging.getLogger(__name__)
@@ -57,7 +58,7 @@ class Node:
         self.last_error: str | None = None
         self.dead_letters: int | None = None
         self.stopped_by_order: str | None = None
-        self.last_rebuild: dict[str, Any] | None = None
+        self.last_rebuild: Rebuild | None = None
         self._order: orders.Order | None = None
         self._handled_offset = -1
         self._stopping = asyncio.Event()
@@ -122,7 +123,8 @@ class Node:
         tasks = [
             asyncio.create_task(self.consumer.run(connection), name="projector"),
             asyncio.create_task(self.writer.run(connection), name="writer"),
-            asyncio.create_task(publish_heartbeats(connection, self.topology, self.heartbeat), name="heartbeat"),
+            asyncio.create_task(publish_heartbeats(connection, self.topology, self._heartbeat_body),
+                                name="heartbeat"),
             asyncio.create_task(self._watch_dead_letters(connection), name="dead-letters"),
         ]
         register = asyncio.create_task(self._register(), name="register")
@@ -215,90 +217,70 @@ class Node:
         else:
             await self.projector.reset()
             source = "the stream"
-        self.last_rebuild = {"order": order.kind, "source": source, "log_offset": order.offset,
-                             "copied_events": self.projector.checkpoint.events_applied,
-                             "copy_seconds": round(time.monotonic() - started, 3)}
+        self.last_rebuild = Rebuild(order=order.kind, source=source, log_offset=order.offset,
+                                    copied_events=self.projector.checkpoint.events_applied,
+                                    copy_seconds=round(time.monotonic() - started, 3))
 
     # ---- views -----------------------------------------------------------------------
 
-    def status(self) -> str:
+    def status(self) -> ServerStatus:
         assert self.projector and self.consumer
         if self.projector.halted:
-            return "Halted"
+            return ServerStatus.HALTED
         if self._stopping.is_set():
-            return "Stopped"
+            return ServerStatus.STOPPED
         if not self.consumer.caught_up:
-            return "Recovering"
-        return "Running"
+            return ServerStatus.RECOVERING
+        return ServerStatus.RUNNING
 
-    def heartbeat(self) -> dict[str, Any]:
+    def role(self) -> Role:
+        assert self.projector
+        return Role(self.projector.state.role_of(self.name) or Role.STANDALONE)
+
+    def _heartbeat_body(self) -> dict[str, Any]:
+        return self.heartbeat().body()
+
+    def heartbeat(self) -> Heartbeat:
         """What the watchdog needs: this node's state, and the servers and pair it knows of."""
         assert self.projector and self.consumer and self.writer
         cp = self.projector.checkpoint
         state = self.projector.state
-        return {"node": self.name, "server_id": self.server_id, "role": self.role(),
-                "status": self.status(), "offset": cp.offset, "digest": cp.digest,
-                "events": cp.events_applied, "writer": self.writer.is_writer,
-                "epoch": state.epoch, "target_offset": self.consumer.target_offset,
-                "servers": [{"node": s.node, "api_url": s.api_url, "activity": s.activity}
-                            for s in state.servers.values()],
-                "pair": {"primary": state.pair[0], "backup": state.pair[1]} if state.pair else None}
+        return Heartbeat(
+            node=self.name, server_id=self.server_id, role=self.role(), status=self.status(),
+            offset=cp.offset, digest=cp.digest, events=cp.events_applied,
+            writer=self.writer.is_writer, epoch=state.epoch,
+            target_offset=self.consumer.target_offset,
+            servers=[KnownServer(node=s.node, api_url=s.api_url, activity=s.activity)
+                     for s in state.servers.values()],
+            pair=Pair.of(state.pair))
 
-    def role(self) -> str:
-        assert self.projector
-        return self.projector.state.role_of(self.name) or "standalone"
-
-    def health(self) -> dict[str, Any]:
+    def health(self) -> Health:
         assert self.projector and self.consumer and self.writer
         cp = self.projector.checkpoint
         state = self.projector.state
-        return {
-            "node": self.name, "site": self.settings.site, "server_id": self.server_id,
-            "healthy": self.connected and self.projector.halted is None,
-            "status": self.status(), "connected": self.connected, "writer": self.writer.is_writer,
-            "role": self.role(), "epoch": state.epoch, "writer_node": state.writer_node,
-            "offset": cp.offset, "digest": cp.digest, "events_applied": cp.events_applied,
-            "applied_offset": self.projector.applied_offset,
-            "target_offset": self.consumer.target_offset, "caught_up": self.consumer.caught_up,
-            "projector_halted": self.projector.halted,
-            "dead_letters": self.dead_letters, "dead_lettered_here": self.writer.dead_lettered,
-            "commands_handled": self.writer.commands_handled,
-            "restarts": self.restarts, "last_error": self.last_error,
-            "uptime_seconds": round(time.monotonic() - self.started, 1),
-            "database": self.database,
-            "last_rebuild": self.last_rebuild,
-            "admin_commands": "signed" if self.settings.admin_key else "open (no LICENSING_ADMIN_KEY)",
-            "entitlements": self.settings.trust().describe(),
-            "site_public_key": self.settings.site_public_key(),
-        }
+        return Health(
+            node=self.name, site=self.settings.site, server_id=self.server_id,
+            healthy=self.connected and self.projector.halted is None,
+            status=self.status(), connected=self.connected, writer=self.writer.is_writer,
+            role=self.role(), epoch=state.epoch, writer_node=state.writer_node,
+            offset=cp.offset, digest=cp.digest, events_applied=cp.events_applied,
+            applied_offset=self.projector.applied_offset,
+            target_offset=self.consumer.target_offset, caught_up=self.consumer.caught_up,
+            projector_halted=self.projector.halted,
+            dead_letters=self.dead_letters, dead_lettered_here=self.writer.dead_lettered,
+            commands_handled=self.writer.commands_handled,
+            restarts=self.restarts, last_error=self.last_error,
+            uptime_seconds=round(time.monotonic() - self.started, 1),
+            database=self.database,
+            last_rebuild=self.last_rebuild,
+            admin_commands="signed" if self.settings.admin_key else "open (no LICENSING_ADMIN_KEY)",
+            entitlements=self.settings.trust().describe(),
+            site_public_key=self.settings.site_public_key(),
+        )
 
-    def servers(self) -> dict[str, Any]:
+    def servers(self) -> ServersView:
         assert self.projector
-        state = self.projector.state
-        sync = state.sync
-        listed = sorted(state.servers.values(), key=lambda s: (state.role_of(s.node) != "primary", s.node))
-        servers = [
-            {"node": s.node, "role": state.role_of(s.node) or "standalone", "server_id": s.server_id,
-             "status": tiles.server_status(state, s.node), "activity": s.activity,
-             "since": s.activity_since.isoformat() if s.activity_since else None, "reason": s.activity_reason,
-             "api_url": s.api_url, "ever_licensed": s.ever_licensed,
-             "licenses": state.licenses_on(s.server_id), "registered_at": s.registered_at.isoformat()}
-            for s in listed
-        ]
-        if state.pair:  # an uninstalled member of the pair still has a tile, saying it is gone
-            for role, node in zip(("primary", "backup"), state.pair):
-                if node not in state.servers:
-                    servers.append({"node": node, "role": role, "server_id": None,
-                                    "status": tiles.server_status(state, node), "activity": "uninstalled"})
-        return {
-            "site": self.settings.site,
-            "pair": {"primary": state.pair[0], "backup": state.pair[1]} if state.pair else None,
-            "pair_status": tiles.pair_status(state),
-            "sync": {"synced": sync.synced, "lag_events": sync.lag_events, "lag_seconds": sync.lag_seconds,
-                     "reason": sync.reason, "since": sync.since.isoformat() if sync.since else None},
-            "writer": {"node": state.writer_node, "server_id": state.writer_server_id, "epoch": state.epoch},
-            "servers": servers,
-        }
+        return ServersView.of(self.projector.state, self.settings.site)
 
 
 async def serve(settings: Settings, node: str, http_port: int | None = None) -> None:
@@ -319,13 +301,13 @@ async def serve(settings: Settings, node: str, http_port: int | None = None) -> 
         loop.add_signal_handler(sig, the_node.stop)
     runner = None
     if http_port is not None:
-        runner = web.AppRunner(build_app(the_node, the_node.pool))
+        runner = web.AppRunner(node_app(the_node))
         await runner.setup()
         await web.TCPSite(runner, settings.http_host, http_port).start()
         log.info("node %s: API on %s/api/health", node, api_url)
     try:
         await the_node.run()
-        await final_heartbeat(settings, the_node.topology, the_node.heartbeat())
+        await final_heartbeat(settings, the_node.topology, the_node.heartbeat().body())
     finally:
         if runner is not None:
             await runner.cleanup()

@@ -12,12 +12,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
+
+from events.vocabulary import Activity, ServerStatus
+from services.node.views import Heartbeat
+
+# A node that stopped heart-beating: the caller asks its API to tell stopped from disconnected.
+SILENT: Literal["silent"] = "silent"
+Observed = Activity | Literal["silent"]
 
 
 @dataclass
 class Seen:
-    beat: dict[str, Any]
+    beat: Heartbeat
     at_monotonic: float
     at: datetime  # the node's own time of the heartbeat
 
@@ -32,67 +39,77 @@ class Observer:
     lagging_since: float | None = None
     digest_mismatch_since: float | None = None
 
-    def heard(self, beat: dict[str, Any], now: float) -> None:
-        self.seen[beat["node"]] = Seen(beat, now, datetime.fromisoformat(beat["at"]))
+    def heard(self, beat: Heartbeat | dict[str, Any], now: float) -> None:
+        """Raises ValueError (pydantic's ValidationError is one) for a malformed heartbeat."""
+        heartbeat = Heartbeat.model_validate(beat)
+        if heartbeat.at is None:
+            raise ValueError("a heartbeat without its time (at)")
+        self.seen[heartbeat.node] = Seen(heartbeat, now, heartbeat.at)
+
+    def _newest(self) -> Heartbeat | None:
+        newest = max(self.seen.values(), key=lambda s: s.at_monotonic, default=None)
+        return newest.beat if newest else None
 
     def known_nodes(self) -> set[str]:
         nodes = set(self.seen)
         for s in self.seen.values():
-            nodes |= {entry["node"] for entry in s.beat.get("servers", [])}
+            nodes |= {entry.node for entry in s.beat.servers}
         return nodes
 
     def api_url(self, node: str) -> str | None:
         for s in self.seen.values():
-            for entry in s.beat.get("servers", []):
-                if entry["node"] == node and entry.get("api_url"):
-                    return entry["api_url"]
+            for entry in s.beat.servers:
+                if entry.node == node and entry.api_url:
+                    return entry.api_url
         return None
 
-    def logged_activity(self, node: str) -> str | None:
+    def logged_activity(self, node: str) -> Activity | None:
         """What the log (as the freshest heartbeat tells it) says the node is doing."""
-        newest = max(self.seen.values(), key=lambda s: s.at_monotonic, default=None)
-        for entry in newest.beat.get("servers", []) if newest else []:
-            if entry["node"] == node:
-                return entry.get("activity")
+        newest = self._newest()
+        for entry in newest.servers if newest else []:
+            if entry.node == node:
+                return entry.activity
         return None
 
     def pair(self) -> tuple[str, str] | None:
-        newest = max(self.seen.values(), key=lambda s: s.at_monotonic, default=None)
-        pair = newest.beat.get("pair") if newest else None
-        return (pair["primary"], pair["backup"]) if pair else None
+        newest = self._newest()
+        pair = newest.pair if newest else None
+        return (pair.primary, pair.backup) if pair else None
 
-    def activity(self, node: str, now: float) -> str | None:
-        """running / recovering / stopped, or "silent" (the caller tells stopped from disconnected),
+    def activity(self, node: str, now: float) -> Observed | None:
+        """running / recovering / stopped, or SILENT (the caller tells stopped from disconnected),
         or None while the watchdog has not watched long enough to say."""
         s = self.seen.get(node)
-        if s is not None and s.beat.get("status") == "Stopped":
-            return "stopped"
+        if s is not None and s.beat.status == ServerStatus.STOPPED:
+            return Activity.STOPPED
         if s is None or now - s.at_monotonic > self.detect_seconds:
-            if self.logged_activity(node) == "stopped":
-                return "stopped"  # stopped on an administrator's order: silence is expected
-            return "silent" if now - self.started_monotonic > self.detect_seconds else None
-        return "recovering" if s.beat.get("status") == "Recovering" else "running"
+            if self.logged_activity(node) == Activity.STOPPED:
+                return Activity.STOPPED  # stopped on an administrator's order: silence is expected
+            return SILENT if now - self.started_monotonic > self.detect_seconds else None
+        if s.beat.status == ServerStatus.RECOVERING:
+            return Activity.RECOVERING
+        return Activity.RUNNING
 
     def sync(self, now: float) -> tuple[bool, int, float, str] | None:
         """(synced, lag_events, lag_seconds, reason) for the pair, or None if it cannot tell."""
         pair = self.pair()
-        if pair is None or any(self.activity(n, now) != "running" for n in pair):
+        if pair is None or any(self.activity(n, now) != Activity.RUNNING for n in pair):
             self.lagging_since = self.digest_mismatch_since = None
             return None
         a, b = (self.seen[n].beat for n in pair)
-        lag = abs(a.get("events", 0) - b.get("events", 0))
-        if a["offset"] == b["offset"] and a["digest"] != b["digest"]:
+        lag = abs(a.events - b.events)
+        if a.offset == b.offset and a.digest != b.digest:
             # Confirmed on two heartbeats: a digest read between two batches is not proof.
             self.digest_mismatch_since = self.digest_mismatch_since or now
             if now - self.digest_mismatch_since >= 1.0:
-                return False, 0, 0.0, f"equal offsets ({a['offset']}) with different digests"
+                return False, 0, 0.0, f"equal offsets ({a.offset}) with different digests"
             return None
         self.digest_mismatch_since = None
         if lag > self.max_lag_events:
             self.lagging_since = self.lagging_since or now
             behind = now - self.lagging_since
             if behind >= self.max_lag_seconds:
-                slow = pair[0] if a.get("events", 0) < b.get("events", 0) else pair[1]
+                slow = pair[0] if a.events < b.events else pair[1]
                 return False, lag, round(behind, 1), f"{slow} is behind"
             return None
         self.lagging_since = None

@@ -18,13 +18,16 @@ import aiohttp
 import orjson
 
 from events.status import ReportPairSync, ReportServerStatus
+from events.vocabulary import Activity
 from services.adapters.topology import Topology
 from services.client import ClientError, LicenseClient
 from services.config.settings import Settings
-from services.watchdog.observer import Observer
+from services.watchdog.observer import SILENT, Observer
 
 log = logging.getLogger(__name__)
 PROBE_EVERY = 2.0  # seconds between two questions to the same silent node's API
+_REASONS = {Activity.STOPPED: "stopped gracefully", Activity.RECOVERING: "replaying the log",
+            Activity.RUNNING: "heartbeats again"}
 
 
 async def api_answers(url: str | None, timeout: float = 1.0) -> bool:
@@ -46,7 +49,7 @@ class Watchdog:
                                  max_lag_events=settings.watchdog_max_lag_events,
                                  max_lag_seconds=settings.watchdog_max_lag_seconds)
         self.tick = tick
-        self.reported: dict[str, str] = {}          # what this watchdog last got accepted, per node
+        self.reported: dict[str, Activity] = {}  # what this watchdog last got accepted, per node
         self.reported_sync: tuple[bool, str] | None = None
         self.resend_every = 10.0
         self._probes: dict[str, tuple[float, bool]] = {}  # node -> (when its API was asked, did it answer)
@@ -96,14 +99,13 @@ class Watchdog:
             activity = self.observer.activity(node, now)
             if activity is None:
                 continue
-            if activity == "silent":
+            if activity == SILENT:
                 reachable = await self._api_answers(node, now)
-                activity = "stopped" if reachable else "disconnected"
+                activity = Activity.STOPPED if reachable else Activity.DISCONNECTED
                 reason = ("no heartbeat; its API answers, so it lost its broker connection" if reachable
                           else "no heartbeat and no answer: the node or its machine is down")
             else:
-                reason = {"stopped": "stopped gracefully", "recovering": "replaying the log",
-                          "running": "heartbeats again"}[activity]
+                reason = _REASONS[activity]
             if self.reported.get(node) != activity or resend:
                 seen = self.observer.seen.get(node)
                 observed = seen.at if seen else datetime.now(timezone.utc)

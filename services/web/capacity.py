@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-import asyncpg
+from projections.queries import CapacityRows, ReadModels
 
 PERIODS = {"hour": timedelta(hours=1), "day": timedelta(days=1), "week": timedelta(days=7), "all": None}
 _NICE = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400,
@@ -23,41 +23,28 @@ def bucket_seconds(span: timedelta, buckets: int) -> int:
     return next((n for n in _NICE if n >= wanted), _NICE[-1])
 
 
-async def capacity(pool: asyncpg.Pool, period: str = "day", buckets: int = 120,
+async def capacity(reads: ReadModels, period: str = "day", buckets: int = 120,
                    now: datetime | None = None) -> dict[str, Any]:
     now = now or datetime.now(timezone.utc)
     if period not in PERIODS:
         raise ValueError(f"period must be one of {', '.join(PERIODS)}")
     span = PERIODS[period]
-    async with pool.acquire() as conn:
-        if span is None:
-            first = await conn.fetchval("SELECT min(at) FROM usage_history")
-            start = first or now - timedelta(hours=1)
-            last = await conn.fetchval("SELECT max(at) FROM usage_history")
-            end = max(now, last) if last else now
-        else:
-            start, end = now - span, now
-        step = bucket_seconds(end - start, buckets)
-        start = start - timedelta(seconds=start.timestamp() % step)  # aligned buckets read better
-        stride = timedelta(seconds=step)
-        # Where each licensed feature stood when the period began (one index probe per feature).
-        before = await conn.fetch(
-            "SELECT f.name AS feature, f.version, h.in_use, h.total FROM features f CROSS JOIN LATERAL ("
-            "  SELECT in_use, total FROM usage_history u WHERE u.feature = f.name AND u.version = f.version "
-            "  AND u.at < $1 ORDER BY u.at DESC, u.stream_offset DESC, u.idx DESC LIMIT 1) h", start)
-        rows = await conn.fetch(
-            "SELECT feature, version, date_bin($3::interval, at, $1) AS t, max(in_use) AS peak, "
-            "min(in_use) AS low, (array_agg(in_use ORDER BY stream_offset DESC, idx DESC))[1] AS last, "
-            "(array_agg(total ORDER BY stream_offset DESC, idx DESC))[1] AS total, "
-            "max(total) AS most "
-            "FROM usage_history WHERE at >= $1 AND at <= $2 GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
-            start, end, stride)
-        denied = await conn.fetch(
-            "SELECT feature, version, date_bin($3::interval, at, $1) AS t, count(*) AS times, "
-            "sum(count)::bigint AS seats, reason "
-            "FROM denials WHERE at >= $1 AND at <= $2 GROUP BY 1, 2, 3, reason ORDER BY 1, 2, 3", start, end, stride)
-        current = await conn.fetch("SELECT name, version, type, total, in_use, reserved FROM features")
+    if span is None:
+        first, last = await reads.usage_span()
+        start = first or now - timedelta(hours=1)
+        end = max(now, last) if last else now
+    else:
+        start, end = now - span, now
+    step = bucket_seconds(end - start, buckets)
+    start = start - timedelta(seconds=start.timestamp() % step)  # aligned buckets read better
+    return fold(await reads.capacity(start, end, timedelta(seconds=step)), period, start, end, step,
+                now)
 
+
+def fold(read: CapacityRows, period: str, start: datetime, end: datetime, step: int,
+         now: datetime) -> dict[str, Any]:
+    """The chart's data from the rows read: one entry per feature, its points and denials."""
+    before, rows, denied, current = read.before, read.buckets, read.denied, read.current
     features: dict[tuple[str, str], dict[str, Any]] = {}
 
     def entry(name: str, version: str) -> dict[str, Any]:

@@ -1,0 +1,22 @@
+"""A node's HTTP application: the JSON API and, mounted next to it, the License Manager."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+from projections.queries import ReadModels
+from services import web as license_manager
+from services.api.app import build_api
+
+if TYPE_CHECKING:
+    from services.node.node import Node
+
+
+def node_app(node: Node) -> web.Application:
+    """Both read the node's own read models and views; neither knows of the other."""
+    assert node.pool is not None, "open the node before serving it"
+    reads = ReadModels(node.pool)
+    app = build_api(node, reads)
+    license_manager.mount(app, node.settings, node.name, health=node.health, reads=reads)
+    return app
