@@ -12,7 +12,7 @@ from aiohttp import web
 
 from events.vocabulary import as_json as vocabulary
 from projections.queries import ReadModels
-from services.node.views import Health, ServersView
+from services.views import Health, ServersView
 
 
 class NodeViews(Protocol):

@@ -22,7 +22,7 @@ from services.cli.following import FollowFailed, Located, follow_replay, follow_
 from services.cli.output import emit_json, fail, finish, note
 from services.cli.parsing import build
 from services.cli.running import with_client
-from services.node.views import Health
+from services.views import Health
 
 positive = click.FloatRange(min=0, min_open=True)
 

@@ -11,7 +11,7 @@ from services.cli.api import DEFAULT_API_URL, ApiUnavailable, fetch
 from services.cli.context import CliContext, json_option, pass_cli
 from services.cli.output import console, emit_json, fail, note
 from services.cli.tables import health_table, status_table, usage_table
-from services.node.views import Health, ServersView
+from services.views import Health, ServersView
 
 api_option = click.option(
     "--api", "api_url", envvar="LICENSING_API_URL", default=DEFAULT_API_URL, show_default=True,

@@ -18,7 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from events.vocabulary import ServerStatus
 from services.cli.api import API_TIMEOUT, ApiUnavailable, get_json
-from services.node.views import Health, ServersView, Tile
+from services.views import Health, ServersView, Tile
 
 POLL_SECONDS = 0.2
 HEALTH_TIMEOUT = 2.0

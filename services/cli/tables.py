@@ -7,7 +7,7 @@ from typing import Any
 from rich.table import Table
 from rich.text import Text
 
-from services.node.views import Health, ServersView
+from services.views import Health, ServersView
 
 
 def _text(value: Any) -> str:

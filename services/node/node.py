@@ -32,7 +32,7 @@ from services.node import identity, orders
 from services.node.heartbeat import final_heartbeat, publish_heartbeats
 from services.node.stream_consumer import StreamBehind, StreamConsumer
 from services.node.http import node_app
-from services.node.views import Health, Heartbeat, KnownServer, Pair, Rebuild, ServersView
+from services.views import Health, Heartbeat, KnownServer, Pair, Rebuild, ServersView
 from services.writer.writer import Demoted, Writer
 
 log = logging.getLogger(__name__)

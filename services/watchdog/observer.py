@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from events.vocabulary import Activity, ServerStatus
-from services.node.views import Heartbeat
+from services.views import Heartbeat
 
 # A node that stopped heart-beating: the caller asks its API to tell stopped from disconnected.
 SILENT: Literal["silent"] = "silent"

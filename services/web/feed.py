@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from services.node.views import Health
+from services.views import Health
 
 POLL_SECONDS = 0.2        # how often the live feed looks at the node's checkpoint
 KEEPALIVE_SECONDS = 15.0  # an SSE comment now and then keeps proxies from closing the stream

@@ -11,7 +11,7 @@ from aiohttp import web
 
 from projections.queries import ReadModels
 from services.config.settings import Settings
-from services.node.views import Health
+from services.views import Health
 from services.web.capacity import PERIODS, capacity
 from services.web.feed import LiveFeed
 from services.web.manage import Manager

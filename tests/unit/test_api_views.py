@@ -5,7 +5,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from events.vocabulary import as_json
 from services.api.app import build_api
-from services.node.views import Health, ServersView
+from services.views import Health, ServersView
 
 
 class FakeNode:

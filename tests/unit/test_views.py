@@ -5,7 +5,7 @@ from datetime import timedelta
 
 from events import commands as c
 from events.status import ReportServerStatus
-from services.node.views import GoneTile, Health, Heartbeat, ServersView, ServerTile
+from services.views import GoneTile, Health, Heartbeat, ServersView, ServerTile
 from tests.unit.harness import T0, Writer
 
 
