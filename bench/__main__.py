@@ -1,5 +1,6 @@
 """``python -m bench``: run every scenario against the real broker and database, print the table,
 write bench/results/latest.json and bench/results/latest.png. See bench/README.md."""
+
 from __future__ import annotations
 
 import sys
@@ -12,7 +13,8 @@ def _require_matplotlib() -> None:
         sys.stderr.write(
             "bench: matplotlib is missing; it draws bench/results/latest.png.\n"
             "       Install the bench extra:  .venv/bin/pip install -e '.[bench]'\n"
-            "       (or just:                 .venv/bin/pip install matplotlib)\n")
+            "       (or just:                 .venv/bin/pip install matplotlib)\n"
+        )
         raise SystemExit(2)
 
 

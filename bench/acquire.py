@@ -7,6 +7,7 @@ the same machine: saturation (``saturation_rounds`` rounds each, the best round
 counts, every round is kept in the JSON), then each fixed offered rate. The idle
 target costs next to nothing meanwhile (the nodes' heartbeats, once a second).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -89,13 +90,17 @@ async def acquire_path(plan: Plan, run_id: str, log_dir: Path, say) -> dict:
     sampler = HealthSampler(nodes)
     try:
         echo = await _start_echo(echo_site, log_dir)
-        for node in nodes.values():  # primary first: it gets the commands queue (single active consumer)
+        for (
+            node
+        ) in nodes.values():  # primary first: it gets the commands queue (single active consumer)
             node.start()
             await node.wait_healthy()
         async with AsyncExitStack() as stack:
             echo_load = Load(await _clients(stack, echo_site, plan.clients))
             clients = await _clients(stack, system_site, plan.clients)
-            reply = await clients[0].activate("BENCH", [{"name": FEATURE, "version": VERSION, "seats": 1_000_000}])
+            reply = await clients[0].activate(
+                "BENCH", [{"name": FEATURE, "version": VERSION, "seats": 1_000_000}]
+            )
             if not reply.ok:
                 raise RuntimeError(f"could not activate the bench license: {reply}")
             roles = {}
@@ -104,8 +109,10 @@ async def acquire_path(plan: Plan, run_id: str, log_dir: Path, say) -> dict:
                 roles["writer" if h["writer"] else "follower"] = name
             if set(roles) != {"writer", "follower"}:
                 raise RuntimeError(f"expected one writer and one follower, got {roles}")
-            say(f"  echo server pid {echo.pid}; writer {roles['writer']} (pid {nodes[roles['writer']].pid}), "
-                f"follower {roles['follower']} (pid {nodes[roles['follower']].pid})")
+            say(
+                f"  echo server pid {echo.pid}; writer {roles['writer']} (pid {nodes[roles['writer']].pid}), "
+                f"follower {roles['follower']} (pid {nodes[roles['follower']].pid})"
+            )
             # The follower's lag is the figure; the writer's own is context, polled less often
             # so that the measurement itself loads Postgres less.
             for role, name in roles.items():
@@ -122,38 +129,68 @@ async def acquire_path(plan: Plan, run_id: str, log_dir: Path, say) -> dict:
                 done = phase["commands_in_phase"]
                 if done:  # CPU per command: steadier than throughput on a shared machine
                     phase["cpu_ms_per_command"] = {
-                        "bench_and_target": round(1000 * phase["machine"]["bench_and_nodes_cpu_s"] / done, 3),
-                        "broker_and_db": round(1000 * phase["machine"]["broker_and_db_cpu_s"] / done, 3)}
+                        "bench_and_target": round(
+                            1000 * phase["machine"]["bench_and_nodes_cpu_s"] / done, 3
+                        ),
+                        "broker_and_db": round(
+                            1000 * phase["machine"]["broker_and_db_cpu_s"] / done, 3
+                        ),
+                    }
                 if who == "system":
                     w0, w1 = phase["t0"] + WALL, phase["t1"] + WALL
-                    phase["lag_ms"] = {role: summary_ms(w.between(w0, w1)) for role, w in watchers.items()}
-                    phase["events_per_s"] = {role: _round(sampler.rate(roles[role], phase["t0"], phase["t1"]))
-                                             for role in roles}
+                    phase["lag_ms"] = {
+                        role: summary_ms(w.between(w0, w1)) for role, w in watchers.items()
+                    }
+                    phase["events_per_s"] = {
+                        role: _round(sampler.rate(roles[role], phase["t0"], phase["t1"]))
+                        for role in roles
+                    }
                 phases[who][name] = phase
-                line = (f"  {who:6} {name:12} {phase['completed_per_s']:7.1f} cmd/s  p50 {phase['latency_ms']['p50']}"
-                        f" ms  p99 {phase['latency_ms']['p99']} ms")
+                line = (
+                    f"  {who:6} {name:12} {phase['completed_per_s']:7.1f} cmd/s  p50 {phase['latency_ms']['p50']}"
+                    f" ms  p99 {phase['latency_ms']['p99']} ms"
+                )
                 if who == "system":
-                    line += (f"; follower {phase['events_per_s']['follower']} ev/s, "
-                             f"lag p99 {phase['lag_ms']['follower']['p99']} ms")
+                    line += (
+                        f"; follower {phase['events_per_s']['follower']} ev/s, "
+                        f"lag p99 {phase['lag_ms']['follower']['p99']} ms"
+                    )
                 say(line + _busy(phase))
 
             for r in range(1, plan.saturation_rounds + 1):
                 for who in ("echo", "system"):
-                    await measure(who, f"saturation_{r}",
-                                  lambda load: load.saturate(plan.in_flight, plan.warmup, plan.saturation))
-            for who in ("echo", "system"):  # the best round is the capacity; every round stays in the JSON
-                rounds = [phases[who][f"saturation_{r}"] for r in range(1, plan.saturation_rounds + 1)]
+                    await measure(
+                        who,
+                        f"saturation_{r}",
+                        lambda load: load.saturate(plan.in_flight, plan.warmup, plan.saturation),
+                    )
+            for who in (
+                "echo",
+                "system",
+            ):  # the best round is the capacity; every round stays in the JSON
+                rounds = [
+                    phases[who][f"saturation_{r}"] for r in range(1, plan.saturation_rounds + 1)
+                ]
                 phases[who]["saturation"] = max(rounds, key=lambda p: p["completed_per_s"])
             for rate in plan.rates:
                 for who in ("echo", "system"):
-                    await measure(who, f"rate_{rate}",
-                                  lambda load, rate=rate: load.open_loop(rate, plan.warmup, plan.rate_window))
+                    await measure(
+                        who,
+                        f"rate_{rate}",
+                        lambda load, rate=rate: load.open_loop(rate, plan.warmup, plan.rate_window),
+                    )
             lag_trace = _binned(watchers["follower"].samples)
             final = {name: await node.health() for name, node in nodes.items()}
         return {
             "echo": {"site": echo_site, "pid": echo.pid, "phases": phases["echo"]},
-            "system": {"site": system_site, "roles": roles, "pids": {n: p.pid for n, p in nodes.items()},
-                       "phases": phases["system"], "follower_lag_trace": lag_trace, "final_health": final},
+            "system": {
+                "site": system_site,
+                "roles": roles,
+                "pids": {n: p.pid for n, p in nodes.items()},
+                "phases": phases["system"],
+                "follower_lag_trace": lag_trace,
+                "final_health": final,
+            },
         }
     finally:
         await sampler.stop()
@@ -168,12 +205,17 @@ async def acquire_path(plan: Plan, run_id: str, log_dir: Path, say) -> dict:
         await remove_site(system_site, list(NODES))
 
 
-def _binned(samples: list[tuple[float, float]], width: float = 0.1) -> list[tuple[float, float, float]]:
+def _binned(
+    samples: list[tuple[float, float]], width: float = 0.1
+) -> list[tuple[float, float, float]]:
     """The follower's lag over time, for the plot: (start, median ms, max ms) per 100 ms bin."""
     bins: dict[int, list[float]] = {}
     for seen, lag in samples:
         bins.setdefault(int((seen - WALL) / width), []).append(lag * 1000)
-    return [(round(k * width, 1), round(sorted(v)[len(v) // 2], 2), round(max(v), 2)) for k, v in sorted(bins.items())]
+    return [
+        (round(k * width, 1), round(sorted(v)[len(v) // 2], 2), round(max(v), 2))
+        for k, v in sorted(bins.items())
+    ]
 
 
 def _busy(phase: dict) -> str:

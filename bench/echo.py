@@ -8,6 +8,7 @@ channels as the writer does. No parsing, no decision, no stream, no Postgres:
 what is left is the broker round trip the system cannot avoid, driven by the same
 ``LicenseClient`` load as the system.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -25,17 +26,29 @@ from services.adapters.topology import Topology
 async def serve(site: str, prefetch: int, reply_channels: int) -> None:
     connection = await aio_pika.connect(AMQP_URL)
     consume = await connection.channel(publisher_confirms=False)
-    replies = itertools.cycle([(await connection.channel(publisher_confirms=False)).default_exchange
-                               for _ in range(reply_channels)])
+    replies = itertools.cycle(
+        [
+            (await connection.channel(publisher_confirms=False)).default_exchange
+            for _ in range(reply_channels)
+        ]
+    )
     await consume.set_qos(prefetch_count=prefetch)
     queue = await Topology(site).declare_commands(consume)
 
     async def on_command(message: aio_pika.abc.AbstractIncomingMessage) -> None:
-        body = orjson.dumps({"ok": True, "command_id": message.message_id,
-                             "result": {"lease_id": f"L-{message.message_id}"}})
-        await next(replies).publish(aio_pika.Message(body, correlation_id=message.correlation_id,
-                                                content_type="application/json"),
-                               routing_key=message.reply_to or "")
+        body = orjson.dumps(
+            {
+                "ok": True,
+                "command_id": message.message_id,
+                "result": {"lease_id": f"L-{message.message_id}"},
+            }
+        )
+        await next(replies).publish(
+            aio_pika.Message(
+                body, correlation_id=message.correlation_id, content_type="application/json"
+            ),
+            routing_key=message.reply_to or "",
+        )
         await message.ack()
 
     await queue.consume(on_command)
@@ -51,7 +64,9 @@ async def serve(site: str, prefetch: int, reply_channels: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--site", required=True)
-    parser.add_argument("--prefetch", type=int, default=200, help="as the writer's default prefetch")
+    parser.add_argument(
+        "--prefetch", type=int, default=200, help="as the writer's default prefetch"
+    )
     parser.add_argument("--reply-channels", type=int, default=8, help="as the writer's default")
     args = parser.parse_args()
     asyncio.run(serve(args.site, args.prefetch, args.reply_channels))

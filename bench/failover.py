@@ -9,6 +9,7 @@ the reply is the backup's; the bench also checks that the backup now reports its
 as the writer at a higher epoch. The killed node is then restarted (same name, same
 database) and the next run kills whichever node is the writer then.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -33,12 +34,16 @@ async def _writer(nodes: dict[str, NodeProcess], client: LicenseClient, timeout:
     while True:
         healths = {name: await node.health() for name, node in nodes.items()}
         writers = [n for n, h in healths.items() if h and h.get("healthy") and h.get("writer")]
-        synced = all(h and h.get("healthy") for h in healths.values()) and \
-            len({(h["events_applied"], h["digest"]) for h in healths.values() if h}) == 1
+        synced = (
+            all(h and h.get("healthy") for h in healths.values())
+            and len({(h["events_applied"], h["digest"]) for h in healths.values() if h}) == 1
+        )
         if len(writers) == 1 and synced:
             return writers[0]
         if not writers:  # a writer promotes itself on its first command
-            reply = await client.send(Acquire(feature=FEATURE, version=VERSION, device="wake", user="bench"))
+            reply = await client.send(
+                Acquire(feature=FEATURE, version=VERSION, device="wake", user="bench")
+            )
             if reply.ok:
                 await client.send(Release(lease_id=reply.result["lease_id"]))  # type: ignore[index]
         if time.monotonic() > deadline:
@@ -60,7 +65,9 @@ async def failover(plan: Plan, site: str, log_dir: Path, say) -> dict:
                 client = LicenseClient(settings_for(site), attempt_timeout=5.0, timeout=60.0)
                 clients.append(await stack.enter_async_context(client))
             probe_client, background = clients[0], clients[1:]
-            reply = await probe_client.activate("BENCH", [{"name": FEATURE, "version": VERSION, "seats": 100_000}])
+            reply = await probe_client.activate(
+                "BENCH", [{"name": FEATURE, "version": VERSION, "seats": 100_000}]
+            )
             if not reply.ok:
                 raise RuntimeError(f"could not activate the bench license: {reply}")
             for i in range(plan.failover_runs):
@@ -80,7 +87,9 @@ async def failover(plan: Plan, site: str, log_dir: Path, say) -> dict:
                 t_kill = time.perf_counter()
                 nodes[victim].kill()
                 t_dead = time.perf_counter()
-                reply = await probe_client.send(Acquire(feature=FEATURE, version=VERSION, device="probe", user="bench"))
+                reply = await probe_client.send(
+                    Acquire(feature=FEATURE, version=VERSION, device="probe", user="bench")
+                )
                 t_served = time.perf_counter()
                 if not reply.ok:
                     raise RuntimeError(f"the probe acquire after the kill was refused: {reply}")
@@ -91,26 +100,40 @@ async def failover(plan: Plan, site: str, log_dir: Path, say) -> dict:
                 after = await nodes[survivor].health() or {}
                 later = [done for due, done in out.acquire if due >= t_dead]
                 run = {
-                    "killed": victim, "killed_pid": pid, "survivor": survivor,
+                    "killed": victim,
+                    "killed_pid": pid,
+                    "survivor": survivor,
                     "kill_to_probe_served_s": round(t_served - t_kill, 4),
                     "kill_to_first_acquire_served_s": round(min([t_served, *later]) - t_kill, 4),
                     "reap_s": round(t_dead - t_kill, 4),
-                    "epoch_before": epoch_before, "epoch_after": after.get("epoch"),
+                    "epoch_before": epoch_before,
+                    "epoch_after": after.get("epoch"),
                     "survivor_is_writer": bool(after.get("writer")),
-                    "background_errors": len(out.errors), "background_refused": out.refused,
+                    "background_errors": len(out.errors),
+                    "background_refused": out.refused,
                 }
                 runs.append(run)
-                say(f"  failover {i + 1}: killed {victim} (pid {pid}); {survivor} served an acquire after "
+                say(
+                    f"  failover {i + 1}: killed {victim} (pid {pid}); {survivor} served an acquire after "
                     f"{run['kill_to_first_acquire_served_s'] * 1000:.0f} ms (epoch {epoch_before} -> "
-                    f"{run['epoch_after']})")
+                    f"{run['epoch_after']})"
+                )
                 if not run["survivor_is_writer"]:
-                    raise RuntimeError(f"{survivor} does not report itself as the writer after the failover")
+                    raise RuntimeError(
+                        f"{survivor} does not report itself as the writer after the failover"
+                    )
                 await nodes[victim].close_session()
                 nodes[victim] = NodeProcess(site, victim, log_dir)
                 spawned.append(nodes[victim].start())
                 await nodes[victim].wait_healthy()
         times = [r["kill_to_first_acquire_served_s"] for r in runs]
-        return {"site": site, "runs": runs, "min_s": min(times), "median_s": median(times), "max_s": max(times)}
+        return {
+            "site": site,
+            "runs": runs,
+            "min_s": min(times),
+            "median_s": median(times),
+            "max_s": max(times),
+        }
     finally:
         for node in spawned:
             node.stop()

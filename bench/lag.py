@@ -12,6 +12,7 @@ bench). So the lag spans decide -> group-commit publish -> confirm -> stream del
 -> projector batch -> commit. It is an upper bound with a resolution of one poll
 interval plus one query (the row was committed at some point since the previous poll).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -20,20 +21,24 @@ from datetime import datetime
 
 import asyncpg
 
-_NEW = ("SELECT stream_offset, idx, body->>'at' AS at FROM event_log "
-        "WHERE (stream_offset, idx) > ($1, $2) ORDER BY stream_offset, idx")
+_NEW = (
+    "SELECT stream_offset, idx, body->>'at' AS at FROM event_log "
+    "WHERE (stream_offset, idx) > ($1, $2) ORDER BY stream_offset, idx"
+)
 
 
 class LagWatcher:
     def __init__(self, dsn: str, interval: float) -> None:
         self.dsn, self.interval = dsn, interval
-        self.samples: list[tuple[float, float]] = []   # (seen at, wall clock; lag in seconds)
+        self.samples: list[tuple[float, float]] = []  # (seen at, wall clock; lag in seconds)
         self._task: asyncio.Task | None = None
         self._conn: asyncpg.Connection | None = None
 
     async def start(self) -> "LagWatcher":
         self._conn = await asyncpg.connect(self.dsn)
-        last = await self._conn.fetchrow("SELECT stream_offset, idx FROM event_log ORDER BY 1 DESC, 2 DESC LIMIT 1")
+        last = await self._conn.fetchrow(
+            "SELECT stream_offset, idx FROM event_log ORDER BY 1 DESC, 2 DESC LIMIT 1"
+        )
         self._task = asyncio.create_task(self._poll(tuple(last) if last else (-1, -1)))
         return self
 
@@ -44,7 +49,9 @@ class LagWatcher:
             rows = await self._conn.fetch(_NEW, *last)
             for row in rows:
                 if row["at"]:
-                    self.samples.append((seen, seen - datetime.fromisoformat(row["at"]).timestamp()))
+                    self.samples.append(
+                        (seen, seen - datetime.fromisoformat(row["at"]).timestamp())
+                    )
             if rows:
                 last = (rows[-1]["stream_offset"], rows[-1]["idx"])
             await asyncio.sleep(max(0.0, self.interval - (time.time() - seen)))

@@ -13,6 +13,7 @@ system and the echo floor are driven by exactly the same code.
   (so a late start or a backlog counts against it: no coordinated omission); a
   release's from the moment its acquire was answered, which is when it is due.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -30,12 +31,12 @@ WALL = time.time() - time.perf_counter()  # perf_counter + WALL = wall clock
 
 @dataclass
 class Samples:
-    acquire: list[tuple[float, float]] = field(default_factory=list)   # (due, done), perf_counter
+    acquire: list[tuple[float, float]] = field(default_factory=list)  # (due, done), perf_counter
     release: list[tuple[float, float]] = field(default_factory=list)
     # (sent, decided, done) of granted acquires, perf_counter; ``decided`` is the writer's clock
     # when it decided (the grant's expires_at less its lease period), so only for the real system.
     stages: list[tuple[float, float, float]] = field(default_factory=list)
-    refused: int = 0     # replies with ok = false (a denial would mean too few seats: a bench bug)
+    refused: int = 0  # replies with ok = false (a denial would mean too few seats: a bench bug)
     errors: list[str] = field(default_factory=list)  # client-side failures (timeouts, broker)
 
 
@@ -49,8 +50,11 @@ class Load:
         n = self._n
         try:
             sent = time.perf_counter()
-            reply = await client.send(Acquire(feature=FEATURE, version=VERSION, device=f"dev{n % 97}",
-                                              user=f"user{n % 13}"))
+            reply = await client.send(
+                Acquire(
+                    feature=FEATURE, version=VERSION, device=f"dev{n % 97}", user=f"user{n % 13}"
+                )
+            )
             done = time.perf_counter()
             out.acquire.append((due, done))
             if not reply.ok:
@@ -58,7 +62,10 @@ class Load:
                 return
             result = reply.result or {}
             if "expires_at" in result:
-                decided = datetime.fromisoformat(result["expires_at"]).timestamp() - result["lease_seconds"]
+                decided = (
+                    datetime.fromisoformat(result["expires_at"]).timestamp()
+                    - result["lease_seconds"]
+                )
                 out.stages.append((sent, decided - WALL, done))
             reply = await client.send(Release(lease_id=reply.result["lease_id"]))  # type: ignore[index]
             out.release.append((done, time.perf_counter()))
@@ -79,7 +86,11 @@ class Load:
         t0, t1 = start + warmup, start + warmup + window
         await asyncio.gather(*(worker(c) for c in self.clients for _ in range(in_flight)))
         return _window(out, t0, t1, by="done") | {
-            "mode": "saturation", "sessions_in_flight": in_flight * len(self.clients), "t0": t0, "t1": t1}
+            "mode": "saturation",
+            "sessions_in_flight": in_flight * len(self.clients),
+            "t0": t0,
+            "t1": t1,
+        }
 
     async def open_loop(self, rate: float, warmup: float, window: float) -> dict:
         out = Samples()
@@ -96,19 +107,28 @@ class Load:
                 await asyncio.sleep(delay)
             else:
                 behind = max(behind, -delay)
-            tasks.append(asyncio.create_task(self.session(self.clients[k % len(self.clients)], due, out)))
+            tasks.append(
+                asyncio.create_task(self.session(self.clients[k % len(self.clients)], due, out))
+            )
         _, late = await asyncio.wait(tasks, timeout=60)
         for task in late:  # far beyond any window: do not let them spill into the next phase
             task.cancel()
         await asyncio.gather(*late, return_exceptions=True)
         return _window(out, t0, t1, by="due") | {
-            "mode": "open-loop", "unfinished_after_60s": len(late), "offered_per_s": rate, "scheduler_max_behind_ms": round(behind * 1000, 2),
-            "t0": t0, "t1": t1}
+            "mode": "open-loop",
+            "unfinished_after_60s": len(late),
+            "offered_per_s": rate,
+            "scheduler_max_behind_ms": round(behind * 1000, 2),
+            "t0": t0,
+            "t1": t1,
+        }
 
 
 def _window(out: Samples, t0: float, t1: float, by: str) -> dict:
     """Commands inside [t0, t1): by completion time (saturation) or by due time (open loop)."""
-    pick = (lambda due, done: t0 <= done < t1) if by == "done" else (lambda due, done: t0 <= due < t1)
+    pick = (
+        (lambda due, done: t0 <= done < t1) if by == "done" else (lambda due, done: t0 <= due < t1)
+    )
     acq = [(d, e) for d, e in out.acquire if pick(d, e)]
     rel = [(d, e) for d, e in out.release if pick(d, e)]
     latencies = [e - d for d, e in acq + rel]
@@ -125,8 +145,12 @@ def _window(out: Samples, t0: float, t1: float, by: str) -> dict:
         # Where an acquire's time goes (real system only): from the client's send to the writer's
         # decision (client publish + quorum queue + writer intake), and from the decision to the reply
         # in the client (group-commit publish + stream confirm + read-back + reply).
-        "acquire_send_to_decided_ms": summary_ms([dec - sent for sent, dec, _ in stages]) if stages else None,
-        "acquire_decided_to_reply_ms": summary_ms([done - dec for _, dec, done in stages]) if stages else None,
+        "acquire_send_to_decided_ms": summary_ms([dec - sent for sent, dec, _ in stages])
+        if stages
+        else None,
+        "acquire_decided_to_reply_ms": summary_ms([done - dec for _, dec, done in stages])
+        if stages
+        else None,
         "refused": out.refused,
         "errors": len(out.errors),
         "first_errors": out.errors[:3],

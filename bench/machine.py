@@ -1,4 +1,5 @@
 """What the bench ran on, and how busy the machine was before each scenario."""
+
 from __future__ import annotations
 
 import asyncio
@@ -35,7 +36,9 @@ async def wait_quiet(limit: float, threshold: float, say) -> dict:
         busy = await asyncio.to_thread(cpu_busy, 1.0)
     waited = round(time.monotonic() - start, 1)
     if busy > threshold:
-        say(f"  [yellow]warning: the machine is {busy}% busy with other work; figures will be lower[/]")
+        say(
+            f"  [yellow]warning: the machine is {busy}% busy with other work; figures will be lower[/]"
+        )
     return {"cpu_busy_before_pct": busy, "waited_s": waited, "loadavg": os.getloadavg()}
 
 
@@ -72,10 +75,15 @@ async def describe() -> dict:
         pass
     cores = os.cpu_count()
     return {
-        "cores": cores, "cpu": cpu, "memory_gb": mem_gb, "kernel": platform.release(),
-        "python": platform.python_version(), "rabbitmq": rabbit, "postgres": postgres,
+        "cores": cores,
+        "cpu": cpu,
+        "memory_gb": mem_gb,
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "rabbitmq": rabbit,
+        "postgres": postgres,
         "summary": f"{cores} cores ({cpu}), {mem_gb} GB, RabbitMQ {rabbit}, PostgreSQL {postgres}, "
-                   f"Python {platform.python_version()}",
+        f"Python {platform.python_version()}",
     }
 
 
@@ -91,7 +99,7 @@ def _proc_cpu() -> dict[int, tuple[str, float]]:
                 raw = f.read()
         except OSError:
             continue
-        name = raw[raw.index("(") + 1:raw.rindex(")")]
+        name = raw[raw.index("(") + 1 : raw.rindex(")")]
         fields = raw.rsplit(")", 1)[1].split()
         out[int(entry)] = (name, (int(fields[11]) + int(fields[12])) / tick)
     return out
@@ -145,9 +153,12 @@ class OtherWork:
                 other += used
         cores = os.cpu_count() or 1
         busy = 100 * (stat1[0] - self.stat0[0]) / max(stat1[1] - self.stat0[1], 1)
-        return {"seconds": round(elapsed, 3), "bench_and_nodes_cpu_s": round(mine, 3),
-                "broker_and_db_cpu_s": round(shared, 3),
-                "other_cpu_pct": round(100 * other / (elapsed * cores), 1),
-                "bench_and_nodes_cpu_pct": round(100 * mine / (elapsed * cores), 1),
-                "broker_and_db_cpu_pct": round(100 * shared / (elapsed * cores), 1),
-                "machine_busy_pct": round(busy, 1)}
+        return {
+            "seconds": round(elapsed, 3),
+            "bench_and_nodes_cpu_s": round(mine, 3),
+            "broker_and_db_cpu_s": round(shared, 3),
+            "other_cpu_pct": round(100 * other / (elapsed * cores), 1),
+            "bench_and_nodes_cpu_pct": round(100 * mine / (elapsed * cores), 1),
+            "broker_and_db_cpu_pct": round(100 * shared / (elapsed * cores), 1),
+            "machine_busy_pct": round(busy, 1),
+        }

@@ -7,6 +7,7 @@ process, the CPU seconds it used per 1,000 commands and the functions that
 dominate (own time and inclusive time), and leaves the raw collapsed stacks in
 bench/results/profile-*.txt for a flame graph tool.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -44,8 +45,12 @@ def summarize(raw: Path, top: int) -> list[str]:
             continue
         n = int(count)
         total += n
-        frames = [f.split(" (")[0] + " (" + f.split(" (")[1].split(":")[0].split("/")[-1] + ")"
-                  if " (" in f else f for f in stack.split(";")]
+        frames = [
+            f.split(" (")[0] + " (" + f.split(" (")[1].split(":")[0].split("/")[-1] + ")"
+            if " (" in f
+            else f
+            for f in stack.split(";")
+        ]
         if "process " in frames[0]:
             frames = frames[1:]
         own[frames[-1]] += n
@@ -71,9 +76,13 @@ async def main(seconds: float, top: int) -> None:
             node.start()
             await node.wait_healthy()
         async with AsyncExitStack() as stack:
-            clients = [await stack.enter_async_context(LicenseClient(settings_for(site), timeout=60.0))
-                       for _ in range(plan.clients)]
-            await clients[0].activate("BENCH", [{"name": FEATURE, "version": VERSION, "seats": 1_000_000}])
+            clients = [
+                await stack.enter_async_context(LicenseClient(settings_for(site), timeout=60.0))
+                for _ in range(plan.clients)
+            ]
+            await clients[0].activate(
+                "BENCH", [{"name": FEATURE, "version": VERSION, "seats": 1_000_000}]
+            )
             roles = {}
             for name, node in nodes.items():
                 roles["writer" if (await node.wait_healthy())["writer"] else "follower"] = node.pid
@@ -83,15 +92,49 @@ async def main(seconds: float, top: int) -> None:
             await asyncio.sleep(2.0)
             before = {role: cpu_seconds(pid) for role, pid in roles.items()}
             t0 = time.perf_counter()
-            spies = {role: subprocess.Popen([pyspy, "record", "-p", str(pid), "-d", str(int(seconds)), "-r", "200",
-                                             "-f", "raw", "-o", str(RESULTS / f"profile-{role}.txt")],
-                                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-                     for role, pid in roles.items() if role != "driver"}
+            spies = {
+                role: subprocess.Popen(
+                    [
+                        pyspy,
+                        "record",
+                        "-p",
+                        str(pid),
+                        "-d",
+                        str(int(seconds)),
+                        "-r",
+                        "200",
+                        "-f",
+                        "raw",
+                        "-o",
+                        str(RESULTS / f"profile-{role}.txt"),
+                    ],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+                for role, pid in roles.items()
+                if role != "driver"
+            }
             # py-spy cannot sample the process that waits on it without blocking it; sample the driver
             # from a thread-free helper: a second py-spy on our own pid works (it only reads memory).
-            spies["driver"] = subprocess.Popen([pyspy, "record", "-p", str(os.getpid()), "-d", str(int(seconds)),
-                                                "-r", "200", "-f", "raw", "-o", str(RESULTS / "profile-driver.txt"),
-                                                "--nonblocking"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            spies["driver"] = subprocess.Popen(
+                [
+                    pyspy,
+                    "record",
+                    "-p",
+                    str(os.getpid()),
+                    "-d",
+                    str(int(seconds)),
+                    "-r",
+                    "200",
+                    "-f",
+                    "raw",
+                    "-o",
+                    str(RESULTS / "profile-driver.txt"),
+                    "--nonblocking",
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
             await asyncio.sleep(seconds)
             after = {role: cpu_seconds(pid) for role, pid in roles.items()}
             elapsed = time.perf_counter() - t0
@@ -99,11 +142,15 @@ async def main(seconds: float, top: int) -> None:
             for spy in spies.values():
                 await asyncio.to_thread(spy.wait)
         commands = result["completed_per_s"] * elapsed
-        print(f"saturation: {result['completed_per_s']} commands/s, p50 {result['latency_ms']['p50']} ms")
+        print(
+            f"saturation: {result['completed_per_s']} commands/s, p50 {result['latency_ms']['p50']} ms"
+        )
         for role in ("writer", "follower", "driver"):
             used = after[role] - before[role]
-            print(f"  {role} (pid {roles[role]}): {100 * used / elapsed:.0f}% of a core, "
-                  f"{1000 * used / commands * 1000:.0f} ms CPU per 1,000 commands")
+            print(
+                f"  {role} (pid {roles[role]}): {100 * used / elapsed:.0f}% of a core, "
+                f"{1000 * used / commands * 1000:.0f} ms CPU per 1,000 commands"
+            )
             raw = RESULTS / f"profile-{role}.txt"
             if raw.exists():
                 print("\n".join(summarize(raw, top)))

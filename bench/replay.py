@@ -14,6 +14,7 @@ interpreter start:
 - node: ``licensing server`` with an empty database; done when its /api/health
   reports ``events_applied`` >= the events of the log (polled every 50 ms).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -41,22 +42,35 @@ async def replay(plan: Plan, site: str, log_dir: Path, say) -> dict:
     published_s = time.perf_counter() - t
     total = len(events)
     messages = math.ceil(total / plan.events_per_message)
-    say(f"  replay: {total} events in {messages} stream messages "
-        f"(generated in {generated_s:.1f} s, published in {published_s:.1f} s)")
+    say(
+        f"  replay: {total} events in {messages} stream messages "
+        f"(generated in {generated_s:.1f} s, published in {published_s:.1f} s)"
+    )
     node: NodeProcess | None = None
     try:
         floor = await _floor(site, messages, log_dir)
         floor["events_per_s"] = round(total / floor["spawn_to_last_s"], 1)
-        say(f"  replay floor (bare consumer): {floor['spawn_to_last_s']:.2f} s from spawn, "
-            f"{floor['events_per_s']:.0f} events/s")
+        say(
+            f"  replay floor (bare consumer): {floor['spawn_to_last_s']:.2f} s from spawn, "
+            f"{floor['events_per_s']:.0f} events/s"
+        )
         node = NodeProcess(site, "fresh", log_dir)
         result = await _rebuild(node, total)
-        say(f"  replay node: {result['spawn_to_caught_up_s']:.2f} s from spawn, "
-            f"{result['events_per_s']:.0f} events/s")
-        return {"site": site, "events": total, "events_per_message": plan.events_per_message,
-                "messages": messages, "generate_s": round(generated_s, 2), "publish_s": round(published_s, 2),
-                "floor": floor, "node": result,
-                "ratio": round(result["events_per_s"] / floor["events_per_s"], 3)}
+        say(
+            f"  replay node: {result['spawn_to_caught_up_s']:.2f} s from spawn, "
+            f"{result['events_per_s']:.0f} events/s"
+        )
+        return {
+            "site": site,
+            "events": total,
+            "events_per_message": plan.events_per_message,
+            "messages": messages,
+            "generate_s": round(generated_s, 2),
+            "publish_s": round(published_s, 2),
+            "floor": floor,
+            "node": result,
+            "ratio": round(result["events_per_s"] / floor["events_per_s"], 3),
+        }
     finally:
         if node is not None:
             node.stop()
@@ -65,8 +79,19 @@ async def replay(plan: Plan, site: str, log_dir: Path, say) -> dict:
 
 
 async def _floor(site: str, messages: int, log_dir: Path) -> dict:
-    proc = Process(f"{site}-floor", [sys.executable, "-m", "bench.stream_floor", "--stream", Topology(site).events,
-                                     "--messages", str(messages)], log_dir)
+    proc = Process(
+        f"{site}-floor",
+        [
+            sys.executable,
+            "-m",
+            "bench.stream_floor",
+            "--stream",
+            Topology(site).events,
+            "--messages",
+            str(messages),
+        ],
+        log_dir,
+    )
     proc.start(stdout=subprocess.PIPE)
     try:
         out, _ = await asyncio.to_thread(proc.proc.communicate, timeout=300)  # type: ignore[union-attr]
@@ -77,8 +102,12 @@ async def _floor(site: str, messages: int, log_dir: Path) -> dict:
         proc.stop()
     inner = orjson.loads(out.strip().splitlines()[-1])
     # The reader stamps the wall clock at its last message; same host, same clock as the spawn stamp.
-    return {"pid": proc.pid, "spawn_to_exit_s": round(spawn_to_exit, 3),
-            "spawn_to_last_s": round(inner.pop("last_wall") - proc.started_wall, 3), **inner}
+    return {
+        "pid": proc.pid,
+        "spawn_to_exit_s": round(spawn_to_exit, 3),
+        "spawn_to_last_s": round(inner.pop("last_wall") - proc.started_wall, 3),
+        **inner,
+    }
 
 
 async def _rebuild(node: NodeProcess, total: int) -> dict:
@@ -103,8 +132,13 @@ async def _rebuild(node: NodeProcess, total: int) -> dict:
             raise TimeoutError(f"replay not done after 400 s:\n{node.log_tail()}")
         await asyncio.sleep(0.05)
     spawn_to_caught_up = trace[-1][0]
-    return {"pid": node.pid, "spawn_to_caught_up_s": round(spawn_to_caught_up, 3),
-            "spawn_to_first_health_s": round(first_health or 0.0, 3),
-            "events_per_s": round(total / spawn_to_caught_up, 1),
-            "events_per_s_after_first_health": round(total / max(spawn_to_caught_up - (first_health or 0), 1e-9), 1),
-            "trace": trace}
+    return {
+        "pid": node.pid,
+        "spawn_to_caught_up_s": round(spawn_to_caught_up, 3),
+        "spawn_to_first_health_s": round(first_health or 0.0, 3),
+        "events_per_s": round(total / spawn_to_caught_up, 1),
+        "events_per_s_after_first_health": round(
+            total / max(spawn_to_caught_up - (first_health or 0), 1e-9), 1
+        ),
+        "trace": trace,
+    }

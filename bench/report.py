@@ -1,4 +1,5 @@
 """The final table (rich), bench/results/latest.json and bench/results/latest.png."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -36,60 +37,134 @@ def verdicts(results: dict) -> list[dict]:
     rows: list[dict] = []
     sys_ph = _get(results, "acquire", "system", "phases") or {}
     echo_ph = _get(results, "acquire", "echo", "phases") or {}
-    s_tp, e_tp = _get(sys_ph, "saturation", "completed_per_s"), _get(echo_ph, "saturation", "completed_per_s")
+    s_tp, e_tp = (
+        _get(sys_ph, "saturation", "completed_per_s"),
+        _get(echo_ph, "saturation", "completed_per_s"),
+    )
     ratio = round(s_tp / e_tp, 3) if s_tp and e_tp else None
-    rows.append({"scenario": "1 acquire", "figure": "throughput at saturation, commands/s",
-                 "system": s_tp, "floor": e_tp, "ratio": ratio, "target": TARGETS["throughput"],
-                 "met": None if ratio is None else ratio >= 0.5})
+    rows.append(
+        {
+            "scenario": "1 acquire",
+            "figure": "throughput at saturation, commands/s",
+            "system": s_tp,
+            "floor": e_tp,
+            "ratio": ratio,
+            "target": TARGETS["throughput"],
+            "met": None if ratio is None else ratio >= 0.5,
+        }
+    )
     for rate in (200, 1000):
-        s, e = _get(sys_ph, f"rate_{rate}", "latency_ms"), _get(echo_ph, f"rate_{rate}", "latency_ms")
-        row = {"scenario": "1 acquire", "figure": f"latency p50 / p99 at {rate}/s offered, ms",
-               "system": f"{_fmt(_get(s, 'p50'))} / {_fmt(_get(s, 'p99'))}" if s else None,
-               "floor": f"{_fmt(_get(e, 'p50'))} / {_fmt(_get(e, 'p99'))}" if e else None,
-               "ratio": None, "target": "—", "met": None}
+        s, e = (
+            _get(sys_ph, f"rate_{rate}", "latency_ms"),
+            _get(echo_ph, f"rate_{rate}", "latency_ms"),
+        )
+        row = {
+            "scenario": "1 acquire",
+            "figure": f"latency p50 / p99 at {rate}/s offered, ms",
+            "system": f"{_fmt(_get(s, 'p50'))} / {_fmt(_get(s, 'p99'))}" if s else None,
+            "floor": f"{_fmt(_get(e, 'p50'))} / {_fmt(_get(e, 'p99'))}" if e else None,
+            "ratio": None,
+            "target": "—",
+            "met": None,
+        }
         if rate == 200:
             row["target"] = TARGETS["p99_200"]
             row["met"] = None if _get(s, "p99") is None else s["p99"] < 20
         else:
-            row["system"] = (row["system"] or "—") + f" ({_fmt(_get(sys_ph, 'rate_1000', 'completed_per_s'))}/s done)"
+            row["system"] = (
+                row["system"] or "—"
+            ) + f" ({_fmt(_get(sys_ph, 'rate_1000', 'completed_per_s'))}/s done)"
         rows.append(row)
     f_ev = _get(sys_ph, "saturation", "events_per_s", "follower")
     w_ev = _get(sys_ph, "saturation", "events_per_s", "writer")
-    rows.append({"scenario": "2 projection", "figure": "follower events/s at saturation (floor: writer's)",
-                 "system": f_ev, "floor": w_ev, "ratio": round(f_ev / w_ev, 3) if f_ev and w_ev else None,
-                 "target": "keeps up", "met": None if not (f_ev and w_ev) else f_ev >= 0.9 * w_ev})
-    for phase, label in (("saturation", "at saturation"), ("rate_1000", "at 1000/s"), ("rate_200", "at 200/s")):
+    rows.append(
+        {
+            "scenario": "2 projection",
+            "figure": "follower events/s at saturation (floor: writer's)",
+            "system": f_ev,
+            "floor": w_ev,
+            "ratio": round(f_ev / w_ev, 3) if f_ev and w_ev else None,
+            "target": "keeps up",
+            "met": None if not (f_ev and w_ev) else f_ev >= 0.9 * w_ev,
+        }
+    )
+    for phase, label in (
+        ("saturation", "at saturation"),
+        ("rate_1000", "at 1000/s"),
+        ("rate_200", "at 200/s"),
+    ):
         lag = _get(sys_ph, phase, "lag_ms", "follower")
-        row = {"scenario": "2 projection", "figure": f"follower lag p50 / p99 {label}, ms",
-               "system": f"{_fmt(_get(lag, 'p50'))} / {_fmt(_get(lag, 'p99'))}" if lag else None,
-               "floor": None, "ratio": None, "target": "—", "met": None}
+        row = {
+            "scenario": "2 projection",
+            "figure": f"follower lag p50 / p99 {label}, ms",
+            "system": f"{_fmt(_get(lag, 'p50'))} / {_fmt(_get(lag, 'p99'))}" if lag else None,
+            "floor": None,
+            "ratio": None,
+            "target": "—",
+            "met": None,
+        }
         if phase == "saturation":
             row["target"] = TARGETS["lag"]
             row["met"] = None if _get(lag, "p99") is None else lag["p99"] < 250
         rows.append(row)
     rp = results.get("replay") or {}
     n_ev, f_ev = _get(rp, "node", "events_per_s"), _get(rp, "floor", "events_per_s")
-    rows.append({"scenario": "3 replay", "figure": f"rebuild {_fmt(rp.get('events'))} events, events/s", "system": n_ev, "floor": f_ev, "ratio": rp.get("ratio"),
-                 "target": TARGETS["replay"], "met": None if rp.get("ratio") is None else rp["ratio"] >= 0.5})
+    rows.append(
+        {
+            "scenario": "3 replay",
+            "figure": f"rebuild {_fmt(rp.get('events'))} events, events/s",
+            "system": n_ev,
+            "floor": f_ev,
+            "ratio": rp.get("ratio"),
+            "target": TARGETS["replay"],
+            "met": None if rp.get("ratio") is None else rp["ratio"] >= 0.5,
+        }
+    )
     fo = results.get("failover") or {}
-    rows.append({"scenario": "4 failover", "figure": f"kill -9 → acquire served, min/med/max s ({len(fo.get('runs', []))} runs)",
-                 "system": " / ".join(_fmt(fo.get(k), 3) for k in ("min_s", "median_s", "max_s")) if fo else None,
-                 "floor": None, "ratio": None, "target": TARGETS["failover"],
-                 "met": None if fo.get("max_s") is None else fo["max_s"] < 2.0})
+    rows.append(
+        {
+            "scenario": "4 failover",
+            "figure": f"kill -9 → acquire served, min/med/max s ({len(fo.get('runs', []))} runs)",
+            "system": " / ".join(_fmt(fo.get(k), 3) for k in ("min_s", "median_s", "max_s"))
+            if fo
+            else None,
+            "floor": None,
+            "ratio": None,
+            "target": TARGETS["failover"],
+            "met": None if fo.get("max_s") is None else fo["max_s"] < 2.0,
+        }
+    )
     return rows
 
 
 def table(results: dict):
     from rich.table import Table
 
-    t = Table(title=f"License server bench — {results.get('machine', {}).get('summary', '')}", show_lines=False)
-    for col, just in (("Scenario", "left"), ("Figure", "left"), ("System", "right"), ("Floor", "right"),
-                      ("Ratio", "right"), ("Target", "left"), ("", "left")):
+    t = Table(
+        title=f"License server bench — {results.get('machine', {}).get('summary', '')}",
+        show_lines=False,
+    )
+    for col, just in (
+        ("Scenario", "left"),
+        ("Figure", "left"),
+        ("System", "right"),
+        ("Floor", "right"),
+        ("Ratio", "right"),
+        ("Target", "left"),
+        ("", "left"),
+    ):
         t.add_column(col, justify=just)  # type: ignore[arg-type]
     for row in results["summary"]:
         met = {True: "[green]met[/]", False: "[red]missed[/]", None: ""}[row["met"]]
-        t.add_row(row["scenario"], row["figure"], _fmt(row["system"]), _fmt(row["floor"]),
-                  _fmt(row["ratio"], 2), row["target"], met)
+        t.add_row(
+            row["scenario"],
+            row["figure"],
+            _fmt(row["system"]),
+            _fmt(row["floor"]),
+            _fmt(row["ratio"], 2),
+            row["target"],
+            met,
+        )
     return t
 
 
@@ -109,12 +184,17 @@ def plot(results: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(2, 3, figsize=(15, 8.5))
-    fig.suptitle(f"License server bench — {results.get('machine', {}).get('summary', '')}", fontsize=11)
+    fig.suptitle(
+        f"License server bench — {results.get('machine', {}).get('summary', '')}", fontsize=11
+    )
     sys_ph = _get(results, "acquire", "system", "phases") or {}
     echo_ph = _get(results, "acquire", "echo", "phases") or {}
 
     ax = axes[0][0]
-    vals = [_get(echo_ph, "saturation", "completed_per_s") or 0, _get(sys_ph, "saturation", "completed_per_s") or 0]
+    vals = [
+        _get(echo_ph, "saturation", "completed_per_s") or 0,
+        _get(sys_ph, "saturation", "completed_per_s") or 0,
+    ]
     ax.bar(["echo floor", "system"], vals, color=["#999999", "#1f77b4"])
     ax.axhline(vals[0] * 0.5, color="red", ls="--", lw=1, label="target 0.5 × echo")
     for i, v in enumerate(vals):
@@ -143,15 +223,28 @@ def plot(results: dict, path: Path) -> None:
     trace = _get(results, "acquire", "system", "follower_lag_trace") or []
     if trace:
         t0 = trace[0][0]
-        ax.plot([t - t0 for t, _, _ in trace], [mx for _, _, mx in trace], ",", color="#d62728", alpha=0.6,
-                label="max per 100 ms")
-        ax.plot([t - t0 for t, _, _ in trace], [med for _, med, _ in trace], ",", color="#1f77b4",
-                label="median per 100 ms")
+        ax.plot(
+            [t - t0 for t, _, _ in trace],
+            [mx for _, _, mx in trace],
+            ",",
+            color="#d62728",
+            alpha=0.6,
+            label="max per 100 ms",
+        )
+        ax.plot(
+            [t - t0 for t, _, _ in trace],
+            [med for _, med, _ in trace],
+            ",",
+            color="#1f77b4",
+            label="median per 100 ms",
+        )
         for name, ph in sys_ph.items():
             if name == "saturation":  # the best round again, under its own name
                 continue
             ax.axvspan(ph["t0"] - t0, ph["t1"] - t0, alpha=0.08, color="green")
-            ax.text(ph["t0"] - t0, 0.97, name, fontsize=7, va="top", transform=ax.get_xaxis_transform())
+            ax.text(
+                ph["t0"] - t0, 0.97, name, fontsize=7, va="top", transform=ax.get_xaxis_transform()
+            )
     ax.axhline(250, color="red", ls="--", lw=1, label="target p99 < 250 ms")
     ax.set_yscale("log")
     ax.set_xlabel("s (shaded: system phases)")
@@ -164,10 +257,19 @@ def plot(results: dict, path: Path) -> None:
     rp = results.get("replay") or {}
     node_trace = _get(rp, "node", "trace") or []
     if node_trace:
-        ax.plot([t for t, _ in node_trace], [n for _, n in node_trace], label="fresh node (events_applied)")
+        ax.plot(
+            [t for t, _ in node_trace],
+            [n for _, n in node_trace],
+            label="fresh node (events_applied)",
+        )
     if rp.get("floor"):
-        ax.plot([0, rp["floor"]["spawn_to_last_s"]], [0, rp["events"]], "--", color="#999999",
-                label="bare consumer (start → last message)")
+        ax.plot(
+            [0, rp["floor"]["spawn_to_last_s"]],
+            [0, rp["events"]],
+            "--",
+            color="#999999",
+            label="bare consumer (start → last message)",
+        )
     ax.set_xlabel("s since process spawn")
     ax.set_ylabel("events")
     ax.set_title(f"3. replay of {_fmt(rp.get('events'))} events")
@@ -189,8 +291,11 @@ def plot(results: dict, path: Path) -> None:
 
     ax = axes[1][2]
     ax.axis("off")
-    lines = [f"{r['scenario']}: {r['figure']}\n    system {_fmt(r['system'])}   floor {_fmt(r['floor'])}   "
-             f"{'MET' if r['met'] else 'MISSED' if r['met'] is False else ''}" for r in results.get("summary", [])]
+    lines = [
+        f"{r['scenario']}: {r['figure']}\n    system {_fmt(r['system'])}   floor {_fmt(r['floor'])}   "
+        f"{'MET' if r['met'] else 'MISSED' if r['met'] is False else ''}"
+        for r in results.get("summary", [])
+    ]
     ax.text(0, 1, "\n".join(lines), va="top", fontsize=7, family="monospace")
     fig.tight_layout()
     fig.savefig(path, dpi=72)

@@ -1,4 +1,5 @@
 """The orchestrator: one unique run id, one throwaway site per scenario, everything cleaned up."""
+
 from __future__ import annotations
 
 import argparse
@@ -29,10 +30,16 @@ def say(text: str) -> None:
 async def run(plan: Plan, only: tuple[str, ...], quiet_wait: float, log_dir: Path) -> dict:
     run_id = new_run_id()
     started = time.perf_counter()
-    results: dict = {"run_id": run_id, "started_at": datetime.now(timezone.utc).isoformat(),
-                     "plan": plan.__dict__, "machine": await machine.describe(), "conditions": {}, "errors": {},
-                     # set only for experiments (see README): nodes started through another entry point
-                     "node_entry": os.environ.get("BENCH_NODE_ENTRY")}
+    results: dict = {
+        "run_id": run_id,
+        "started_at": datetime.now(timezone.utc).isoformat(),
+        "plan": plan.__dict__,
+        "machine": await machine.describe(),
+        "conditions": {},
+        "errors": {},
+        # set only for experiments (see README): nodes started through another entry point
+        "node_entry": os.environ.get("BENCH_NODE_ENTRY"),
+    }
     say(f"[bold]bench {run_id}[/] on {results['machine']['summary']}")
 
     async def scenario(name: str, label: str, coro_factory) -> None:
@@ -50,14 +57,23 @@ async def run(plan: Plan, only: tuple[str, ...], quiet_wait: float, log_dir: Pat
         results["conditions"][name]["during"] = other.stop()
 
     if "acquire" in only:
-        await scenario("acquire", "1+2. acquire path (system vs bare echo floor) and projection under load",
-                       lambda: acquire.acquire_path(plan, run_id, log_dir, say))
+        await scenario(
+            "acquire",
+            "1+2. acquire path (system vs bare echo floor) and projection under load",
+            lambda: acquire.acquire_path(plan, run_id, log_dir, say),
+        )
     if "replay" in only:
-        await scenario("replay", f"3. replay of {plan.replay_events:,} events",
-                       lambda: replay.replay(plan, f"{run_id}r", log_dir, say))
+        await scenario(
+            "replay",
+            f"3. replay of {plan.replay_events:,} events",
+            lambda: replay.replay(plan, f"{run_id}r", log_dir, say),
+        )
     if "failover" in only:
-        await scenario("failover", f"4. failover, {plan.failover_runs} runs",
-                       lambda: failover.failover(plan, f"{run_id}f", log_dir, say))
+        await scenario(
+            "failover",
+            f"4. failover, {plan.failover_runs} runs",
+            lambda: failover.failover(plan, f"{run_id}f", log_dir, say),
+        )
     results["seconds"] = round(time.perf_counter() - started, 1)
     results["summary"] = report.verdicts(results)
     return results
@@ -65,14 +81,29 @@ async def run(plan: Plan, only: tuple[str, ...], quiet_wait: float, log_dir: Pat
 
 def cli() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="a short smoke run (about a minute), small log")
-    parser.add_argument("--only", nargs="+", choices=SCENARIOS, default=list(SCENARIOS),
-                        help="run only these scenarios")
-    parser.add_argument("--quiet-wait", type=float, default=20.0,
-                        help="before each scenario wait up to this many seconds for other work on the "
-                             "machine to settle (default 20)")
-    parser.add_argument("--out", type=Path, default=RESULTS, help="where latest.json and latest.png go")
-    parser.add_argument("--keep-logs", action="store_true", help="keep the node logs even after a clean run")
+    parser.add_argument(
+        "--quick", action="store_true", help="a short smoke run (about a minute), small log"
+    )
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        choices=SCENARIOS,
+        default=list(SCENARIOS),
+        help="run only these scenarios",
+    )
+    parser.add_argument(
+        "--quiet-wait",
+        type=float,
+        default=20.0,
+        help="before each scenario wait up to this many seconds for other work on the "
+        "machine to settle (default 20)",
+    )
+    parser.add_argument(
+        "--out", type=Path, default=RESULTS, help="where latest.json and latest.png go"
+    )
+    parser.add_argument(
+        "--keep-logs", action="store_true", help="keep the node logs even after a clean run"
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     for noisy in ("aio_pika", "aiormq", "services.client"):
@@ -84,7 +115,9 @@ def cli() -> None:
     report.write_json(results, args.out / "latest.json")
     report.plot(results, args.out / "latest.png")
     console.print(report.table(results))
-    say(f"{results['seconds']} s; results in {args.out / 'latest.json'} and {args.out / 'latest.png'}")
+    say(
+        f"{results['seconds']} s; results in {args.out / 'latest.json'} and {args.out / 'latest.png'}"
+    )
     if results["errors"] or args.keep_logs:
         say(f"node and helper logs kept in {log_dir}")
     else:

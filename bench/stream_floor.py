@@ -5,6 +5,7 @@
 exits when it has seen N messages. It prints one JSON line: messages, seconds from
 its first message to its last, and from the subscription to its last.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -23,7 +24,9 @@ async def read(stream: str, messages: int, prefetch: int, ack_every: int) -> dic
     try:
         channel = await connection.channel()
         await channel.set_qos(prefetch_count=prefetch)
-        queue = await channel.declare_queue(stream, durable=True, arguments={"x-queue-type": "stream"})
+        queue = await channel.declare_queue(
+            stream, durable=True, arguments={"x-queue-type": "stream"}
+        )
         done = asyncio.get_running_loop().create_future()
         seen = 0
         first = last = last_wall = 0.0
@@ -42,8 +45,13 @@ async def read(stream: str, messages: int, prefetch: int, ack_every: int) -> dic
         t_subscribe = time.perf_counter()
         await queue.consume(on_message, arguments={"x-stream-offset": "first"})
         await done
-        return {"messages": seen, "first_to_last_s": last - first, "subscribe_to_last_s": last - t_subscribe,
-                "connect_to_last_s": last - t_start, "last_wall": last_wall}
+        return {
+            "messages": seen,
+            "first_to_last_s": last - first,
+            "subscribe_to_last_s": last - t_subscribe,
+            "connect_to_last_s": last - t_start,
+            "last_wall": last_wall,
+        }
     finally:
         await connection.close()
 
@@ -55,8 +63,12 @@ def main() -> None:
     parser.add_argument("--prefetch", type=int, default=1000)
     parser.add_argument("--ack-every", type=int, default=500)
     args = parser.parse_args()
-    print(orjson.dumps(asyncio.run(read(args.stream, args.messages, args.prefetch, args.ack_every))).decode(),
-          flush=True)
+    print(
+        orjson.dumps(
+            asyncio.run(read(args.stream, args.messages, args.prefetch, args.ack_every))
+        ).decode(),
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

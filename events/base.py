@@ -4,6 +4,7 @@ Every message has a stable ``type`` string (never renamed) and a
 ``schema_version``. Older versions are upcast dict-to-dict (see
 ``events.upcasting``) before pydantic validates them.
 """
+
 from __future__ import annotations
 
 from datetime import datetime

@@ -3,6 +3,7 @@
 A stream message carries a list of events (``{"events": [...]}``): the writer
 groups the events of several commands in one message to save round trips.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -59,8 +60,9 @@ def _upcast(data: dict[str, Any], current_version: int) -> dict[str, Any]:
     except ValidationError:
         raise
     except (ValueError, TypeError) as exc:
-        raise Unparseable(f"cannot read {data.get('type')!r} schema_version "
-                          f"{data.get('schema_version')!r}: {exc}") from None
+        raise Unparseable(
+            f"cannot read {data.get('type')!r} schema_version {data.get('schema_version')!r}: {exc}"
+        ) from None
 
 
 def event_from_dict(data: dict[str, Any]) -> Event:

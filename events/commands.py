@@ -1,4 +1,5 @@
 """Commands: what products, the CLI and the License Manager ask the writer to do."""
+
 from __future__ import annotations
 
 from typing import Annotated, Literal, Union
@@ -58,7 +59,9 @@ class Acquire(Command):
     user: NameStr
     count: int = Field(default=1, ge=1, le=limits.MAX_ACQUIRE_COUNT)
     lease_seconds: int = Field(
-        default=limits.DEFAULT_LEASE_SECONDS, ge=limits.MIN_LEASE_SECONDS, le=limits.MAX_LEASE_SECONDS
+        default=limits.DEFAULT_LEASE_SECONDS,
+        ge=limits.MIN_LEASE_SECONDS,
+        le=limits.MAX_LEASE_SECONDS,
     )
 
 
@@ -102,6 +105,7 @@ class CancelReservation(Command):
 
 
 # ---- servers and the pair (the seed's Manage panel) ------------------------------------
+
 
 class RegisterServer(Command):
     """Sent by a node when it comes up: its License Server ID and where its API listens."""
@@ -163,9 +167,22 @@ class UninstallServer(Command):
 
 
 _ALL = (
-    ActivateLicense, DeactivateLicense, Acquire, Release, RenewLeases, Reserve, CancelReservation,
-    RegisterServer, PairServers, UnpairServers, ResetServerId, SyncServer, StopServer,
-    UninstallServer, ReportServerStatus, ReportPairSync,
+    ActivateLicense,
+    DeactivateLicense,
+    Acquire,
+    Release,
+    RenewLeases,
+    Reserve,
+    CancelReservation,
+    RegisterServer,
+    PairServers,
+    UnpairServers,
+    ResetServerId,
+    SyncServer,
+    StopServer,
+    UninstallServer,
+    ReportServerStatus,
+    ReportPairSync,
 )
 COMMAND_TYPES: dict[str, type[Command]] = {cls.model_fields["type"].default: cls for cls in _ALL}
 AnyCommand = Annotated[Union[_ALL], Field(discriminator="type")]  # type: ignore[valid-type]

@@ -1,4 +1,5 @@
 """The closed set of event types, keyed by their stable ``type`` string."""
+
 from __future__ import annotations
 
 from typing import Annotated, Union
@@ -10,19 +11,37 @@ from events.leases import AcquireDenied, LeaseExpired, LeaseGranted, LeaseReleas
 from events.licenses import LicenseActivated, LicenseDeactivated
 from events.reservations import ReservationCancelled, SeatsReserved
 from events.servers import (
-    ServerIdReset, ServerRegistered, ServersPaired, ServersUnpaired, ServerUninstalled, StopRequested,
+    ServerIdReset,
+    ServerRegistered,
+    ServersPaired,
+    ServersUnpaired,
+    ServerUninstalled,
+    StopRequested,
     SyncRequested,
 )
 from events.status import PairSyncChanged, ServerStatusChanged
 from events.writer import CommandRefused, WriterPromoted
 
 _ALL = (
-    WriterPromoted, CommandRefused,
-    LicenseActivated, LicenseDeactivated,
-    LeaseGranted, AcquireDenied, LeaseReleased, LeaseExpired,
-    SeatsReserved, ReservationCancelled,
-    ServerRegistered, ServersPaired, ServersUnpaired, ServerIdReset, SyncRequested, StopRequested,
-    ServerUninstalled, ServerStatusChanged, PairSyncChanged,
+    WriterPromoted,
+    CommandRefused,
+    LicenseActivated,
+    LicenseDeactivated,
+    LeaseGranted,
+    AcquireDenied,
+    LeaseReleased,
+    LeaseExpired,
+    SeatsReserved,
+    ReservationCancelled,
+    ServerRegistered,
+    ServersPaired,
+    ServersUnpaired,
+    ServerIdReset,
+    SyncRequested,
+    StopRequested,
+    ServerUninstalled,
+    ServerStatusChanged,
+    PairSyncChanged,
 )
 EVENT_TYPES: dict[str, type[Event]] = {cls.model_fields["type"].default: cls for cls in _ALL}
 

@@ -1,4 +1,5 @@
 """Events about seats taken and given back."""
+
 from __future__ import annotations
 
 from datetime import datetime

@@ -1,4 +1,5 @@
 """Events about entitlements."""
+
 from __future__ import annotations
 
 from typing import Any, ClassVar, Literal
@@ -11,6 +12,7 @@ from events.commands import FeatureGrant
 from events.signed import SignedDocument
 from events.upcasting import upcaster
 
+
 class LicenseActivated(Decision):
     """v2 carries the whole signed entitlement (None: unsigned, the demo and test mode)."""
 
@@ -19,7 +21,9 @@ class LicenseActivated(Decision):
     type: Literal["LicenseActivated"] = "LicenseActivated"
     license_id: str = Field(max_length=limits.MAX_NAME)
     features: list[FeatureGrant]
-    server_ids: list[str] = []  # the License Server IDs it was activated on (the pair, or the lone server)
+    server_ids: list[
+        str
+    ] = []  # the License Server IDs it was activated on (the pair, or the lone server)
     entitlement: SignedDocument | None = None
 
 

@@ -4,11 +4,11 @@ They exist so that one bad client cannot make every node store megabytes of junk
 forever (the log is permanent). Documented in docs/protocol.md; change both together.
 """
 
-MAX_NAME = 128          # feature names, devices, users, license ids, actors
-MAX_VERSION = 64        # "2017 (17.0)" style version strings
-MAX_REASON = 500        # free text: force-release reasons and the like
+MAX_NAME = 128  # feature names, devices, users, license ids, actors
+MAX_VERSION = 64  # "2017 (17.0)" style version strings
+MAX_REASON = 500  # free text: force-release reasons and the like
 MAX_FEATURES_PER_LICENSE = 256
-MAX_SEATS = 10_000_000_000   # the seed shows tag counts of 400,000,000
+MAX_SEATS = 10_000_000_000  # the seed shows tag counts of 400,000,000
 MAX_ACQUIRE_COUNT = 10_000_000_000
 MIN_LEASE_SECONDS = 5
 MAX_LEASE_SECONDS = 7 * 24 * 3600

@@ -1,4 +1,5 @@
 """The reply every command gets on its ``reply_to`` queue."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -29,5 +30,9 @@ class Reply(BaseModel):
         return cls(ok=True, command_id=command_id, result=result)
 
     @classmethod
-    def failure(cls, command_id: str | None, code: str, message: str, reason: str | None = None) -> "Reply":
-        return cls(ok=False, command_id=command_id, error=Error(code=code, message=message, reason=reason))
+    def failure(
+        cls, command_id: str | None, code: str, message: str, reason: str | None = None
+    ) -> "Reply":
+        return cls(
+            ok=False, command_id=command_id, error=Error(code=code, message=message, reason=reason)
+        )

@@ -1,4 +1,5 @@
 """Events about seats set aside for a device or a user."""
+
 from __future__ import annotations
 
 from typing import Literal

@@ -1,4 +1,5 @@
 """Events about the servers of a site and their pair."""
+
 from __future__ import annotations
 
 from typing import Literal

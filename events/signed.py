@@ -1,4 +1,5 @@
 """The envelope of a signed document: vendor entitlements and site receipts."""
+
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field

@@ -1,4 +1,5 @@
 """What the watchdog observes, turned into facts in the log so tiles are projections too."""
+
 from __future__ import annotations
 
 from datetime import datetime

@@ -4,6 +4,7 @@ Register one function per (type, from_version). ``upcast`` chains them until the
 dict reaches the version the current model declares. Never rename a ``type``
 string; add a new version and an upcaster instead.
 """
+
 from __future__ import annotations
 
 from typing import Any, Callable

@@ -5,6 +5,7 @@ serialises as the plain word and old logs compare equal. Never rename a value: i
 in the log, in replies and in operators' scripts. The License Manager reads this
 vocabulary from ``GET /api/vocabulary`` instead of keeping a copy.
 """
+
 from __future__ import annotations
 
 from enum import StrEnum
@@ -16,8 +17,8 @@ class ServerStatus(StrEnum):
     RUNNING = "Running"
     STOPPED = "Stopped"
     DISCONNECTED = "Disconnected"
-    RECOVERING = "Recovering"       # a node's own status while it catches up (its tile says Running)
-    HALTED = "Halted"               # a node's own status: an event it cannot apply stopped its projector
+    RECOVERING = "Recovering"  # a node's own status while it catches up (its tile says Running)
+    HALTED = "Halted"  # a node's own status: an event it cannot apply stopped its projector
     PRIMARY_NOT_AVAILABLE = "Primary not available"
     BACKUP_NOT_AVAILABLE = "Backup not available"
 
@@ -39,7 +40,7 @@ class Activity(StrEnum):
     RECOVERING = "recovering"
     STOPPED = "stopped"
     DISCONNECTED = "disconnected"
-    UNINSTALLED = "uninstalled"     # never reported: follows from ServerUninstalled
+    UNINSTALLED = "uninstalled"  # never reported: follows from ServerUninstalled
 
 
 class Role(StrEnum):
@@ -53,19 +54,19 @@ class Role(StrEnum):
 class ErrorCode(StrEnum):
     """Stable error codes of a failed reply (docs/protocol.md lists them with their meaning)."""
 
-    INVALID = "invalid"              # the command failed validation; nothing changed
-    UNAUTHORIZED = "unauthorized"    # an admin command without valid credentials
-    DENIED = "denied"                # an acquire the seats do not allow (see ``reason``)
-    NOT_FOUND = "not_found"          # unknown license, lease or reservation
-    CONFLICT = "conflict"            # e.g. a license id that is already active
-    IN_USE = "in_use"                # e.g. deactivating a license whose seats are taken
-    NO_SEATS = "no_seats"            # a reservation larger than the free seats
-    NOT_WRITER = "not_writer"        # the node lost the writer role; retry (same command id)
-    TIMEOUT = "timeout"              # client side: no reply before the deadline
-    UNAVAILABLE = "unavailable"      # client side: the broker cannot be reached
+    INVALID = "invalid"  # the command failed validation; nothing changed
+    UNAUTHORIZED = "unauthorized"  # an admin command without valid credentials
+    DENIED = "denied"  # an acquire the seats do not allow (see ``reason``)
+    NOT_FOUND = "not_found"  # unknown license, lease or reservation
+    CONFLICT = "conflict"  # e.g. a license id that is already active
+    IN_USE = "in_use"  # e.g. deactivating a license whose seats are taken
+    NO_SEATS = "no_seats"  # a reservation larger than the free seats
+    NOT_WRITER = "not_writer"  # the node lost the writer role; retry (same command id)
+    TIMEOUT = "timeout"  # client side: no reply before the deadline
+    UNAVAILABLE = "unavailable"  # client side: the broker cannot be reached
     BAD_SIGNATURE = "bad_signature"  # an entitlement not signed by a vendor key this site trusts
-    WRONG_SERVER = "wrong_server"    # an entitlement bound to other License Server IDs
-    EXPIRED = "expired"              # outside the entitlement's activation window
+    WRONG_SERVER = "wrong_server"  # an entitlement bound to other License Server IDs
+    EXPIRED = "expired"  # outside the entitlement's activation window
     ALREADY_ACTIVATED = "already_activated"  # its serial or license id was activated here before
 
 
@@ -75,7 +76,7 @@ class DenialReason(StrEnum):
     UNKNOWN_FEATURE = "unknown_feature"
     EXPIRED = "expired"
     NO_SEATS = "no_seats"
-    RESERVED = "reserved"            # free seats exist, but they are reserved for others
+    RESERVED = "reserved"  # free seats exist, but they are reserved for others
 
 
 class IgnoredReason(StrEnum):

@@ -1,4 +1,5 @@
 """Events about who writes, and about commands the writer refused."""
+
 from __future__ import annotations
 
 from datetime import datetime

@@ -6,6 +6,7 @@ means upsert, absent means delete. History tables (event_log, denials,
 usage_history) get one row per event, keyed by stream position, so a batch that is
 written twice fails instead of counting twice.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -15,7 +16,13 @@ from events.leases import AcquireDenied, LeaseExpired, LeaseGranted, LeaseReleas
 from events.licenses import LicenseActivated, LicenseDeactivated
 from events.reservations import ReservationCancelled, SeatsReserved
 from events.servers import (
-    ServerIdReset, ServerRegistered, ServersPaired, ServersUnpaired, ServerUninstalled, StopRequested, SyncRequested,
+    ServerIdReset,
+    ServerRegistered,
+    ServersPaired,
+    ServersUnpaired,
+    ServerUninstalled,
+    StopRequested,
+    SyncRequested,
 )
 from events.status import PairSyncChanged, ServerStatusChanged
 from services.domain import tiles
@@ -23,20 +30,41 @@ from services.domain.evolve import reservation_leases
 from services.domain.model import FeatureKey, State
 
 
-_TIMELINE = (ServerRegistered, ServerStatusChanged, PairSyncChanged, ServersPaired, ServersUnpaired, ServerIdReset,
-             StopRequested, SyncRequested, ServerUninstalled)
+_TIMELINE = (
+    ServerRegistered,
+    ServerStatusChanged,
+    PairSyncChanged,
+    ServersPaired,
+    ServersUnpaired,
+    ServerIdReset,
+    StopRequested,
+    SyncRequested,
+    ServerUninstalled,
+)
 
 
 def _timeline_row(after: State, event: Event, offset: int, idx: int) -> tuple:
     node = getattr(event, "node", None)
     server = after.servers.get(node) if node else None
-    server_id = getattr(event, "server_id", None) or getattr(event, "new_server_id", None) or (
-        server.server_id if server else None)
+    server_id = (
+        getattr(event, "server_id", None)
+        or getattr(event, "new_server_id", None)
+        or (server.server_id if server else None)
+    )
     reason = getattr(event, "reason", "") or ""
     if isinstance(event, PairSyncChanged) and not event.synced:
         reason = f"{reason} ({event.lag_events} events, {event.lag_seconds:.1f} s behind)".strip()
-    return (offset, idx, event.at, event.type, node, server_id,
-            tiles.server_status(after, node) if node else None, tiles.pair_status(after), reason)
+    return (
+        offset,
+        idx,
+        event.at,
+        event.type,
+        node,
+        server_id,
+        tiles.server_status(after, node) if node else None,
+        tiles.pair_status(after),
+        reason,
+    )
 
 
 _CHANGES_SEATS = (LeaseGranted, LeaseReleased, LeaseExpired, LicenseActivated, LicenseDeactivated)
@@ -55,8 +83,16 @@ class BatchChanges:
     servers: set[str] = field(default_factory=set)
     pair_since: object = None  # the time of the last pair change in the batch, if any
 
-    def record(self, before: State, after: State, event: Event, offset: int, idx: int,
-               ignored: str | None, body: str) -> None:
+    def record(
+        self,
+        before: State,
+        after: State,
+        event: Event,
+        offset: int,
+        idx: int,
+        ignored: str | None,
+        body: str,
+    ) -> None:
         self.log_rows.append((offset, idx, event.type, ignored, body))
         if ignored is not None:
             return
@@ -65,16 +101,47 @@ class BatchChanges:
         touched_features = self._touch(before, event)
         self.features |= touched_features
         if isinstance(event, AcquireDenied):
-            self.denials.append((offset, idx, event.at, event.feature, event.version, event.device,
-                                 event.user, event.count, event.reason, event.message, event.command_id))
+            self.denials.append(
+                (
+                    offset,
+                    idx,
+                    event.at,
+                    event.feature,
+                    event.version,
+                    event.device,
+                    event.user,
+                    event.count,
+                    event.reason,
+                    event.message,
+                    event.command_id,
+                )
+            )
         if isinstance(event, _CHANGES_SEATS):
             for key in sorted(touched_features):
                 f = after.features.get(key)
-                self.history.append((offset, idx, event.at, key[0], key[1],
-                                     f.in_use if f else 0, f.total if f else 0))
+                self.history.append(
+                    (
+                        offset,
+                        idx,
+                        event.at,
+                        key[0],
+                        key[1],
+                        f.in_use if f else 0,
+                        f.total if f else 0,
+                    )
+                )
 
     def _touch(self, before: State, event: Event) -> set[FeatureKey]:
-        if isinstance(event, (ServerRegistered, ServerIdReset, ServerUninstalled, ServerStatusChanged, StopRequested)):
+        if isinstance(
+            event,
+            (
+                ServerRegistered,
+                ServerIdReset,
+                ServerUninstalled,
+                ServerStatusChanged,
+                StopRequested,
+            ),
+        ):
             self.servers.add(event.node)
             return set()
         if isinstance(event, (ServersPaired, ServersUnpaired)):
@@ -83,7 +150,9 @@ class BatchChanges:
         if isinstance(event, (LicenseActivated, LicenseDeactivated)):
             self.licenses.add(event.license_id)
             if isinstance(event, LicenseActivated):
-                self.servers |= {n for n, s in before.servers.items() if s.server_id in event.server_ids}
+                self.servers |= {
+                    n for n, s in before.servers.items() if s.server_id in event.server_ids
+                }
             lic = before.licenses.get(event.license_id)
             grants = event.features if isinstance(event, LicenseActivated) else []
             keys = {(g.name, g.version) for g in grants}

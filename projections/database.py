@@ -1,4 +1,5 @@
 """A node's own database: created on first start, migrated on every start."""
+
 from __future__ import annotations
 
 import hashlib
@@ -45,12 +46,16 @@ async def open_pool(server_dsn: str, database: str) -> asyncpg.Pool:
         # Serialize concurrent first starts of the same node's schema.
         async with conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock(4242)")
-            await conn.execute("CREATE TABLE IF NOT EXISTS schema_meta (id int PRIMARY KEY, version text NOT NULL)")
+            await conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_meta (id int PRIMARY KEY, version text NOT NULL)"
+            )
             version = await conn.fetchval("SELECT version FROM schema_meta WHERE id = 1")
             if version != SCHEMA_VERSION:
                 tables = ", ".join((*READ_MODEL_TABLES, "projection_checkpoint"))
                 await conn.execute(f"DROP TABLE IF EXISTS {tables}")
             await conn.execute(SCHEMA)
-            await conn.execute("INSERT INTO schema_meta VALUES (1, $1) ON CONFLICT (id) DO UPDATE SET version = $1",
-                               SCHEMA_VERSION)
+            await conn.execute(
+                "INSERT INTO schema_meta VALUES (1, $1) ON CONFLICT (id) DO UPDATE SET version = $1",
+                SCHEMA_VERSION,
+            )
     return pool

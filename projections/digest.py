@@ -4,6 +4,7 @@ It chains every event the node read, with the fence's verdict on it, so two node
 that read the same log the same way hold the same digest. Offsets are not part of
 it: a log re-seeded into a new stream keeps its digest.
 """
+
 from __future__ import annotations
 
 import hashlib

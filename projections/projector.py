@@ -12,6 +12,7 @@ subscribes to the stream from the checkpoint, batches the deliveries, hands them
 ``apply_messages`` and acks after the commit. A stream message is new iff its offset
 is past the checkpoint (stream offsets are not dense), and that check is made here.
 """
+
 from __future__ import annotations
 
 import logging
@@ -65,12 +66,14 @@ class Projector:
                     raise ProjectionHalted(
                         f"local event_log at {row['stream_offset']}/{row['idx']} no longer "
                         f"replays the same way ({ignored!r} != {row['ignored']!r}); "
-                        f"reset this node")
+                        f"reset this node"
+                    )
                 digest = digests.advance(digest, canonical(event), ignored)
                 count += 1
         if digest != checkpoint.digest or count != checkpoint.events_applied:
             raise ProjectionHalted(
-                "local event_log does not match the checkpoint digest; reset this node")
+                "local event_log does not match the checkpoint digest; reset this node"
+            )
         self.state, self.checkpoint, self.consistent = state, checkpoint, True
         self.applied_offset = checkpoint.offset
 
@@ -120,11 +123,13 @@ class Projector:
                     state, ignored = apply(state, event, self.trust)
                 except CannotApply as exc:
                     self._halt(
-                        f"event {event.type} at offset {offset}/{idx} cannot be applied: {exc}")
+                        f"event {event.type} at offset {offset}/{idx} cannot be applied: {exc}"
+                    )
                 digest = digests.advance(digest, canonical(event), ignored)
                 count += 1
-                changes.record(before, state, event, offset, idx, ignored,
-                               orjson.dumps(item).decode())
+                changes.record(
+                    before, state, event, offset, idx, ignored, orjson.dumps(item).decode()
+                )
                 self.state = state
                 for listener in self.listeners:
                     listener(event, ignored, state, offset)

@@ -4,6 +4,7 @@ The tables are ``projections.schema``'s, so their SQL lives next to it: one meth
 per read, each answering plain rows (dicts) ready to serialise. Filters are optional
 (None reads all); limits are the caller's, already clamped.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -24,10 +25,10 @@ def _records(rows: list[asyncpg.Record]) -> list[Row]:
 class CapacityRows:
     """What the capacity chart folds: seats before the period, per bucket, denials, and now."""
 
-    before: list[asyncpg.Record]    # where each licensed feature stood when the period began
-    buckets: list[asyncpg.Record]   # per feature and bucket: peak, low, last, total, most
-    denied: list[asyncpg.Record]    # per feature, bucket and reason: times and seats
-    current: list[asyncpg.Record]   # the features as they are now
+    before: list[asyncpg.Record]  # where each licensed feature stood when the period began
+    buckets: list[asyncpg.Record]  # per feature and bucket: peak, low, last, total, most
+    denied: list[asyncpg.Record]  # per feature, bucket and reason: times and seats
+    current: list[asyncpg.Record]  # the features as they are now
 
 
 class ReadModels:
@@ -36,61 +37,88 @@ class ReadModels:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self.pool = pool
 
-    async def usage(self, feature: str | None = None, device: str | None = None,
-                    user: str | None = None) -> list[Row]:
+    async def usage(
+        self, feature: str | None = None, device: str | None = None, user: str | None = None
+    ) -> list[Row]:
         """Open leases with their feature's seats, in the order the Usage Details page shows."""
-        return _records(await self.pool.fetch(
-            "SELECT u.lease_id, u.feature, u.type, u.version, u.count, u.device, "
-            'u."user", u.since, u.lease_seconds, u.reservation_id, f.in_use, f.total '
-            "FROM usage u "
-            "LEFT JOIN features f ON f.name = u.feature AND f.version = u.version "
-            "WHERE ($1::text IS NULL OR u.feature = $1) AND ($2::text IS NULL OR u.device = $2) "
-            'AND ($3::text IS NULL OR u."user" = $3) '
-            "ORDER BY u.feature, u.version, u.since, u.lease_id",
-            feature, device, user))
+        return _records(
+            await self.pool.fetch(
+                "SELECT u.lease_id, u.feature, u.type, u.version, u.count, u.device, "
+                'u."user", u.since, u.lease_seconds, u.reservation_id, f.in_use, f.total '
+                "FROM usage u "
+                "LEFT JOIN features f ON f.name = u.feature AND f.version = u.version "
+                "WHERE ($1::text IS NULL OR u.feature = $1) AND ($2::text IS NULL OR u.device = $2) "
+                'AND ($3::text IS NULL OR u."user" = $3) '
+                "ORDER BY u.feature, u.version, u.since, u.lease_id",
+                feature,
+                device,
+                user,
+            )
+        )
 
     async def features(self) -> list[Row]:
-        return _records(await self.pool.fetch(
-            "SELECT name, type, version, total, in_use, reserved, reserved_in_use, "
-            "total - in_use AS available, expires_at FROM features ORDER BY name, version"))
+        return _records(
+            await self.pool.fetch(
+                "SELECT name, type, version, total, in_use, reserved, reserved_in_use, "
+                "total - in_use AS available, expires_at FROM features ORDER BY name, version"
+            )
+        )
 
     async def licenses(self) -> list[Row]:
         rows = await self.pool.fetch(
-            "SELECT license_id, activated_at, features FROM licenses ORDER BY license_id")
+            "SELECT license_id, activated_at, features FROM licenses ORDER BY license_id"
+        )
         return [{**dict(r), "features": orjson.loads(r["features"])} for r in rows]
 
     async def reservations(self) -> list[Row]:
-        return _records(await self.pool.fetch(
-            'SELECT reservation_id, feature, version, device, "user", count, in_use, created_at '
-            "FROM reservations ORDER BY feature, version, created_at"))
+        return _records(
+            await self.pool.fetch(
+                'SELECT reservation_id, feature, version, device, "user", count, in_use, created_at '
+                "FROM reservations ORDER BY feature, version, created_at"
+            )
+        )
 
     async def denials(self, limit: int, feature: str | None = None) -> list[Row]:
         """The newest ``limit`` denials, newest first."""
-        return _records(await self.pool.fetch(
-            'SELECT at, feature, version, device, "user", count, reason, message, command_id '
-            "FROM denials WHERE ($2::text IS NULL OR feature = $2) "
-            "ORDER BY stream_offset DESC, idx DESC LIMIT $1",
-            limit, feature))
+        return _records(
+            await self.pool.fetch(
+                'SELECT at, feature, version, device, "user", count, reason, message, command_id '
+                "FROM denials WHERE ($2::text IS NULL OR feature = $2) "
+                "ORDER BY stream_offset DESC, idx DESC LIMIT $1",
+                limit,
+                feature,
+            )
+        )
 
-    async def history(self, limit: int, feature: str | None = None,
-                      version: str | None = None) -> list[Row]:
+    async def history(
+        self, limit: int, feature: str | None = None, version: str | None = None
+    ) -> list[Row]:
         """The newest ``limit`` changes of seats, oldest first (so a long history keeps its
         recent end)."""
-        return _records(await self.pool.fetch(
-            "SELECT at, feature, version, in_use, total FROM ("
-            "  SELECT * FROM usage_history "
-            "  WHERE ($1::text IS NULL OR feature = $1) AND ($2::text IS NULL OR version = $2) "
-            "  ORDER BY stream_offset DESC, idx DESC LIMIT $3) recent "
-            "ORDER BY stream_offset, idx",
-            feature, version, limit))
+        return _records(
+            await self.pool.fetch(
+                "SELECT at, feature, version, in_use, total FROM ("
+                "  SELECT * FROM usage_history "
+                "  WHERE ($1::text IS NULL OR feature = $1) AND ($2::text IS NULL OR version = $2) "
+                "  ORDER BY stream_offset DESC, idx DESC LIMIT $3) recent "
+                "ORDER BY stream_offset, idx",
+                feature,
+                version,
+                limit,
+            )
+        )
 
     async def timeline(self, limit: int, node: str | None = None) -> list[Row]:
         """Status changes of servers and the pair, newest first, with how long each state lasted."""
-        rows = _records(await self.pool.fetch(
-            "SELECT at, kind, node, server_id, server_status, pair_status, reason "
-            "FROM status_history WHERE ($1::text IS NULL OR node = $1) "
-            "ORDER BY stream_offset DESC, idx DESC LIMIT $2",
-            node, limit))
+        rows = _records(
+            await self.pool.fetch(
+                "SELECT at, kind, node, server_id, server_status, pair_status, reason "
+                "FROM status_history WHERE ($1::text IS NULL OR node = $1) "
+                "ORDER BY stream_offset DESC, idx DESC LIMIT $2",
+                node,
+                limit,
+            )
+        )
         following: dict[str | None, Any] = {}
         for row in rows:  # newest first: the next change of the same node ends this state
             later = following.get(row["node"])
@@ -115,7 +143,8 @@ class ReadModels:
                 "  SELECT in_use, total FROM usage_history u "
                 "WHERE u.feature = f.name AND u.version = f.version "
                 "  AND u.at < $1 ORDER BY u.at DESC, u.stream_offset DESC, u.idx DESC LIMIT 1) h",
-                start)
+                start,
+            )
             buckets = await conn.fetch(
                 "SELECT feature, version, date_bin($3::interval, at, $1) AS t, "
                 "max(in_use) AS peak, min(in_use) AS low, "
@@ -124,13 +153,20 @@ class ReadModels:
                 "max(total) AS most "
                 "FROM usage_history WHERE at >= $1 AND at <= $2 "
                 "GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
-                start, end, stride)
+                start,
+                end,
+                stride,
+            )
             denied = await conn.fetch(
                 "SELECT feature, version, date_bin($3::interval, at, $1) AS t, count(*) AS times, "
                 "sum(count)::bigint AS seats, reason "
                 "FROM denials WHERE at >= $1 AND at <= $2 "
                 "GROUP BY 1, 2, 3, reason ORDER BY 1, 2, 3",
-                start, end, stride)
+                start,
+                end,
+                stride,
+            )
             current = await conn.fetch(
-                "SELECT name, version, type, total, in_use, reserved FROM features")
+                "SELECT name, version, type, total, in_use, reserved FROM features"
+            )
         return CapacityRows(before, buckets, denied, current)

@@ -1,4 +1,5 @@
 """Read-model rows, built from the domain state (so they can never disagree with it)."""
+
 from __future__ import annotations
 
 import orjson
@@ -7,25 +8,51 @@ from services.domain.model import Feature, Lease, License, Reservation, Server, 
 
 
 def license_row(lic: License) -> tuple:
-    features = [{"name": n, "type": t, "version": v, "seats": s, "expires_at": e.isoformat() if e else None}
-                for n, t, v, s, e in lic.features]
+    features = [
+        {"name": n, "type": t, "version": v, "seats": s, "expires_at": e.isoformat() if e else None}
+        for n, t, v, s, e in lic.features
+    ]
     return (lic.license_id, lic.activated_at, orjson.dumps(features).decode(), list(lic.server_ids))
 
 
 def server_row(server: Server) -> tuple:
-    return (server.node, server.server_id, server.api_url, server.registered_at, server.ever_licensed)
+    return (
+        server.node,
+        server.server_id,
+        server.api_url,
+        server.registered_at,
+        server.ever_licensed,
+    )
 
 
 def feature_row(f: Feature) -> tuple:
     expiries = [g.expires_at for g in f.grants if g.expires_at is not None]
-    return (f.name, f.version, f.type, f.total, f.in_use, f.reserved, f.reserved_in_use,
-            min(expiries) if expiries else None)
+    return (
+        f.name,
+        f.version,
+        f.type,
+        f.total,
+        f.in_use,
+        f.reserved,
+        f.reserved_in_use,
+        min(expiries) if expiries else None,
+    )
 
 
 def usage_row(lease: Lease, state: State) -> tuple:
     f = state.features.get(lease.key)
-    return (lease.lease_id, lease.name, lease.version, f.type if f else "", lease.count, lease.device,
-            lease.user, lease.granted_at, lease.lease_seconds, lease.reservation_id)
+    return (
+        lease.lease_id,
+        lease.name,
+        lease.version,
+        f.type if f else "",
+        lease.count,
+        lease.device,
+        lease.user,
+        lease.granted_at,
+        lease.lease_seconds,
+        lease.reservation_id,
+    )
 
 
 def reservation_row(r: Reservation) -> tuple:

@@ -133,5 +133,15 @@ CREATE TABLE IF NOT EXISTS usage_history (  -- in use against total per feature,
 CREATE INDEX IF NOT EXISTS usage_history_feature_at ON usage_history (feature, version, at);
 """
 
-READ_MODEL_TABLES = ("event_log", "licenses", "features", "usage", "reservations", "servers", "pair",
-                     "status_history", "denials", "usage_history")
+READ_MODEL_TABLES = (
+    "event_log",
+    "licenses",
+    "features",
+    "usage",
+    "reservations",
+    "servers",
+    "pair",
+    "status_history",
+    "denials",
+    "usage_history",
+)

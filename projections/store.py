@@ -1,4 +1,5 @@
 """Postgres side of a projector: checkpoint, event_log copy and read models, one transaction a batch."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -14,7 +15,7 @@ from services.domain.model import State
 
 @dataclass(frozen=True)
 class Checkpoint:
-    offset: int = -1          # last stream message fully applied; -1 before the first
+    offset: int = -1  # last stream message fully applied; -1 before the first
     digest: str = ""
     events_applied: int = 0
 
@@ -25,18 +26,23 @@ class ProjectionStore:
 
     async def checkpoint(self) -> Checkpoint:
         row = await self.pool.fetchrow(
-            "SELECT stream_offset, digest, events_applied FROM projection_checkpoint WHERE id = 1")
+            "SELECT stream_offset, digest, events_applied FROM projection_checkpoint WHERE id = 1"
+        )
         return Checkpoint(row["stream_offset"], row["digest"], row["events_applied"])
 
-    async def event_log(self, after: tuple[int, int] = (-1, -1), page: int = 5000
-                        ) -> AsyncIterator[list[asyncpg.Record]]:
+    async def event_log(
+        self, after: tuple[int, int] = (-1, -1), page: int = 5000
+    ) -> AsyncIterator[list[asyncpg.Record]]:
         """The node's copy of the log, in order, a page at a time (for local replays)."""
         offset, idx = after
         while True:
             batch = await self.pool.fetch(
                 "SELECT stream_offset, idx, type, ignored, body::text AS body FROM event_log "
                 "WHERE (stream_offset, idx) > ($1, $2) ORDER BY stream_offset, idx LIMIT $3",
-                offset, idx, page)
+                offset,
+                idx,
+                page,
+            )
             if not batch:
                 return
             yield batch
@@ -49,40 +55,106 @@ class ProjectionStore:
                 "UPDATE projection_checkpoint SET stream_offset = $1, digest = $2, events_applied = $3, "
                 "epoch = $4, writer_node = $5, writer_server_id = $6, updated_at = now() "
                 "WHERE id = 1 AND stream_offset < $1",
-                checkpoint.offset, checkpoint.digest, checkpoint.events_applied,
-                state.epoch, state.writer_node, state.writer_server_id)
+                checkpoint.offset,
+                checkpoint.digest,
+                checkpoint.events_applied,
+                state.epoch,
+                state.writer_node,
+                state.writer_server_id,
+            )
             if moved != "UPDATE 1":
                 raise StaleBatch(f"checkpoint is already at or past offset {checkpoint.offset}")
             if changes.log_rows:
                 await conn.copy_records_to_table(
-                    "event_log", records=changes.log_rows,
-                    columns=["stream_offset", "idx", "type", "ignored", "body"])
+                    "event_log",
+                    records=changes.log_rows,
+                    columns=["stream_offset", "idx", "type", "ignored", "body"],
+                )
             if changes.denials:
                 await conn.copy_records_to_table(
-                    "denials", records=changes.denials,
-                    columns=["stream_offset", "idx", "at", "feature", "version", "device", "user", "count",
-                             "reason", "message", "command_id"])
+                    "denials",
+                    records=changes.denials,
+                    columns=[
+                        "stream_offset",
+                        "idx",
+                        "at",
+                        "feature",
+                        "version",
+                        "device",
+                        "user",
+                        "count",
+                        "reason",
+                        "message",
+                        "command_id",
+                    ],
+                )
             if changes.timeline:
                 await conn.copy_records_to_table(
-                    "status_history", records=changes.timeline,
-                    columns=["stream_offset", "idx", "at", "kind", "node", "server_id", "server_status",
-                             "pair_status", "reason"])
+                    "status_history",
+                    records=changes.timeline,
+                    columns=[
+                        "stream_offset",
+                        "idx",
+                        "at",
+                        "kind",
+                        "node",
+                        "server_id",
+                        "server_status",
+                        "pair_status",
+                        "reason",
+                    ],
+                )
             if changes.history:
                 await conn.copy_records_to_table(
-                    "usage_history", records=changes.history,
-                    columns=["stream_offset", "idx", "at", "feature", "version", "in_use", "total"])
-            await _sync(conn, "licenses", "license_id", changes.licenses, state.licenses,
-                        rows.license_row, rows.UPSERT_LICENSE)
-            await _sync(conn, "usage", "lease_id", changes.usage, state.leases,
-                        lambda lease: rows.usage_row(lease, state), rows.UPSERT_USAGE)
-            await _sync(conn, "reservations", "reservation_id", changes.reservations, state.reservations,
-                        rows.reservation_row, rows.UPSERT_RESERVATION)
-            await _sync(conn, "servers", "node", changes.servers, state.servers, rows.server_row, rows.UPSERT_SERVER)
+                    "usage_history",
+                    records=changes.history,
+                    columns=["stream_offset", "idx", "at", "feature", "version", "in_use", "total"],
+                )
+            await _sync(
+                conn,
+                "licenses",
+                "license_id",
+                changes.licenses,
+                state.licenses,
+                rows.license_row,
+                rows.UPSERT_LICENSE,
+            )
+            await _sync(
+                conn,
+                "usage",
+                "lease_id",
+                changes.usage,
+                state.leases,
+                lambda lease: rows.usage_row(lease, state),
+                rows.UPSERT_USAGE,
+            )
+            await _sync(
+                conn,
+                "reservations",
+                "reservation_id",
+                changes.reservations,
+                state.reservations,
+                rows.reservation_row,
+                rows.UPSERT_RESERVATION,
+            )
+            await _sync(
+                conn,
+                "servers",
+                "node",
+                changes.servers,
+                state.servers,
+                rows.server_row,
+                rows.UPSERT_SERVER,
+            )
             if changes.pair_since is not None:
                 await conn.execute("DELETE FROM pair")
                 if state.pair is not None:
-                    await conn.execute("INSERT INTO pair (primary_node, backup_node, since) VALUES ($1, $2, $3)",
-                                       state.pair[0], state.pair[1], changes.pair_since)
+                    await conn.execute(
+                        "INSERT INTO pair (primary_node, backup_node, since) VALUES ($1, $2, $3)",
+                        state.pair[0],
+                        state.pair[1],
+                        changes.pair_since,
+                    )
             present = [state.features[k] for k in changes.features if k in state.features]
             gone = [k for k in changes.features if k not in state.features]
             if present:
@@ -91,7 +163,9 @@ class ProjectionStore:
                 await conn.execute(
                     "DELETE FROM features WHERE (name, version) IN "
                     "(SELECT * FROM unnest($1::text[], $2::text[]))",
-                    [k[0] for k in gone], [k[1] for k in gone])
+                    [k[0] for k in gone],
+                    [k[1] for k in gone],
+                )
 
     async def reset(self) -> None:
         """Empty every read model and the checkpoint: the node will replay from the first offset."""
@@ -99,14 +173,17 @@ class ProjectionStore:
             await conn.execute(f"TRUNCATE {', '.join(READ_MODEL_TABLES)}")
             await conn.execute(
                 "UPDATE projection_checkpoint SET stream_offset = -1, digest = '', events_applied = 0, "
-                "epoch = 0, writer_node = NULL, writer_server_id = NULL, updated_at = now()")
+                "epoch = 0, writer_node = NULL, writer_server_id = NULL, updated_at = now()"
+            )
 
 
 class StaleBatch(Exception):
     """A batch older than the stored checkpoint: another projector of this node is running."""
 
 
-async def _sync(conn: asyncpg.Connection, table: str, key: str, keys: set[str], current, to_row, upsert) -> None:
+async def _sync(
+    conn: asyncpg.Connection, table: str, key: str, keys: set[str], current, to_row, upsert
+) -> None:
     if not keys:
         return
     present = [to_row(current[k]) for k in keys if k in current]

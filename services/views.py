@@ -5,6 +5,7 @@ the watchdog read what they receive with ``model_validate``. Every field a reade
 miss has a default: a reader tolerates a partial answer (an older node, a test's
 hand-made heartbeat) the way it did with ``dict.get``. Extra fields are ignored.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -18,8 +19,9 @@ from services.domain.model import Server, State
 
 # Times as ``datetime.isoformat()`` writes them ("+00:00", not pydantic's "Z"): the page,
 # the tests and operators' scripts read these strings as they always were.
-IsoTime = Annotated[datetime,
-                    PlainSerializer(datetime.isoformat, return_type=str, when_used="json")]
+IsoTime = Annotated[
+    datetime, PlainSerializer(datetime.isoformat, return_type=str, when_used="json")
+]
 
 
 class View(BaseModel):
@@ -36,6 +38,7 @@ class Pair(View):
 
 
 # ---- /api/health -------------------------------------------------------------------
+
 
 class Rebuild(View):
     """The node's last reset or sync: what ordered it, where it read from, how long it took."""
@@ -74,11 +77,12 @@ class Health(View):
     database: str = ""
     last_rebuild: Rebuild | None = None
     admin_commands: str = ""
-    entitlements: str = ""              # which activations the site accepts (vendor-signed or not)
+    entitlements: str = ""  # which activations the site accepts (vendor-signed or not)
     site_public_key: str | None = None  # the site's key for deactivation receipts (Ed25519)
 
 
 # ---- the heartbeat -----------------------------------------------------------------
+
 
 class KnownServer(View):
     """A server the log knows, as a heartbeat passes it on to the watchdog."""
@@ -103,7 +107,7 @@ class Heartbeat(View):
     pair: Pair | None = None
     # Stamped by the publisher (services.node.heartbeat), never by the node's view.
     at: datetime | None = None
-    final: bool = False   # the last heartbeat of a graceful stop
+    final: bool = False  # the last heartbeat of a graceful stop
 
     def body(self) -> dict[str, Any]:
         """What the node publishes; the publisher adds ``at`` (and ``final``)."""
@@ -111,6 +115,7 @@ class Heartbeat(View):
 
 
 # ---- /api/servers ------------------------------------------------------------------
+
 
 class Tile(View):
     """What every server tile shows."""
@@ -134,12 +139,19 @@ class ServerTile(Tile):
 
     @classmethod
     def of(cls, state: State, server: Server) -> ServerTile:
-        return cls(node=server.node, role=_role(state, server.node), server_id=server.server_id,
-                   status=tiles.server_status(state, server.node), activity=server.activity,
-                   since=server.activity_since, reason=server.activity_reason,
-                   api_url=server.api_url, ever_licensed=server.ever_licensed,
-                   licenses=state.licenses_on(server.server_id),
-                   registered_at=server.registered_at)
+        return cls(
+            node=server.node,
+            role=_role(state, server.node),
+            server_id=server.server_id,
+            status=tiles.server_status(state, server.node),
+            activity=server.activity,
+            since=server.activity_since,
+            reason=server.activity_reason,
+            api_url=server.api_url,
+            ever_licensed=server.ever_licensed,
+            licenses=state.licenses_on(server.server_id),
+            registered_at=server.registered_at,
+        )
 
 
 class GoneTile(Tile):
@@ -153,8 +165,10 @@ def _tile_kind(tile: Any) -> str:
     return "gone" if activity == Activity.UNINSTALLED else "server"
 
 
-AnyTile = Annotated[Annotated[ServerTile, Tag("server")] | Annotated[GoneTile, Tag("gone")],
-                    Discriminator(_tile_kind)]
+AnyTile = Annotated[
+    Annotated[ServerTile, Tag("server")] | Annotated[GoneTile, Tag("gone")],
+    Discriminator(_tile_kind),
+]
 
 
 class Sync(View):
@@ -189,20 +203,32 @@ class ServersView(View):
     def of(cls, state: State, site: str) -> ServersView:
         sync = state.sync
         return cls(
-            site=site, pair=Pair.of(state.pair), pair_status=tiles.pair_status(state),
-            sync=Sync(synced=sync.synced, lag_events=sync.lag_events,
-                      lag_seconds=sync.lag_seconds, reason=sync.reason, since=sync.since),
-            writer=CurrentWriter(node=state.writer_node, server_id=state.writer_server_id,
-                                 epoch=state.epoch),
-            servers=_tiles(state))
+            site=site,
+            pair=Pair.of(state.pair),
+            pair_status=tiles.pair_status(state),
+            sync=Sync(
+                synced=sync.synced,
+                lag_events=sync.lag_events,
+                lag_seconds=sync.lag_seconds,
+                reason=sync.reason,
+                since=sync.since,
+            ),
+            writer=CurrentWriter(
+                node=state.writer_node, server_id=state.writer_server_id, epoch=state.epoch
+            ),
+            servers=_tiles(state),
+        )
 
     def tile(self, node: str) -> Tile | None:
         return next((t for t in self.servers if t.node == node), None)
 
     def api_urls(self) -> dict[str, str]:
         """node -> its API's address, for the nodes that publish one."""
-        return {t.node: t.api_url.rstrip("/") for t in self.servers
-                if isinstance(t, ServerTile) and t.node and t.api_url}
+        return {
+            t.node: t.api_url.rstrip("/")
+            for t in self.servers
+            if isinstance(t, ServerTile) and t.node and t.api_url
+        }
 
 
 def _role(state: State, node: str) -> Role:
@@ -211,12 +237,19 @@ def _role(state: State, node: str) -> Role:
 
 def _tiles(state: State) -> list[ServerTile | GoneTile]:
     """The primary first, then by name; an uninstalled member of the pair keeps a tile."""
-    listed = sorted(state.servers.values(),
-                    key=lambda s: (state.role_of(s.node) != Role.PRIMARY, s.node))
+    listed = sorted(
+        state.servers.values(), key=lambda s: (state.role_of(s.node) != Role.PRIMARY, s.node)
+    )
     shown: list[ServerTile | GoneTile] = [ServerTile.of(state, s) for s in listed]
     if state.pair:
         for role, node in zip((Role.PRIMARY, Role.BACKUP), state.pair):
             if node not in state.servers:
-                shown.append(GoneTile(node=node, role=role, server_id=None,
-                                      status=tiles.server_status(state, node)))
+                shown.append(
+                    GoneTile(
+                        node=node,
+                        role=role,
+                        server_id=None,
+                        status=tiles.server_status(state, node),
+                    )
+                )
     return shown

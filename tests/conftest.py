@@ -1,4 +1,5 @@
 """Fixtures shared by the integration and end-to-end tiers (real broker, real database)."""
+
 from __future__ import annotations
 
 from typing import AsyncIterator

@@ -5,6 +5,7 @@ is remembered by its pid and only that pid is ever signalled, so stopping one ne
 touches a process somebody else started. Stopping is SIGTERM, then SIGKILL after a grace
 period; SIGCONT goes first, because a paused process cannot handle SIGTERM.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -39,10 +40,15 @@ class WaitTimedOut(TimeoutError):
         self.last = last
 
 
-async def wait_until(check: Callable[[], Awaitable[T | None]], timeout: float, what: str,
-                     interval: float = POLL_SECONDS, *,
-                     not_yet: type[BaseException] | tuple[type[BaseException], ...] = NotYet,
-                     pause: Callable[[float], Awaitable[object]] = asyncio.sleep) -> T:
+async def wait_until(
+    check: Callable[[], Awaitable[T | None]],
+    timeout: float,
+    what: str,
+    interval: float = POLL_SECONDS,
+    *,
+    not_yet: type[BaseException] | tuple[type[BaseException], ...] = NotYet,
+    pause: Callable[[float], Awaitable[object]] = asyncio.sleep,
+) -> T:
     """``check()``'s first true result, asked every ``interval`` s, for ``timeout`` s at most.
 
     An exception of the ``not_yet`` kind from ``check`` means "not yet" and is reported if
@@ -74,8 +80,15 @@ def free_port(host: str = "127.0.0.1") -> int:
 class ChildProcess:
     """One command as a child process: its environment, its output appended to a log file."""
 
-    def __init__(self, name: str, argv: Sequence[str], log_path: Path,
-                 env: Mapping[str, str] | None = None, *, cwd: Path | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        argv: Sequence[str],
+        log_path: Path,
+        env: Mapping[str, str] | None = None,
+        *,
+        cwd: Path | None = None,
+    ) -> None:
         self.name = name
         self.argv = list(argv)
         self.log_path = log_path
@@ -83,7 +96,7 @@ class ChildProcess:
         self.env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
         self.cwd = cwd
         self.proc: subprocess.Popen | None = None
-        self.started_at = 0.0    # time.perf_counter() at spawn
+        self.started_at = 0.0  # time.perf_counter() at spawn
         self.started_wall = 0.0  # time.time() at spawn
 
     def start(self, stdout: int | None = None, banner: str | None = None) -> Self:
@@ -96,9 +109,14 @@ class ChildProcess:
                 log.write(f"{banner}\n".encode())
                 log.flush()
             self.started_at, self.started_wall = time.perf_counter(), time.time()
-            self.proc = subprocess.Popen(self.argv, cwd=self.cwd, env=self.env,
-                                         stdin=subprocess.DEVNULL,
-                                         stdout=log if stdout is None else stdout, stderr=log)
+            self.proc = subprocess.Popen(
+                self.argv,
+                cwd=self.cwd,
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                stdout=log if stdout is None else stdout,
+                stderr=log,
+            )
         return self
 
     @property
@@ -175,9 +193,11 @@ class ChildProcess:
         return "\n".join(f"{indent}{line}" for line in tail)
 
 
-async def stop_all(children: Sequence[ChildProcess], grace: float = STOP_GRACE_SECONDS,
-                   killing: Callable[[ChildProcess], object] = lambda child: None,
-                   ) -> list[ChildProcess]:
+async def stop_all(
+    children: Sequence[ChildProcess],
+    grace: float = STOP_GRACE_SECONDS,
+    killing: Callable[[ChildProcess], object] = lambda child: None,
+) -> list[ChildProcess]:
     """Stop the running children: SIGTERM in this order, SIGKILL after ``grace`` s.
 
     Returns those it stopped. The grace period is shared, so a whole set stops within
@@ -201,10 +221,18 @@ async def stop_all(children: Sequence[ChildProcess], grace: float = STOP_GRACE_S
 class NodeProcess(ChildProcess):
     """``licensing server --node NODE --http-port PORT``: a child whose HTTP API says how it is."""
 
-    def __init__(self, node: str, port: int, log_path: Path,
-                 env: Mapping[str, str] | None = None, *, cwd: Path | None = None,
-                 host: str = "127.0.0.1", entry: Sequence[str] = CLI,
-                 keep_session: bool = False) -> None:
+    def __init__(
+        self,
+        node: str,
+        port: int,
+        log_path: Path,
+        env: Mapping[str, str] | None = None,
+        *,
+        cwd: Path | None = None,
+        host: str = "127.0.0.1",
+        entry: Sequence[str] = CLI,
+        keep_session: bool = False,
+    ) -> None:
         argv = [*entry, "server", "--node", node, "--http-port", str(port)]
         super().__init__(node, argv, log_path, env, cwd=cwd)
         self.node, self.port = node, port
@@ -239,9 +267,11 @@ class NodeProcess(ChildProcess):
         except (aiohttp.ClientError, asyncio.TimeoutError, OSError, ValueError):
             return None
 
-    async def wait_healthy(self, timeout: float = 30.0,
-                           interval: float = POLL_SECONDS) -> dict[str, Any]:
+    async def wait_healthy(
+        self, timeout: float = 30.0, interval: float = POLL_SECONDS
+    ) -> dict[str, Any]:
         """Its ``/api/health`` once it says healthy; RuntimeError if it exits first."""
+
         async def healthy() -> dict[str, Any]:
             if self.returncode is not None:
                 raise RuntimeError(f"{self.node} {self.exit_words()}; {self._log_words()}")

@@ -4,6 +4,7 @@ AMQP 0.9.1 has no call for it (a stream's declare-ok reports 0 messages), so thi
 attaches a throwaway consumer at ``last`` (the last chunk) and keeps the highest
 offset that arrives. An empty stream delivers nothing; ``quiet`` bounds that wait.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -11,7 +12,9 @@ import asyncio
 from aio_pika.abc import AbstractConnection
 
 
-async def last_offset(connection: AbstractConnection, stream: str, quiet: float = 0.3) -> int | None:
+async def last_offset(
+    connection: AbstractConnection, stream: str, quiet: float = 0.3
+) -> int | None:
     channel = await connection.channel(publisher_confirms=False)
     try:
         await channel.set_qos(prefetch_count=1000)
@@ -26,7 +29,9 @@ async def last_offset(connection: AbstractConnection, stream: str, quiet: float 
         tag = await queue.consume(on_message, arguments={"x-stream-offset": "last"}, no_ack=False)
         try:
             await asyncio.wait_for(arrived.wait(), timeout=quiet)
-            await asyncio.sleep(0.05)  # the rest of the last chunk arrives right behind its first message
+            await asyncio.sleep(
+                0.05
+            )  # the rest of the last chunk arrives right behind its first message
         except asyncio.TimeoutError:
             return None
         finally:

@@ -2,6 +2,7 @@
 
 For throwaway sites (tests, benchmarks); nothing in a running site calls it.
 """
+
 from __future__ import annotations
 
 import aio_pika
@@ -31,6 +32,8 @@ async def remove_site(amqp_url: str, pg_dsn: str, site: str, nodes: list[str]) -
     conn = await asyncpg.connect(pg_dsn)
     try:
         for node in nodes:
-            await conn.execute(f'DROP DATABASE IF EXISTS "{database_name(site, node)}" WITH (FORCE)')
+            await conn.execute(
+                f'DROP DATABASE IF EXISTS "{database_name(site, node)}" WITH (FORCE)'
+            )
     finally:
         await conn.close()

@@ -1,4 +1,5 @@
 """Names and declarations of the broker objects of one site (docs/protocol.md)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -47,13 +48,21 @@ class Topology:
 
     async def declare_events(self, channel: AbstractChannel) -> AbstractQueue:
         # No retention limits: the stream is the truth and replays start at the first offset.
-        return await channel.declare_queue(self.events, durable=True, arguments={"x-queue-type": "stream"})
+        return await channel.declare_queue(
+            self.events, durable=True, arguments={"x-queue-type": "stream"}
+        )
 
     async def declare_dead_letters(self, channel: AbstractChannel) -> AbstractQueue:
-        dlx = await channel.declare_exchange(self.dead_letter_exchange, aio_pika.ExchangeType.FANOUT, durable=True)
-        queue = await channel.declare_queue(self.dead_letters, durable=True, arguments={"x-queue-type": "quorum"})
+        dlx = await channel.declare_exchange(
+            self.dead_letter_exchange, aio_pika.ExchangeType.FANOUT, durable=True
+        )
+        queue = await channel.declare_queue(
+            self.dead_letters, durable=True, arguments={"x-queue-type": "quorum"}
+        )
         await queue.bind(dlx)
         return queue
 
     async def declare_heartbeats(self, channel: AbstractChannel) -> AbstractExchange:
-        return await channel.declare_exchange(self.heartbeats, aio_pika.ExchangeType.FANOUT, durable=False)
+        return await channel.declare_exchange(
+            self.heartbeats, aio_pika.ExchangeType.FANOUT, durable=False
+        )

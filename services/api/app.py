@@ -3,6 +3,7 @@
 Handlers parse the query string, ask ``projections.queries.ReadModels`` or the
 node's views, and serialise; the SQL lives with the schema in ``projections``.
 """
+
 from __future__ import annotations
 
 from typing import Any, Protocol
@@ -21,8 +22,11 @@ class NodeViews(Protocol):
 
 
 def json(data: Any, status: int = 200) -> web.Response:
-    return web.Response(body=orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS), status=status,
-                        content_type="application/json")
+    return web.Response(
+        body=orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS),
+        status=status,
+        content_type="application/json",
+    )
 
 
 def build_api(node: NodeViews, reads: ReadModels) -> web.Application:

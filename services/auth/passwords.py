@@ -3,6 +3,7 @@
 The setting holds ``user:hash`` entries separated by commas; make a hash with
 ``licensing hash-password``. The format is ``scrypt$n$r$p$salt_hex$hash_hex``.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -23,8 +24,14 @@ def check_password(password: str, stored: str) -> bool:
         scheme, n, r, p, salt, expected = stored.split("$")
         if scheme != "scrypt":
             return False
-        digest = hashlib.scrypt(password.encode(), salt=bytes.fromhex(salt), n=int(n), r=int(r), p=int(p),
-                                dklen=len(expected) // 2)
+        digest = hashlib.scrypt(
+            password.encode(),
+            salt=bytes.fromhex(salt),
+            n=int(n),
+            r=int(r),
+            p=int(p),
+            dklen=len(expected) // 2,
+        )
     except (ValueError, TypeError):
         return False
     return hmac.compare_digest(digest.hex(), expected)

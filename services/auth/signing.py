@@ -6,6 +6,7 @@ behalf of the administrator logged in to it; the CLI signs with the key from its
 environment. The actor is inside the signature, so the name recorded in the event
 is the one that was authorized.
 """
+
 from __future__ import annotations
 
 import hashlib

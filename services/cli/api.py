@@ -1,4 +1,5 @@
 """Reading a node's HTTP API (the License Manager's data) with aiohttp."""
+
 from __future__ import annotations
 
 import asyncio
@@ -30,4 +31,8 @@ async def fetch(base: str, *paths: str) -> list[Any]:
     """GET every path concurrently; each result is the JSON body or the ApiUnavailable it raised."""
     timeout = aiohttp.ClientTimeout(total=API_TIMEOUT)
     async with aiohttp.ClientSession(timeout=timeout) as session:
-        return list(await asyncio.gather(*(get_json(session, base, p) for p in paths), return_exceptions=True))
+        return list(
+            await asyncio.gather(
+                *(get_json(session, base, p) for p in paths), return_exceptions=True
+            )
+        )

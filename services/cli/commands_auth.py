@@ -1,4 +1,5 @@
 """``hash-password``: make an administrator's entry for LICENSING_ADMIN_USERS."""
+
 from __future__ import annotations
 
 import sys
@@ -11,10 +12,17 @@ MIN_LENGTH = 8
 
 
 @click.command("hash-password")
-@click.option("--stdin", "from_stdin", is_flag=True,
-              help="Read the password from the first line of standard input (for scripts) instead of prompting.")
-@click.option("--user", metavar="NAME",
-              help="Print a whole LICENSING_ADMIN_USERS entry (NAME:hash) instead of the hash alone.")
+@click.option(
+    "--stdin",
+    "from_stdin",
+    is_flag=True,
+    help="Read the password from the first line of standard input (for scripts) instead of prompting.",
+)
+@click.option(
+    "--user",
+    metavar="NAME",
+    help="Print a whole LICENSING_ADMIN_USERS entry (NAME:hash) instead of the hash alone.",
+)
 def hash_password(from_stdin: bool, user: str | None) -> None:
     """Print the scrypt hash of an administrator's password.
 
@@ -29,7 +37,9 @@ def hash_password(from_stdin: bool, user: str | None) -> None:
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     if len(password) < MIN_LENGTH:
-        click.echo(f"licensing: refused: the password must have at least {MIN_LENGTH} characters", err=True)
+        click.echo(
+            f"licensing: refused: the password must have at least {MIN_LENGTH} characters", err=True
+        )
         sys.exit(1)
     stored = scrypt_hash(password)
     click.echo(f"{user}:{stored}" if user else stored)

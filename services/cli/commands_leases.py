@@ -1,4 +1,5 @@
 """``acquire`` and ``release``: taking seats and giving them back."""
+
 from __future__ import annotations
 
 import asyncio
@@ -26,18 +27,40 @@ def _print_lease(reply: Reply) -> None:
 @click.argument("version")
 @click.option("--device", required=True, help="The device that uses the seats.")
 @click.option("--user", required=True, help="The user who uses the seats.")
-@click.option("--count", type=click.IntRange(min=1), default=1, show_default=True, help="Seats to take.")
-@click.option("--lease-seconds", type=click.IntRange(limits.MIN_LEASE_SECONDS, limits.MAX_LEASE_SECONDS),
-              default=limits.DEFAULT_LEASE_SECONDS, show_default=True,
-              help="Lease period; the lease expires unless renewed within it.")
+@click.option(
+    "--count", type=click.IntRange(min=1), default=1, show_default=True, help="Seats to take."
+)
+@click.option(
+    "--lease-seconds",
+    type=click.IntRange(limits.MIN_LEASE_SECONDS, limits.MAX_LEASE_SECONDS),
+    default=limits.DEFAULT_LEASE_SECONDS,
+    show_default=True,
+    help="Lease period; the lease expires unless renewed within it.",
+)
 @click.option("--hold", is_flag=True, help="Keep the lease renewed until Ctrl-C, then release it.")
 @json_option
 @pass_cli
-def acquire(ctx: CliContext, feature: str, version: str, device: str, user: str, count: int,
-            lease_seconds: int, hold: bool) -> None:
+def acquire(
+    ctx: CliContext,
+    feature: str,
+    version: str,
+    device: str,
+    user: str,
+    count: int,
+    lease_seconds: int,
+    hold: bool,
+) -> None:
     """Acquire seats of FEATURE VERSION; prints the lease id."""
-    command = build(Acquire, None, feature=feature, version=version, device=device, user=user, count=count,
-                    lease_seconds=lease_seconds)
+    command = build(
+        Acquire,
+        None,
+        feature=feature,
+        version=version,
+        device=device,
+        user=user,
+        count=count,
+        lease_seconds=lease_seconds,
+    )
     if not hold:
         reply = with_client(ctx, lambda client: client.send(command))
         finish(ctx, reply, _print_lease)
@@ -50,8 +73,14 @@ def acquire(ctx: CliContext, feature: str, version: str, device: str, user: str,
 async def _hold(ctx: CliContext, client: LicenseClient, command: Acquire) -> bool:
     """Hold a lease until SIGINT/SIGTERM (then release it) or until it is lost. True if lost."""
     try:
-        lease = await client.acquire(command.feature, command.version, command.device, command.user,
-                                     command.count, command.lease_seconds)
+        lease = await client.acquire(
+            command.feature,
+            command.version,
+            command.device,
+            command.user,
+            command.count,
+            command.lease_seconds,
+        )
     except LicenseDenied as denied:
         finish(ctx, denied.reply, _print_lease)
         return False
@@ -59,7 +88,9 @@ async def _hold(ctx: CliContext, client: LicenseClient, command: Acquire) -> boo
         emit_json(reply_data(lease.reply))
     else:
         _print_lease(lease.reply)
-    note(f"Holding lease {lease.lease_id}, renewed every {lease.renew_every:.3g} s; press Ctrl-C to release it.")
+    note(
+        f"Holding lease {lease.lease_id}, renewed every {lease.renew_every:.3g} s; press Ctrl-C to release it."
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -74,7 +105,11 @@ async def _hold(ctx: CliContext, client: LicenseClient, command: Acquire) -> boo
         if not lease.lost:
             reply = await lease.release()
             if reply is not None and not ctx.json:
-                note(f"Released lease {lease.lease_id}." if reply.ok else f"Release refused: {reply.error}")
+                note(
+                    f"Released lease {lease.lease_id}."
+                    if reply.ok
+                    else f"Release refused: {reply.error}"
+                )
     return lease.lost
 
 

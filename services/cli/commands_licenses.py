@@ -1,4 +1,5 @@
 """``activate``, ``deactivate`` and ``activation-request``: license entitlements."""
+
 from __future__ import annotations
 
 import asyncio
@@ -22,11 +23,18 @@ from services.trust import entitlement, request, signed
 @click.command()
 @click.argument("file", type=click.File("rb"), required=False)
 @click.option("--license-id", help="License id (instead of FILE; unsigned: demo and test mode).")
-@click.option("--feature", "features", multiple=True, metavar="NAME:VERSION:SEATS[:TYPE]",
-              help="A feature of the license (repeatable; instead of FILE).")
+@click.option(
+    "--feature",
+    "features",
+    multiple=True,
+    metavar="NAME:VERSION:SEATS[:TYPE]",
+    help="A feature of the license (repeatable; instead of FILE).",
+)
 @json_option
 @pass_cli
-def activate(ctx: CliContext, file: IO[bytes] | None, license_id: str | None, features: tuple[str, ...]) -> None:
+def activate(
+    ctx: CliContext, file: IO[bytes] | None, license_id: str | None, features: tuple[str, ...]
+) -> None:
     """Activate a license from an entitlement FILE (the vendor's signed file, or unsigned JSON),
     or from --license-id and --feature (unsigned: only a site without vendor keys accepts them)."""
     if file is not None and (license_id or features):
@@ -35,12 +43,19 @@ def activate(ctx: CliContext, file: IO[bytes] | None, license_id: str | None, fe
         command = _from_file(file.read())
     else:
         if not license_id or not features:
-            raise click.UsageError("give an entitlement FILE, or --license-id with at least one --feature")
+            raise click.UsageError(
+                "give an entitlement FILE, or --license-id with at least one --feature"
+            )
         grants = [parse_feature(text) for text in features]
         command = build(ActivateLicense, "--feature", license_id=license_id, features=grants)
     reply = with_client(ctx, lambda client: client.send(command))
-    finish(ctx, reply, lambda r: click.echo(
-        f"Activated license {command.license_id} ({len(command.features)} feature(s))."))
+    finish(
+        ctx,
+        reply,
+        lambda r: click.echo(
+            f"Activated license {command.license_id} ({len(command.features)} feature(s))."
+        ),
+    )
 
 
 def _from_file(text: bytes) -> ActivateLicense:
@@ -56,16 +71,25 @@ def _from_file(text: bytes) -> ActivateLicense:
             terms = entitlement.read(document)
         except signed.Unreadable as exc:
             raise click.BadParameter(str(exc), param_hint="FILE") from None
-        return build(ActivateLicense, "FILE", license_id=terms.license_id, features=terms.features,
-                     entitlement=document)
+        return build(
+            ActivateLicense,
+            "FILE",
+            license_id=terms.license_id,
+            features=terms.features,
+            entitlement=document,
+        )
     data = load_entitlement(BytesIO(text))
     return build(ActivateLicense, "FILE", license_id=data["license_id"], features=data["features"])
 
 
 @click.command()
 @click.argument("license_id")
-@click.option("--receipt", "receipt_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write the site's signed deactivation receipt to this file (for the vendor).")
+@click.option(
+    "--receipt",
+    "receipt_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the site's signed deactivation receipt to this file (for the vendor).",
+)
 @json_option
 @pass_cli
 def deactivate(ctx: CliContext, license_id: str, receipt_path: Path | None) -> None:
@@ -78,16 +102,30 @@ def deactivate(ctx: CliContext, license_id: str, receipt_path: Path | None) -> N
     kept = f" Receipt: {receipt_path}" if receipt_path and receipt else ""
     finish(ctx, reply, lambda r: click.echo(f"Deactivated license {license_id}.{kept}"))
     if receipt_path is not None and receipt is None:
-        fail(ctx, "no_receipt",
-             f"license {license_id} is deactivated, but the reply carries no receipt: the node "
-             f"has no LICENSING_SITE_KEY, or answered a retry from memory")
+        fail(
+            ctx,
+            "no_receipt",
+            f"license {license_id} is deactivated, but the reply carries no receipt: the node "
+            f"has no LICENSING_SITE_KEY, or answered a retry from memory",
+        )
 
 
 @click.command("activation-request")
-@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              help="Where to write the request (JSON) to send to the vendor.")
-@click.option("--api", "api_url", envvar="LICENSING_API_URL", default=DEFAULT_API_URL,
-              show_default=True, help="A node's API (its /api/servers names the License Server IDs).")
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="Where to write the request (JSON) to send to the vendor.",
+)
+@click.option(
+    "--api",
+    "api_url",
+    envvar="LICENSING_API_URL",
+    default=DEFAULT_API_URL,
+    show_default=True,
+    help="A node's API (its /api/servers names the License Server IDs).",
+)
 @json_option
 @pass_cli
 def activation_request(ctx: CliContext, out: Path, api_url: str) -> None:
@@ -99,16 +137,20 @@ def activation_request(ctx: CliContext, out: Path, api_url: str) -> None:
             fail(ctx, "unavailable", f"cannot reach the License Manager API at {api_url}: {answer}")
     server_ids = request.activation_targets(servers)
     if not server_ids:
-        fail(ctx, "not_found",
-             "the site has no registered License Server yet; start its nodes first")
+        fail(
+            ctx, "not_found", "the site has no registered License Server yet; start its nodes first"
+        )
     public = health.get("site_public_key") or ctx.settings().site_public_key()
     if not public:
         note("The site has no LICENSING_SITE_KEY: the vendor cannot check deactivation receipts.")
-    made = request.make(servers.get("site") or ctx.settings().site, server_ids, public,
-                        datetime.now(timezone.utc))
+    made = request.make(
+        servers.get("site") or ctx.settings().site, server_ids, public, datetime.now(timezone.utc)
+    )
     out.write_bytes(orjson.dumps(made.model_dump(mode="json"), option=orjson.OPT_INDENT_2) + b"\n")
     if ctx.json:
         emit_json({"ok": True, "request": made.model_dump(mode="json"), "file": str(out)})
     else:
-        click.echo(f"Activation request for site {made.site}, License Server IDs "
-                   f"{', '.join(server_ids)}: {out}. Send it to the vendor.")
+        click.echo(
+            f"Activation request for site {made.site}, License Server IDs "
+            f"{', '.join(server_ids)}: {out}. Send it to the vendor."
+        )

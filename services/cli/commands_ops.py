@@ -1,4 +1,5 @@
 """``watchdog`` (run the site's watchdog) and ``reseed`` (rebuild a lost stream from a node's copy)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -16,13 +17,17 @@ positive = click.FloatRange(min=0, min_open=True)
 
 def _missing(exc: ModuleNotFoundError, package: str) -> bool:
     """Is it ``package`` (or a part of it) that is missing, rather than something it imports?"""
-    return bool(exc.name) and (exc.name == package or exc.name.startswith(package + ".")
-                               or package.startswith(exc.name + "."))
-
+    return bool(exc.name) and (
+        exc.name == package
+        or exc.name.startswith(package + ".")
+        or package.startswith(exc.name + ".")
+    )
 
 
 @click.command()
-@click.option("--detect-seconds", type=positive, help="Declare a silent node gone after this many seconds.")
+@click.option(
+    "--detect-seconds", type=positive, help="Declare a silent node gone after this many seconds."
+)
 @pass_cli
 def watchdog(ctx: CliContext, detect_seconds: float | None) -> None:
     """Run the site's watchdog until interrupted: node heartbeats become status events (the tiles)."""
@@ -31,7 +36,9 @@ def watchdog(ctx: CliContext, detect_seconds: float | None) -> None:
     except ModuleNotFoundError as exc:
         if not _missing(exc, "services.watchdog.service"):
             raise
-        raise click.ClickException(f"the watchdog is not available in this installation: {exc}") from None
+        raise click.ClickException(
+            f"the watchdog is not available in this installation: {exc}"
+        ) from None
     settings = ctx.settings()
     options: dict[str, Any] = {}
     if detect_seconds is not None:
@@ -46,8 +53,14 @@ def watchdog(ctx: CliContext, detect_seconds: float | None) -> None:
 
 
 @click.command()
-@click.option("--from", "from_node", required=True, metavar="NODE", callback=node_name,
-              help="The node whose own copy of the log (its event_log table) re-seeds the stream.")
+@click.option(
+    "--from",
+    "from_node",
+    required=True,
+    metavar="NODE",
+    callback=node_name,
+    help="The node whose own copy of the log (its event_log table) re-seeds the stream.",
+)
 @json_option
 @pass_cli
 def reseed(ctx: CliContext, from_node: str) -> None:

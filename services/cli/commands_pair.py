@@ -1,4 +1,5 @@
 """``pair`` and ``unpair``: the seed's Enable Backup + Apply, and undoing it."""
+
 from __future__ import annotations
 
 import click
@@ -19,7 +20,9 @@ def pair(ctx: CliContext, primary: str, backup: str) -> None:
     """Pair PRIMARY and BACKUP: PRIMARY serves, BACKUP stands by with the same data."""
     command = build(PairServers, "PRIMARY/BACKUP", primary=primary, backup=backup)
     reply = with_client(ctx, lambda client: client.send(command))
-    finish(ctx, reply, lambda r: click.echo(f"Paired: {primary} is the primary, {backup} the backup."))
+    finish(
+        ctx, reply, lambda r: click.echo(f"Paired: {primary} is the primary, {backup} the backup.")
+    )
 
 
 @click.command()

@@ -1,4 +1,5 @@
 """``reserve`` and ``unreserve``: seats set aside for a device or a user."""
+
 from __future__ import annotations
 
 import click
@@ -15,14 +16,20 @@ from services.cli.running import with_client
 @click.argument("version")
 @click.option("--device", help="Reserve for this device.")
 @click.option("--user", help="Reserve for this user.")
-@click.option("--count", type=click.IntRange(min=1), default=1, show_default=True, help="Seats to reserve.")
+@click.option(
+    "--count", type=click.IntRange(min=1), default=1, show_default=True, help="Seats to reserve."
+)
 @json_option
 @pass_cli
-def reserve(ctx: CliContext, feature: str, version: str, device: str | None, user: str | None, count: int) -> None:
+def reserve(
+    ctx: CliContext, feature: str, version: str, device: str | None, user: str | None, count: int
+) -> None:
     """Reserve seats of FEATURE VERSION for one device or one user; prints the reservation id."""
     if (device is None) == (user is None):
         raise click.UsageError("give exactly one of --device or --user")
-    command = build(Reserve, None, feature=feature, version=version, device=device, user=user, count=count)
+    command = build(
+        Reserve, None, feature=feature, version=version, device=device, user=user, count=count
+    )
     reply = with_client(ctx, lambda client: client.send(command))
     finish(ctx, reply, lambda r: click.echo((r.result or {}).get("reservation_id", "")))
 

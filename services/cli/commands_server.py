@@ -1,4 +1,5 @@
 """``server``: run a license server node."""
+
 from __future__ import annotations
 
 import asyncio
@@ -10,10 +11,13 @@ from services.cli.parsing import node_name
 from services.cli.context import CliContext, pass_cli
 
 
-
 @click.command()
-@click.option("--node", required=True, callback=node_name, help="This node's name (e.g. primary, backup).")
-@click.option("--http-port", type=click.IntRange(1, 65535), help="Port of the node's HTTP API and dashboard.")
+@click.option(
+    "--node", required=True, callback=node_name, help="This node's name (e.g. primary, backup)."
+)
+@click.option(
+    "--http-port", type=click.IntRange(1, 65535), help="Port of the node's HTTP API and dashboard."
+)
 @pass_cli
 def server(ctx: CliContext, node: str, http_port: int | None) -> None:
     """Run a license server node until interrupted."""

@@ -8,6 +8,7 @@ SIGKILL after 10 s. A child that dies with a non-zero exit code stops the rest
 (exit 1); a node that exits 0 was stopped by an order (``licensing stop``, the
 seed's Stop button) and the others keep running.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -25,8 +26,16 @@ from rich.table import Table
 from rich.text import Text
 
 from events.commands import PairServers
-from services.adapters.processes import (CLI, STOP_GRACE_SECONDS, ChildProcess, NodeProcess, NotYet,
-                                         WaitTimedOut, stop_all, wait_until)
+from services.adapters.processes import (
+    CLI,
+    STOP_GRACE_SECONDS,
+    ChildProcess,
+    NodeProcess,
+    NotYet,
+    WaitTimedOut,
+    stop_all,
+    wait_until,
+)
 from services.cli.api import ApiUnavailable, get_json
 from services.cli.parsing import node_name
 from services.cli.context import CliContext, json_option, pass_cli
@@ -50,7 +59,7 @@ class Interrupted(Exception):
 
 
 def _log_ending(child: ChildProcess) -> str:
-    """"log PATH ends with:" and its last lines, for a message about the child."""
+    """ "log PATH ends with:" and its last lines, for a message about the child."""
     return f"log {child.log_path} ends with:\n{child.log_tail(12, indent='    ')}"
 
 
@@ -94,14 +103,21 @@ def _check_children(children: list[ChildProcess]) -> None:
     """Abort if a child has exited while starting up."""
     for child in children:
         if child.returncode is not None:
-            raise Abort(f"{child.name} (pid {child.pid}) {child.exit_words()} while starting; "
-                        f"its {_log_ending(child)}")
+            raise Abort(
+                f"{child.name} (pid {child.pid}) {child.exit_words()} while starting; "
+                f"its {_log_ending(child)}"
+            )
 
 
-async def _wait_ready(session: aiohttp.ClientSession, node: NodeProcess,
-                      children: list[ChildProcess], stop: asyncio.Event,
-                      timeout: float) -> dict[str, Any]:
+async def _wait_ready(
+    session: aiohttp.ClientSession,
+    node: NodeProcess,
+    children: list[ChildProcess],
+    stop: asyncio.Event,
+    timeout: float,
+) -> dict[str, Any]:
     """Until the node is caught up and ``/api/servers`` lists it under its id; that answer."""
+
     async def ready() -> dict[str, Any]:
         if stop.is_set():
             raise Interrupted()
@@ -116,24 +132,33 @@ async def _wait_ready(session: aiohttp.ClientSession, node: NodeProcess,
         except ApiUnavailable as exc:
             raise NotYet(str(exc)) from None
         if isinstance(servers, dict) and any(
-                s.get("node") == node.name and s.get("server_id") == health.server_id
-                for s in servers.get("servers") or []):
+            s.get("node") == node.name and s.get("server_id") == health.server_id
+            for s in servers.get("servers") or []
+        ):
             return servers
         raise NotYet("caught up, not registered in the log yet")
 
     try:
-        return await wait_until(ready, timeout, f"{node.name} ready", POLL_SECONDS,
-                                pause=lambda seconds: _pause(stop, seconds))
+        return await wait_until(
+            ready,
+            timeout,
+            f"{node.name} ready",
+            POLL_SECONDS,
+            pause=lambda seconds: _pause(stop, seconds),
+        )
     except WaitTimedOut as exc:
-        raise Abort(f"{node.name} did not become healthy and registered within {timeout:g} s "
-                    f"({exc.last}); its {_log_ending(node)}") from None
+        raise Abort(
+            f"{node.name} did not become healthy and registered within {timeout:g} s "
+            f"({exc.last}); its {_log_ending(node)}"
+        ) from None
 
 
 async def _pair(ctx: CliContext, settings: Settings, primary: str, backup: str) -> bool:
     actor = ctx.actor or "licensing-up"
     try:
-        async with LicenseClient(settings, timeout=ctx.timeout, attempt_timeout=ctx.attempt_timeout,
-                                 actor=actor) as client:
+        async with LicenseClient(
+            settings, timeout=ctx.timeout, attempt_timeout=ctx.attempt_timeout, actor=actor
+        ) as client:
             reply = await client.send(PairServers(primary=primary, backup=backup))
     except ClientError as exc:
         note(f"Not paired: {exc.message}")
@@ -142,13 +167,16 @@ async def _pair(ctx: CliContext, settings: Settings, primary: str, backup: str) 
         note(f"Paired: {primary} is the primary, {backup} the backup.")
         return True
     note(f"Not paired: {reply.error.message if reply.error else 'refused'}")
-    note("The nodes keep running unpaired; fix the cause, then run 'licensing pair "
-         f"{primary} {backup}'.")
+    note(
+        "The nodes keep running unpaired; fix the cause, then run 'licensing pair "
+        f"{primary} {backup}'."
+    )
     return False
 
 
-async def _servers_with_pair(session: aiohttp.ClientSession, url: str, stop: asyncio.Event,
-                             seconds: float = 5.0) -> dict[str, Any] | None:
+async def _servers_with_pair(
+    session: aiohttp.ClientSession, url: str, stop: asyncio.Event, seconds: float = 5.0
+) -> dict[str, Any] | None:
     """``/api/servers`` once it shows a pair (or the last answer after ``seconds``)."""
     deadline = time.monotonic() + seconds
     servers = None
@@ -157,24 +185,46 @@ async def _servers_with_pair(session: aiohttp.ClientSession, url: str, stop: asy
             servers = await get_json(session, url, "/api/servers")
         except ApiUnavailable:
             pass
-        if (isinstance(servers, dict) and servers.get("pair")) or time.monotonic() > deadline or stop.is_set():
+        if (
+            (isinstance(servers, dict) and servers.get("pair"))
+            or time.monotonic() > deadline
+            or stop.is_set()
+        ):
             return servers if isinstance(servers, dict) else None
         await _pause(stop, POLL_SECONDS)
 
 
-def _summary(settings: Settings, servers: dict[str, Any] | None, nodes: list[NodeProcess],
-             watchdog: ChildProcess | None, log_dir: Path) -> dict[str, Any]:
+def _summary(
+    settings: Settings,
+    servers: dict[str, Any] | None,
+    nodes: list[NodeProcess],
+    watchdog: ChildProcess | None,
+    log_dir: Path,
+) -> dict[str, Any]:
     entries = {s.get("node"): s for s in (servers or {}).get("servers") or []}
     rows = []
     for child in nodes:
         entry = entries.get(child.name, {})
         url = (entry.get("api_url") or child.url).rstrip("/")
-        rows.append({"node": child.name, "role": entry.get("role"), "server_id": entry.get("server_id"),
-                     "license_manager": f"{url}/", "health": f"{url}/api/health", "pid": child.pid,
-                     "log": str(child.log_path)})
-    return {"ok": True, "site": settings.site, "pair": (servers or {}).get("pair"), "nodes": rows,
-            "watchdog": {"pid": watchdog.pid, "log": str(watchdog.log_path)} if watchdog else None,
-            "logs": str(log_dir)}
+        rows.append(
+            {
+                "node": child.name,
+                "role": entry.get("role"),
+                "server_id": entry.get("server_id"),
+                "license_manager": f"{url}/",
+                "health": f"{url}/api/health",
+                "pid": child.pid,
+                "log": str(child.log_path),
+            }
+        )
+    return {
+        "ok": True,
+        "site": settings.site,
+        "pair": (servers or {}).get("pair"),
+        "nodes": rows,
+        "watchdog": {"pid": watchdog.pid, "log": str(watchdog.log_path)} if watchdog else None,
+        "logs": str(log_dir),
+    }
 
 
 def _table(summary: dict[str, Any]) -> Table:
@@ -182,10 +232,21 @@ def _table(summary: dict[str, Any]) -> Table:
     for column in ("Node", "Role", "License Server ID", "License Manager", "Health", "PID"):
         table.add_column(column)
     for row in summary["nodes"]:
-        table.add_row(*(Text(str(row[key] if row[key] is not None else ""))
-                        for key in ("node", "role", "server_id", "license_manager", "health", "pid")))
+        table.add_row(
+            *(
+                Text(str(row[key] if row[key] is not None else ""))
+                for key in ("node", "role", "server_id", "license_manager", "health", "pid")
+            )
+        )
     if summary["watchdog"]:
-        table.add_row(Text("watchdog"), Text(""), Text(""), Text(""), Text(""), Text(str(summary["watchdog"]["pid"])))
+        table.add_row(
+            Text("watchdog"),
+            Text(""),
+            Text(""),
+            Text(""),
+            Text(""),
+            Text(str(summary["watchdog"]["pid"])),
+        )
     return table
 
 
@@ -200,11 +261,15 @@ async def _supervise(children: list[ChildProcess], stop: asyncio.Event) -> int:
                 return 0
             reported.add(child.pid)
             if child.returncode == 0:
-                note(f"{child.name} (pid {child.pid}) stopped with exit code 0 (by an order such as "
-                     f"'licensing stop {child.name}'); the others keep running.")
+                note(
+                    f"{child.name} (pid {child.pid}) stopped with exit code 0 (by an order such as "
+                    f"'licensing stop {child.name}'); the others keep running."
+                )
                 continue
-            note(f"{child.name} (pid {child.pid}) {child.exit_words()} unexpectedly; "
-                 f"stopping the others. Its {_log_ending(child)}")
+            note(
+                f"{child.name} (pid {child.pid}) {child.exit_words()} unexpectedly; "
+                f"stopping the others. Its {_log_ending(child)}"
+            )
             return 1
         if all(not child.running for child in children):
             note("Every process has stopped.")
@@ -215,9 +280,12 @@ async def _supervise(children: list[ChildProcess], stop: asyncio.Event) -> int:
 
 async def _shutdown(children: list[ChildProcess]) -> None:
     """SIGTERM every running child (watchdog first, primary last), SIGKILL after the grace period."""
+
     def killing(child: ChildProcess) -> None:
-        note(f"{child.name} (pid {child.pid}) did not stop within {STOP_GRACE_SECONDS:g} s: "
-             f"killing it.")
+        note(
+            f"{child.name} (pid {child.pid}) did not stop within {STOP_GRACE_SECONDS:g} s: "
+            f"killing it."
+        )
 
     for child in await stop_all(list(reversed(children)), STOP_GRACE_SECONDS, killing):
         note(f"Stopped {child.name} (pid {child.pid}; it {child.exit_words()}).")
@@ -229,16 +297,25 @@ def _banner(child: ChildProcess) -> str:
     return f"==== licensing up: {' '.join(child.argv[1:])} at {stamp} ===="
 
 
-async def _up(ctx: CliContext, settings: Settings, names: tuple[str, str], ports: tuple[int, int],
-              with_watchdog: bool, log_dir: Path, start_timeout: float) -> int:
+async def _up(
+    ctx: CliContext,
+    settings: Settings,
+    names: tuple[str, str],
+    ports: tuple[int, int],
+    with_watchdog: bool,
+    log_dir: Path,
+    start_timeout: float,
+) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     env = {"LICENSING_SITE": settings.site, "LICENSING_AMQP_URL": settings.amqp_url}
     host = _shown_host(settings)
-    nodes = [NodeProcess(name, port, log_dir / f"{name}.log", env, host=host)
-             for name, port in zip(names, ports)]
+    nodes = [
+        NodeProcess(name, port, log_dir / f"{name}.log", env, host=host)
+        for name, port in zip(names, ports)
+    ]
     children: list[ChildProcess] = []
     watchdog: ChildProcess | None = None
     try:
@@ -250,19 +327,24 @@ async def _up(ctx: CliContext, settings: Settings, names: tuple[str, str], ports
                 servers = await _wait_ready(session, child, children, stop, start_timeout)
                 note(f"{child.name} is up (pid {child.pid}).")
             if with_watchdog:
-                watchdog = ChildProcess("watchdog", [*CLI, "watchdog"],
-                                        log_dir / "watchdog.log", env)
+                watchdog = ChildProcess(
+                    "watchdog", [*CLI, "watchdog"], log_dir / "watchdog.log", env
+                )
                 note(f"Starting the watchdog — log {watchdog.log_path}")
                 children.append(watchdog.start(banner=_banner(watchdog)))
             assert servers is not None
             pair = servers.get("pair")
             if pair is None:
                 if await _unless_stopped(_pair(ctx, settings, *names), stop):
-                    demo_license = first_run.activate_demo(settings, nodes[0].url or "", log_dir.parent)
+                    demo_license = first_run.activate_demo(
+                        settings, nodes[0].url or "", log_dir.parent
+                    )
                     await _unless_stopped(demo_license, stop)
             elif (pair.get("primary"), pair.get("backup")) != names:
-                note(f"The site is already paired: {pair.get('primary')} (primary) and {pair.get('backup')} "
-                     f"(backup); not pairing {names[0]} and {names[1]}.")
+                note(
+                    f"The site is already paired: {pair.get('primary')} (primary) and {pair.get('backup')} "
+                    f"(backup); not pairing {names[0]} and {names[1]}."
+                )
             _check_children(children)
             servers = await _servers_with_pair(session, nodes[0].url, stop)
         summary = _summary(settings, servers, nodes, watchdog, log_dir)
@@ -281,42 +363,96 @@ async def _up(ctx: CliContext, settings: Settings, names: tuple[str, str], ports
         await _shutdown(children)
 
 
-
 port_type = click.IntRange(1, 65535)
 
 
 @click.command()
-@click.option("--primary", default="primary", show_default=True, callback=node_name, help="Name of the primary node.")
-@click.option("--backup", default="backup", show_default=True, callback=node_name, help="Name of the backup node.")
-@click.option("--primary-port", type=port_type, default=8081, show_default=True, help="The primary's HTTP port.")
-@click.option("--backup-port", type=port_type, default=8082, show_default=True, help="The backup's HTTP port.")
+@click.option(
+    "--primary",
+    default="primary",
+    show_default=True,
+    callback=node_name,
+    help="Name of the primary node.",
+)
+@click.option(
+    "--backup",
+    default="backup",
+    show_default=True,
+    callback=node_name,
+    help="Name of the backup node.",
+)
+@click.option(
+    "--primary-port",
+    type=port_type,
+    default=8081,
+    show_default=True,
+    help="The primary's HTTP port.",
+)
+@click.option(
+    "--backup-port", type=port_type, default=8082, show_default=True, help="The backup's HTTP port."
+)
 @click.option("--no-watchdog", is_flag=True, help="Do not start the watchdog.")
-@click.option("--log-dir", type=click.Path(file_okay=False, path_type=Path), default=Path(".run/logs"),
-              show_default=True, help="Where each process writes its log (NODE.log, watchdog.log).")
-@click.option("--start-timeout", type=click.FloatRange(min=0, min_open=True), default=120.0, show_default=True,
-              help="Give up if a node is not caught up and registered after this many seconds.")
+@click.option(
+    "--log-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path(".run/logs"),
+    show_default=True,
+    help="Where each process writes its log (NODE.log, watchdog.log).",
+)
+@click.option(
+    "--start-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=120.0,
+    show_default=True,
+    help="Give up if a node is not caught up and registered after this many seconds.",
+)
 @json_option
 @pass_cli
-def up(ctx: CliContext, primary: str, backup: str, primary_port: int, backup_port: int, no_watchdog: bool,
-       log_dir: Path, start_timeout: float) -> None:
+def up(
+    ctx: CliContext,
+    primary: str,
+    backup: str,
+    primary_port: int,
+    backup_port: int,
+    no_watchdog: bool,
+    log_dir: Path,
+    start_timeout: float,
+) -> None:
     """Run a primary, a backup and the watchdog on this machine until Ctrl-C (what 'make up' runs)."""
     if primary == backup:
-        raise click.BadParameter("the primary and the backup need different names", param_hint="--backup")
+        raise click.BadParameter(
+            "the primary and the backup need different names", param_hint="--backup"
+        )
     if primary_port == backup_port:
-        raise click.BadParameter("the primary and the backup need different ports", param_hint="--backup-port")
+        raise click.BadParameter(
+            "the primary and the backup need different ports", param_hint="--backup-port"
+        )
     first_run.ensure_demo_vendor(log_dir.parent)  # before the secrets: it looks for a fresh .run/
     new_password = ensure_local_secrets(log_dir.parent / "secrets.env")
     if new_password:
-        note(f"License Manager administrator: admin / {new_password}  (shown once; the site's admin key and "
-             f"this password's hash are in {log_dir.parent / 'secrets.env'})")
+        note(
+            f"License Manager administrator: admin / {new_password}  (shown once; the site's admin key and "
+            f"this password's hash are in {log_dir.parent / 'secrets.env'})"
+        )
     settings = ctx.settings()
     host = settings.http_host
     for name, port in ((primary, primary_port), (backup, backup_port)):
         if not _port_is_free(host, port):
-            note(f"licensing up: port {port} on {host} (for {name}) is already in use — is another "
-                 f"'licensing up' or node running? Choose another with --{'primary' if name == primary else 'backup'}-port.")
+            note(
+                f"licensing up: port {port} on {host} (for {name}) is already in use — is another "
+                f"'licensing up' or node running? Choose another with --{'primary' if name == primary else 'backup'}-port."
+            )
             raise click.exceptions.Exit(1)
     log_dir.mkdir(parents=True, exist_ok=True)
-    code = asyncio.run(_up(ctx, settings, (primary, backup), (primary_port, backup_port), not no_watchdog,
-                           log_dir, start_timeout))
+    code = asyncio.run(
+        _up(
+            ctx,
+            settings,
+            (primary, backup),
+            (primary_port, backup_port),
+            not no_watchdog,
+            log_dir,
+            start_timeout,
+        )
+    )
     raise click.exceptions.Exit(code)

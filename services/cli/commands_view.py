@@ -1,4 +1,5 @@
 """``usage`` and ``status``: what a node's HTTP API shows, as tables."""
+
 from __future__ import annotations
 
 import asyncio
@@ -14,7 +15,11 @@ from services.cli.tables import health_table, status_table, usage_table
 from services.views import Health, ServersView
 
 api_option = click.option(
-    "--api", "api_url", envvar="LICENSING_API_URL", default=DEFAULT_API_URL, show_default=True,
+    "--api",
+    "api_url",
+    envvar="LICENSING_API_URL",
+    default=DEFAULT_API_URL,
+    show_default=True,
     help="Base URL of a node's HTTP API.",
 )
 
@@ -27,7 +32,11 @@ def usage(ctx: CliContext, api_url: str) -> None:
     """Show the seats in use (Usage Details)."""
     (data,) = asyncio.run(fetch(api_url, "/api/usage"))
     if isinstance(data, ApiUnavailable):
-        fail(ctx, "unavailable", f"cannot read usage from the License Manager API at {api_url}: {data}")
+        fail(
+            ctx,
+            "unavailable",
+            f"cannot read usage from the License Manager API at {api_url}: {data}",
+        )
     if ctx.json:
         emit_json(data)
         return

@@ -1,4 +1,5 @@
 """What every subcommand shares: global options, settings, the ``--json`` flag."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -25,11 +26,15 @@ class CliContext:
 
     def settings(self) -> Settings:
         """Settings from the environment, overridden by --site / --amqp-url; bad values exit 2."""
-        overrides = {key: value for key, value in (("site", self.site), ("amqp_url", self.amqp_url)) if value}
+        overrides = {
+            key: value for key, value in (("site", self.site), ("amqp_url", self.amqp_url)) if value
+        }
         try:
             return Settings(**overrides)
         except ValidationError as exc:
-            problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors())
+            problems = "; ".join(
+                f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors()
+            )
             raise click.UsageError(f"invalid settings: {problems}") from None
 
 
@@ -41,7 +46,11 @@ def _set_json(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
 def json_option(func: F) -> F:
     """``--json`` on a subcommand: machine-readable output (also accepted before the subcommand)."""
     return click.option(
-        "--json", "as_json", is_flag=True, expose_value=False, callback=_set_json,
+        "--json",
+        "as_json",
+        is_flag=True,
+        expose_value=False,
+        callback=_set_json,
         help="Print machine-readable JSON instead of text.",
     )(func)
 

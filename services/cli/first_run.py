@@ -8,6 +8,7 @@ vendor and an administrator would. A ``.run/`` made before vendor keys existed s
 unsigned: trusting a key changes how its log replays (unsigned activations would be
 ignored), so that needs a new site.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -48,11 +49,18 @@ def ensure_demo_vendor(run_dir: Path) -> str | None:
         private = keys.new_private_key()
         public = keys.public_text(private)
         run_dir.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(orjson.dumps({
-            "demo": True,
-            "note": "a DEMO vendor key made by licensing up: never trust it on a real site",
-            "key_id": keys.key_id(public), "public_key": public, "private_key": private,
-        }, option=orjson.OPT_INDENT_2))
+        path.write_bytes(
+            orjson.dumps(
+                {
+                    "demo": True,
+                    "note": "a DEMO vendor key made by licensing up: never trust it on a real site",
+                    "key_id": keys.key_id(public),
+                    "public_key": public,
+                    "private_key": private,
+                },
+                option=orjson.OPT_INDENT_2,
+            )
+        )
         path.chmod(0o600)
     stored = orjson.loads(path.read_bytes())
     os.environ[VENDOR_KEYS] = stored["public_key"]
@@ -63,10 +71,17 @@ def demo_terms(made: request.ActivationRequest, now: datetime) -> entitlement.Te
     tag = made.nonce[:8].upper()
     features = [FeatureGrant(name=n, type=t, version=v, seats=s) for n, t, v, s in FIGURE_14]
     return entitlement.Terms(
-        license_id=f"DEMO-{tag}", serial=f"DEMO-SN-{tag}", customer="Demo (not for production)",
-        site=made.site, server_ids=made.server_ids, features=features,
-        not_before=now - timedelta(minutes=5), not_after=now + timedelta(days=1),
-        nonce=made.nonce, issued_at=now)
+        license_id=f"DEMO-{tag}",
+        serial=f"DEMO-SN-{tag}",
+        customer="Demo (not for production)",
+        site=made.site,
+        server_ids=made.server_ids,
+        features=features,
+        not_before=now - timedelta(minutes=5),
+        not_after=now + timedelta(days=1),
+        nonce=made.nonce,
+        issued_at=now,
+    )
 
 
 async def _servers_with_pair(api_url: str, seconds: float = 10.0) -> dict[str, Any]:
@@ -99,15 +114,21 @@ async def activate_demo(settings: Settings, api_url: str, run_dir: Path) -> bool
         note(f"No demo license: {exc}")
         return False
     now = datetime.now(timezone.utc)
-    made = request.make(servers.get("site") or settings.site, request.activation_targets(servers),
-                        settings.site_public_key(), now)
+    made = request.make(
+        servers.get("site") or settings.site,
+        request.activation_targets(servers),
+        settings.site_public_key(),
+        now,
+    )
     document = entitlement.issue(demo_terms(made, now), stored["private_key"])
     (run_dir / "demo-activation-request.json").write_bytes(
-        orjson.dumps(made.model_dump(mode="json"), option=orjson.OPT_INDENT_2))
+        orjson.dumps(made.model_dump(mode="json"), option=orjson.OPT_INDENT_2)
+    )
     (run_dir / "demo-entitlement.json").write_bytes(signed.dumps(document))
     terms = entitlement.read(document)
-    command = ActivateLicense(license_id=terms.license_id, features=terms.features,
-                              entitlement=document)
+    command = ActivateLicense(
+        license_id=terms.license_id, features=terms.features, entitlement=document
+    )
     try:
         async with LicenseClient(settings, actor="licensing-up") as client:
             reply = await client.send(command)
@@ -117,6 +138,8 @@ async def activate_demo(settings: Settings, api_url: str, run_dir: Path) -> bool
     if not reply.ok:
         note(f"No demo license: {reply.error.message if reply.error else 'refused'}")
         return False
-    note(f"Activated the DEMO license {terms.license_id} (the seed's Figure 14 features), "
-         f"signed by the demo vendor key {document.key_id} in {path}: demo only.")
+    note(
+        f"Activated the DEMO license {terms.license_id} (the seed's Figure 14 features), "
+        f"signed by the demo vendor key {document.key_id} in {path}: demo only."
+    )
     return True

@@ -7,6 +7,7 @@ and the password's scrypt hash (file mode 600; ``.run/`` is ignored by git). It 
 makes the site's Ed25519 key (``LICENSING_SITE_KEY``, which signs deactivation
 receipts). Later runs read them back. Values set in the environment always win.
 """
+
 from __future__ import annotations
 
 import os
@@ -41,7 +42,10 @@ def ensure_local_secrets(path: Path = Path(".run/secrets.env")) -> str | None:
     if SITE_KEY not in stored:
         stored[SITE_KEY] = new_private_key()
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("# made by licensing up; keep it private\n" + "".join(f"{k}={v}\n" for k, v in stored.items()))
+    path.write_text(
+        "# made by licensing up; keep it private\n"
+        + "".join(f"{k}={v}\n" for k, v in stored.items())
+    )
     path.chmod(0o600)
     for name in (KEY, USERS, SITE_KEY):
         os.environ.setdefault(name, stored[name])

@@ -2,6 +2,7 @@
 
 Exit codes: 0 success, 1 refused/denied/timeout/unreachable, 2 usage error.
 """
+
 from __future__ import annotations
 
 import logging
@@ -24,32 +25,86 @@ positive = click.FloatRange(min=0, min_open=True)
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option("--site", envvar="LICENSING_SITE", help="Site name (env LICENSING_SITE).")
-@click.option("--amqp-url", envvar="LICENSING_AMQP_URL", help="Broker URL (env LICENSING_AMQP_URL).")
-@click.option("--timeout", envvar="LICENSING_TIMEOUT", type=positive, default=30.0, show_default=True,
-              help="Give up on a command after this many seconds.")
-@click.option("--attempt-timeout", envvar="LICENSING_ATTEMPT_TIMEOUT", type=positive, default=3.0,
-              show_default=True, help="Resend (same command id) after this many seconds without a reply.")
-@click.option("--actor", envvar="LICENSING_ACTOR", help="Who the command is sent for (x-actor header).")
-@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON instead of text.")
+@click.option(
+    "--amqp-url", envvar="LICENSING_AMQP_URL", help="Broker URL (env LICENSING_AMQP_URL)."
+)
+@click.option(
+    "--timeout",
+    envvar="LICENSING_TIMEOUT",
+    type=positive,
+    default=30.0,
+    show_default=True,
+    help="Give up on a command after this many seconds.",
+)
+@click.option(
+    "--attempt-timeout",
+    envvar="LICENSING_ATTEMPT_TIMEOUT",
+    type=positive,
+    default=3.0,
+    show_default=True,
+    help="Resend (same command id) after this many seconds without a reply.",
+)
+@click.option(
+    "--actor", envvar="LICENSING_ACTOR", help="Who the command is sent for (x-actor header)."
+)
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print machine-readable JSON instead of text."
+)
 @click.option("-v", "--verbose", count=True, help="Log more (repeat for debug).")
 @click.pass_context
-def cli(ctx: click.Context, site: str | None, amqp_url: str | None, timeout: float, attempt_timeout: float,
-        actor: str | None, as_json: bool, verbose: int) -> None:
+def cli(
+    ctx: click.Context,
+    site: str | None,
+    amqp_url: str | None,
+    timeout: float,
+    attempt_timeout: float,
+    actor: str | None,
+    as_json: bool,
+    verbose: int,
+) -> None:
     """Administer and use a redundant license server pair."""
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if not verbose:
         logging.getLogger("aiormq").setLevel(logging.CRITICAL)
         logging.getLogger("aio_pika").setLevel(logging.CRITICAL)
-    ctx.obj = CliContext(site=site, amqp_url=amqp_url, timeout=timeout, attempt_timeout=attempt_timeout,
-                         actor=actor, json=as_json)
+    ctx.obj = CliContext(
+        site=site,
+        amqp_url=amqp_url,
+        timeout=timeout,
+        attempt_timeout=attempt_timeout,
+        actor=actor,
+        json=as_json,
+    )
 
 
-for command in (server, up, watchdog, activate, deactivate, acquire, release, reserve, unreserve, usage, status,
-                pair, unpair, reset_id, replay, stop, uninstall, reseed):
+for command in (
+    server,
+    up,
+    watchdog,
+    activate,
+    deactivate,
+    acquire,
+    release,
+    reserve,
+    unreserve,
+    usage,
+    status,
+    pair,
+    unpair,
+    reset_id,
+    replay,
+    stop,
+    uninstall,
+    reseed,
+):
     cli.add_command(command)
-from services.cli.commands_auth import hash_password; cli.add_command(hash_password)  # noqa: E402,E702
-from services.vendor.cli import vendor; cli.add_command(vendor)  # noqa: E402,E702
+from services.cli.commands_auth import hash_password
+
+cli.add_command(hash_password)  # noqa: E402,E702
+from services.vendor.cli import vendor
+
+cli.add_command(vendor)  # noqa: E402,E702
 cli.add_command(activation_request)
 
 

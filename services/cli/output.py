@@ -1,4 +1,5 @@
 """Printing results: text for people, JSON with --json; exit 1 on a refusal."""
+
 from __future__ import annotations
 
 import os
@@ -39,7 +40,9 @@ def fail(ctx: CliContext, code: str, message: str, reason: str | None = None) ->
         emit_json({"ok": False, "error": error})
     else:
         because = f" (reason: {reason.replace('_', ' ')})" if reason else ""
-        click.echo(click.style(f"Error [{code}]: ", fg="red", bold=True) + message + because, err=True)
+        click.echo(
+            click.style(f"Error [{code}]: ", fg="red", bold=True) + message + because, err=True
+        )
     raise click.exceptions.Exit(EXIT_REFUSED)
 
 
@@ -54,7 +57,12 @@ def finish(ctx: CliContext, reply: Reply, on_ok: Callable[[Reply], None]) -> Non
         on_ok(reply)
         return
     error = reply.error
-    fail(ctx, error.code if error else "error", error.message if error else "refused", error.reason if error else None)
+    fail(
+        ctx,
+        error.code if error else "error",
+        error.message if error else "refused",
+        error.reason if error else None,
+    )
 
 
 def note(message: str) -> None:

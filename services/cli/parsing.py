@@ -1,4 +1,5 @@
 """Turning command-line input into valid commands; anything invalid is a usage error (exit 2)."""
+
 from __future__ import annotations
 
 from typing import Any, IO, TypeVar
@@ -26,10 +27,14 @@ def parse_feature(text: str) -> FeatureGrant:
     """``NAME:VERSION:SEATS[:TYPE]`` -> FeatureGrant."""
     parts = text.split(":")
     if len(parts) not in (3, 4):
-        raise click.BadParameter(f"{text!r} is not NAME:VERSION:SEATS[:TYPE]", param_hint="--feature")
+        raise click.BadParameter(
+            f"{text!r} is not NAME:VERSION:SEATS[:TYPE]", param_hint="--feature"
+        )
     name, version, seats = parts[:3]
     if not seats.strip().isdigit():
-        raise click.BadParameter(f"seats in {text!r} must be a whole number", param_hint="--feature")
+        raise click.BadParameter(
+            f"seats in {text!r} must be a whole number", param_hint="--feature"
+        )
     fields: dict[str, Any] = {"name": name, "version": version, "seats": int(seats)}
     if len(parts) == 4:
         fields["type"] = parts[3]
@@ -43,7 +48,9 @@ def load_entitlement(file: IO[bytes]) -> dict[str, Any]:
     except orjson.JSONDecodeError as exc:
         raise click.BadParameter(f"not JSON: {exc}", param_hint="FILE") from None
     if not isinstance(data, dict) or "license_id" not in data or "features" not in data:
-        raise click.BadParameter('expected {"license_id": ..., "features": [...]}', param_hint="FILE")
+        raise click.BadParameter(
+            'expected {"license_id": ..., "features": [...]}', param_hint="FILE"
+        )
     return data
 
 

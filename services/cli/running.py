@@ -1,4 +1,5 @@
 """Run one async client session from a click command; client errors exit 1 in words."""
+
 from __future__ import annotations
 
 import asyncio

@@ -1,4 +1,5 @@
 """Rich tables in the shape of the License Manager's pages (the seed's figures)."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -37,8 +38,16 @@ def usage_table(rows: list[dict[str, Any]]) -> Table:
         in_use = row.get("in_use", row.get("count"))
         total = row.get("total")
         ratio = f"{_text(in_use)}/{_text(total)}" if total is not None else _text(in_use)
-        _row(table, _text(row.get("feature")), _text(row.get("type")), _text(row.get("version")), ratio,
-                      _text(row.get("device")), _text(row.get("user")), _when(row.get("since")))
+        _row(
+            table,
+            _text(row.get("feature")),
+            _text(row.get("type")),
+            _text(row.get("version")),
+            ratio,
+            _text(row.get("device")),
+            _text(row.get("user")),
+            _when(row.get("since")),
+        )
     return table
 
 
@@ -62,6 +71,12 @@ def health_table(health: Health) -> Table:
         table.add_column(column)
     writer = "" if health.writer is None else ("yes" if health.writer else "no")
     digest = health.digest
-    _row(table, health.node, health.server_id, writer, _text(health.offset),
-         digest[:16] + ("…" if len(digest) > 16 else ""))
+    _row(
+        table,
+        health.node,
+        health.server_id,
+        writer,
+        _text(health.offset),
+        digest[:16] + ("…" if len(digest) > 16 else ""),
+    )
     return table

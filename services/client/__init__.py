@@ -1,4 +1,5 @@
 """The license client: send commands to a site's license server pair over RabbitMQ."""
+
 from services.client.client import LicenseClient
 from services.client.errors import (
     BrokerUnavailable,

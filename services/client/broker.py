@@ -6,6 +6,7 @@ reply queue and hands the new link to whoever is retrying. Reconnection is
 serialised by a lock, so fifty senders that notice a broken link at the same time
 open exactly one new connection.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -41,7 +42,9 @@ BACKOFF_MAX = 2.0
 class Link:
     """A live connection + channel + reply queue. ``broken`` resolves when it dies."""
 
-    def __init__(self, connection: AbstractConnection, channel: AbstractChannel, reply_to: str) -> None:
+    def __init__(
+        self, connection: AbstractConnection, channel: AbstractChannel, reply_to: str
+    ) -> None:
         self.connection = connection
         self.channel = channel
         self.reply_to = reply_to
@@ -49,7 +52,9 @@ class Link:
 
     @property
     def alive(self) -> bool:
-        return not self.broken.done() and not self.connection.is_closed and not self.channel.is_closed
+        return (
+            not self.broken.done() and not self.connection.is_closed and not self.channel.is_closed
+        )
 
     def mark_broken(self, *_: Any) -> None:
         if not self.broken.done():
@@ -91,7 +96,9 @@ class Broker:
                 async with self._lock:
                     return await self._relink()
         except TimeoutError:
-            raise BrokerUnavailable(self.url, f"no connection within the deadline ({self._last_error})") from None
+            raise BrokerUnavailable(
+                self.url, f"no connection within the deadline ({self._last_error})"
+            ) from None
 
     async def close(self) -> None:
         self._closed = True
@@ -116,9 +123,21 @@ class Broker:
                 return self._link
             except _FATAL as exc:
                 raise BrokerUnavailable(self.url, f"refused: {exc}") from exc
-            except (OSError, aiormq.exceptions.AMQPError, asyncio.TimeoutError, RuntimeError) as exc:
-                self._last_error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-                log.info("broker %s not reachable (%s); retrying in %.1f s", self.url, self._last_error, delay)
+            except (
+                OSError,
+                aiormq.exceptions.AMQPError,
+                asyncio.TimeoutError,
+                RuntimeError,
+            ) as exc:
+                self._last_error = (
+                    f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+                )
+                log.info(
+                    "broker %s not reachable (%s); retrying in %.1f s",
+                    self.url,
+                    self._last_error,
+                    delay,
+                )
             await asyncio.sleep(delay)
             delay = min(delay * 2, BACKOFF_MAX)
 

@@ -8,6 +8,7 @@ Commands go to the site's commands queue; whichever node is the writer answers.
 A writer failover is invisible: commands wait in the queue, and the client
 resends (same command id) until the overall deadline.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -56,10 +57,18 @@ class LicenseClient:
         self.settings = settings or Settings()
         self.topology = Topology(self.settings.site)
         self.actor = actor
-        self._rpc = Rpc(self.topology.commands, attempt_timeout=attempt_timeout, timeout=timeout,
-                        admin_key=self.settings.admin_key_value())
-        self._broker = Broker(self.settings.amqp_url_with_heartbeat(), self.topology, self._rpc.on_reply)
-        self._rpc.broker = self._broker  # connects lazily on the first send if open() was not called
+        self._rpc = Rpc(
+            self.topology.commands,
+            attempt_timeout=attempt_timeout,
+            timeout=timeout,
+            admin_key=self.settings.admin_key_value(),
+        )
+        self._broker = Broker(
+            self.settings.amqp_url_with_heartbeat(), self.topology, self._rpc.on_reply
+        )
+        self._rpc.broker = (
+            self._broker
+        )  # connects lazily on the first send if open() was not called
         self._leases: weakref.WeakSet[Lease] = weakref.WeakSet()
 
     @property
@@ -98,7 +107,10 @@ class LicenseClient:
         return self
 
     async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         await self.close()
 
@@ -120,7 +132,10 @@ class LicenseClient:
         returns the first result).
         """
         return await self._rpc.call(
-            command, command_id=command_id, timeout=timeout, actor=actor if actor is not None else self.actor
+            command,
+            command_id=command_id,
+            timeout=timeout,
+            actor=actor if actor is not None else self.actor,
         )
 
     # -- administration ----------------------------------------------------------------
@@ -128,14 +143,21 @@ class LicenseClient:
     async def activate(
         self, license_id: str, features: Iterable[FeatureGrant | dict[str, Any]], **send: Any
     ) -> Reply:
-        grants = [f if isinstance(f, FeatureGrant) else FeatureGrant.model_validate(f) for f in features]
+        grants = [
+            f if isinstance(f, FeatureGrant) else FeatureGrant.model_validate(f) for f in features
+        ]
         return await self.send(ActivateLicense(license_id=license_id, features=grants), **send)
 
     async def deactivate(self, license_id: str, **send: Any) -> Reply:
         return await self.send(DeactivateLicense(license_id=license_id), **send)
 
     async def reserve(
-        self, feature: str, version: str, count: int = 1, device: str | None = None, user: str | None = None,
+        self,
+        feature: str,
+        version: str,
+        count: int = 1,
+        device: str | None = None,
+        user: str | None = None,
         **send: Any,
     ) -> Reply:
         command = Reserve(feature=feature, version=version, count=count, device=device, user=user)
@@ -168,7 +190,12 @@ class LicenseClient:
         ``async with client.acquire(...) as lease`` also releases it on exit.
         Raises ``LicenseDenied`` (``.code``, ``.reason``, ``.message``) on a refusal."""
         command = Acquire(
-            feature=feature, version=version, device=device, user=user, count=count, lease_seconds=lease_seconds
+            feature=feature,
+            version=version,
+            device=device,
+            user=user,
+            count=count,
+            lease_seconds=lease_seconds,
         )
 
         async def take() -> Lease:
@@ -200,7 +227,10 @@ class _Acquiring:
         return await self._lease.__aenter__()
 
     async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         assert self._lease is not None
         await self._lease.__aexit__(exc_type, exc, tb)

@@ -3,6 +3,7 @@
 ``code`` matches the error codes of ``events.replies.ErrorCode`` so a CLI or a
 product can treat a client-side failure and a server's refusal the same way.
 """
+
 from __future__ import annotations
 
 from events.replies import ErrorCode, Reply

@@ -4,6 +4,7 @@ Renewals are sent every ``lease_seconds / 3``. A renewal that times out is retri
 soon after (a failover of the writer takes seconds, a lease lasts a minute); a
 renewal whose reply says the lease is gone marks the lease ``lost`` and stops.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -27,7 +28,11 @@ class _Sender(Protocol):
     async def renew(self, lease_ids: list[str], *, timeout: float | None = None) -> Reply: ...
 
     async def release(
-        self, lease_id: str, reason: str | None = None, *, command_id: str | None = None,
+        self,
+        lease_id: str,
+        reason: str | None = None,
+        *,
+        command_id: str | None = None,
         timeout: float | None = None,
     ) -> Reply: ...
 
@@ -44,7 +49,9 @@ def _parse_time(value: Any) -> datetime | None:
 class Lease:
     """Handle on seats held by a product. Use ``async with`` or call ``release()``."""
 
-    def __init__(self, client: _Sender, reply: Reply, *, lease_seconds: int, renew_every: float | None = None):
+    def __init__(
+        self, client: _Sender, reply: Reply, *, lease_seconds: int, renew_every: float | None = None
+    ):
         result = reply.result or {}
         self.reply = reply
         self.lease_id: str = result["lease_id"]
@@ -92,13 +99,17 @@ class Lease:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
-    async def release(self, reason: str | None = None, *, timeout: float | None = None) -> Reply | None:
+    async def release(
+        self, reason: str | None = None, *, timeout: float | None = None
+    ) -> Reply | None:
         """Give the seats back (idempotent). Returns the server's reply, None if the lease was lost."""
         async with self._release_lock:
             if self._release_reply is not None or self.lost:
                 return self._release_reply
             await self.stop_renewing()
-            reply = await self._client.release(self.lease_id, reason, command_id=self._release_id, timeout=timeout)
+            reply = await self._client.release(
+                self.lease_id, reason, command_id=self._release_id, timeout=timeout
+            )
             self._release_reply = reply
             self.released = True
             return reply
@@ -108,14 +119,19 @@ class Lease:
         return self
 
     async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         try:
             await self.release()
         except ClientError:
             if exc is None:
                 raise
-            log.warning("could not release lease %s while handling %r", self.lease_id, exc, exc_info=True)
+            log.warning(
+                "could not release lease %s while handling %r", self.lease_id, exc, exc_info=True
+            )
 
     async def _renew_forever(self) -> None:
         delay = self.renew_every
@@ -123,7 +139,9 @@ class Lease:
             await asyncio.sleep(delay)
             delay = self.renew_every
             try:
-                reply = await self._client.renew([self.lease_id], timeout=max(self.renew_every, 1.0))
+                reply = await self._client.renew(
+                    [self.lease_id], timeout=max(self.renew_every, 1.0)
+                )
             except Exception as exc:  # a timeout, a broker outage: never let the renewer die
                 log.warning("renewing lease %s failed: %s; retrying", self.lease_id, exc)
                 delay = min(RETRY_PAUSE, self.renew_every)

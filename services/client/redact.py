@@ -1,4 +1,5 @@
 """Broker URLs are shown to people: never with the password."""
+
 from __future__ import annotations
 
 from yarl import URL

@@ -5,6 +5,7 @@ logical command points at the same future: a late reply to the first attempt
 still answers the command. The command id (AMQP ``message_id``) never changes
 across attempts, so the idempotent writer returns the first result to a retry.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -38,8 +39,14 @@ def new_command_id() -> str:
 class Rpc:
     """Sends commands to one routing key and waits for their replies."""
 
-    def __init__(self, routing_key: str, *, attempt_timeout: float, timeout: float,
-                 admin_key: str | None = None) -> None:
+    def __init__(
+        self,
+        routing_key: str,
+        *,
+        attempt_timeout: float,
+        timeout: float,
+        admin_key: str | None = None,
+    ) -> None:
         self.routing_key = routing_key
         self.admin_key = admin_key  # signs commands (services.auth.signing) when the site has a key
         self.attempt_timeout = attempt_timeout
@@ -82,7 +89,9 @@ class Rpc:
             raise ValueError(f"an actor name is at most {limits.MAX_NAME} characters")
         body = codec.dumps(command)
         if len(body) > limits.MAX_COMMAND_BYTES:
-            raise ValueError(f"the command is {len(body)} bytes; the limit is {limits.MAX_COMMAND_BYTES}")
+            raise ValueError(
+                f"the command is {len(body)} bytes; the limit is {limits.MAX_COMMAND_BYTES}"
+            )
 
         kind = getattr(command, "type", type(command).__name__)
         loop = asyncio.get_running_loop()
@@ -104,16 +113,25 @@ class Rpc:
                     await asyncio.sleep(min(SEND_ERROR_PAUSE, max(deadline - loop.time(), 0)))
                     continue
                 wait = max(min(self.attempt_timeout, deadline - loop.time()), 0.0)
-                await asyncio.wait({result, link.broken}, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
+                await asyncio.wait(
+                    {result, link.broken}, timeout=wait, return_when=asyncio.FIRST_COMPLETED
+                )
                 if not result.done():
                     if attempts > 1 or link.broken.done():
-                        log.info("no reply to %s %s yet (attempt %d); resending", kind, command_id, attempts)
+                        log.info(
+                            "no reply to %s %s yet (attempt %d); resending",
+                            kind,
+                            command_id,
+                            attempts,
+                        )
                     continue
                 reply = result.result()
                 if reply.ok or reply.error is None or reply.error.code != ErrorCode.NOT_WRITER:
                     return reply
                 # The node lost the writer role between receiving and deciding: ask again.
-                log.info("%s %s reached a node that is no longer the writer; retrying", kind, command_id)
+                log.info(
+                    "%s %s reached a node that is no longer the writer; retrying", kind, command_id
+                )
                 self._forget(correlation_ids)
                 result = loop.create_future()
                 await asyncio.sleep(min(NOT_WRITER_PAUSE, max(deadline - loop.time(), 0)))
@@ -132,7 +150,13 @@ class Rpc:
         return headers or None
 
     async def _publish(
-        self, link: Link, body: bytes, command_id: str, correlation_id: str, actor: str | None, deadline: float
+        self,
+        link: Link,
+        body: bytes,
+        command_id: str,
+        correlation_id: str,
+        actor: str | None,
+        deadline: float,
     ) -> bool:
         """Publish one attempt; False if the broker did not take it (the caller retries)."""
         message = aio_pika.Message(

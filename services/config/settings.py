@@ -1,4 +1,5 @@
 """Node configuration from the environment (prefix ``LICENSING_``)."""
+
 from __future__ import annotations
 
 import re

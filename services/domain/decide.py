@@ -5,6 +5,7 @@ command id names one fact in the log and a retry finds it. The one exception is 
 watchdog observation that changes nothing (``services.domain.watch``): it yields
 None, nothing enters the log, and the writer answers ``changed: false``.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -38,7 +39,12 @@ class Context:
     trust: Trust = Trust()  # the vendor keys the site trusts (none: unsigned activations accepted)
 
     def stamp(self) -> dict:
-        return {"command_id": self.command_id, "epoch": self.epoch, "at": self.now, "actor": self.actor}
+        return {
+            "command_id": self.command_id,
+            "epoch": self.epoch,
+            "at": self.now,
+            "actor": self.actor,
+        }
 
     def derived_id(self, prefix: str) -> str:
         """An id that a retry of the same command reproduces."""
@@ -54,8 +60,12 @@ class ExpireLease:
 
 
 def refuse(ctx: Context, command: object, code: ErrorCode, message: str) -> CommandRefused:
-    return CommandRefused(command_type=getattr(command, "type", type(command).__name__),
-                          code=code, message=message, **ctx.stamp())
+    return CommandRefused(
+        command_type=getattr(command, "type", type(command).__name__),
+        code=code,
+        message=message,
+        **ctx.stamp(),
+    )
 
 
 def decide(state: State, command: object, ctx: Context) -> Decision | None:
@@ -71,38 +81,59 @@ def _decide(command: object, state: State, ctx: Context) -> Decision | None:
 @_decide.register
 def _activate(command: c.ActivateLicense, state: State, ctx: Context) -> Decision:
     if command.license_id in state.licenses and command.entitlement is None:
-        return refuse(ctx, command, ErrorCode.CONFLICT,
-                      f"license {command.license_id} is already activated; deactivate it first")
+        return refuse(
+            ctx,
+            command,
+            ErrorCode.CONFLICT,
+            f"license {command.license_id} is already activated; deactivate it first",
+        )
     problem = entitlements.problem(state, command.entitlement, ctx.now, ctx.trust)
     if problem is not None:
         return refuse(ctx, command, problem.code, problem.message)
     if command.entitlement is not None and not entitlements.matches(
-            command.entitlement, command.license_id, command.features):
-        return refuse(ctx, command, ErrorCode.BAD_SIGNATURE,
-                      "the command's license id or features differ from its signed entitlement; "
-                      "send the entitlement file as it is (licensing activate FILE)")
-    return LicenseActivated(license_id=command.license_id, features=command.features,
-                            server_ids=activation_targets(state), entitlement=command.entitlement,
-                            **ctx.stamp())
+        command.entitlement, command.license_id, command.features
+    ):
+        return refuse(
+            ctx,
+            command,
+            ErrorCode.BAD_SIGNATURE,
+            "the command's license id or features differ from its signed entitlement; "
+            "send the entitlement file as it is (licensing activate FILE)",
+        )
+    return LicenseActivated(
+        license_id=command.license_id,
+        features=command.features,
+        server_ids=activation_targets(state),
+        entitlement=command.entitlement,
+        **ctx.stamp(),
+    )
 
 
 @_decide.register
 def _deactivate(command: c.DeactivateLicense, state: State, ctx: Context) -> Decision:
     lic = state.licenses.get(command.license_id)
     if lic is None:
-        return refuse(ctx, command, ErrorCode.NOT_FOUND, f"license {command.license_id} is not activated")
+        return refuse(
+            ctx, command, ErrorCode.NOT_FOUND, f"license {command.license_id} is not activated"
+        )
     busy = []
     for name, _type, version, seats, expires_at in lic.features:
         f = state.features[(name, version)]
         committed = f.pool_in_use + f.reserved
         # Expired seats of other licenses cannot stand in for this license's valid ones.
         valid_own = seats if expires_at is None or expires_at > ctx.now else 0
-        if f.total - seats < committed or (valid_own and f.valid_total(ctx.now) - valid_own < committed):
+        if f.total - seats < committed or (
+            valid_own and f.valid_total(ctx.now) - valid_own < committed
+        ):
             busy.append(f"{name} {version} ({f.in_use} in use, {f.reserved} reserved)")
     if busy:
-        return refuse(ctx, command, ErrorCode.IN_USE,
-                      f"license {command.license_id} cannot be deactivated while its seats are in use "
-                      f"or reserved: {', '.join(busy)}; release those seats or cancel the reservations first")
+        return refuse(
+            ctx,
+            command,
+            ErrorCode.IN_USE,
+            f"license {command.license_id} cannot be deactivated while its seats are in use "
+            f"or reserved: {', '.join(busy)}; release those seats or cancel the reservations first",
+        )
     return LicenseDeactivated(license_id=command.license_id, **ctx.stamp())
 
 
@@ -111,7 +142,11 @@ def _reservation_for(state: State, command: c.Acquire) -> Reservation | None:
     best = None
     for rid in feature.reservation_ids:
         r = state.reservations[rid]
-        if r.holds_for(command.device, command.user) and r.free > 0 and (best is None or r.free > best.free):
+        if (
+            r.holds_for(command.device, command.user)
+            and r.free > 0
+            and (best is None or r.free > best.free)
+        ):
             best = r
     return best
 
@@ -119,9 +154,16 @@ def _reservation_for(state: State, command: c.Acquire) -> Reservation | None:
 @_decide.register
 def _acquire(command: c.Acquire, state: State, ctx: Context) -> Decision:
     def deny(reason: DenialReason, message: str) -> AcquireDenied:
-        return AcquireDenied(feature=command.feature, version=command.version, device=command.device,
-                             user=command.user, count=command.count, reason=reason, message=message,
-                             **ctx.stamp())
+        return AcquireDenied(
+            feature=command.feature,
+            version=command.version,
+            device=command.device,
+            user=command.user,
+            count=command.count,
+            reason=reason,
+            message=message,
+            **ctx.stamp(),
+        )
 
     what = f"{command.feature} {command.version}"
     feature = state.features.get((command.feature, command.version))
@@ -136,29 +178,46 @@ def _acquire(command: c.Acquire, state: State, ctx: Context) -> Decision:
     if feature.in_use + command.count > valid or from_pool > feature.pool_free(ctx.now):
         free_overall = valid - feature.in_use
         if free_overall >= command.count:
-            return deny(DenialReason.RESERVED,
-                        f"{free_overall} of {valid} seats of {what} are free but reserved for other devices or users")
-        return deny(DenialReason.NO_SEATS,
-                    f"{command.count} seat(s) of {what} requested, {max(free_overall, 0)} of {valid} free")
+            return deny(
+                DenialReason.RESERVED,
+                f"{free_overall} of {valid} seats of {what} are free but reserved for other devices or users",
+            )
+        return deny(
+            DenialReason.NO_SEATS,
+            f"{command.count} seat(s) of {what} requested, {max(free_overall, 0)} of {valid} free",
+        )
     lease_id = ctx.derived_id("L")
     if lease_id in state.leases:  # a command id reused after its answer was forgotten (over 12 h)
-        return refuse(ctx, command, ErrorCode.CONFLICT,
-                      f"command id {ctx.command_id} was used before for lease {lease_id}; use a new command id")
+        return refuse(
+            ctx,
+            command,
+            ErrorCode.CONFLICT,
+            f"command id {ctx.command_id} was used before for lease {lease_id}; use a new command id",
+        )
     return LeaseGranted(
-        lease_id=lease_id, feature=command.feature, version=command.version,
-        device=command.device, user=command.user, count=command.count,
+        lease_id=lease_id,
+        feature=command.feature,
+        version=command.version,
+        device=command.device,
+        user=command.user,
+        count=command.count,
         lease_seconds=command.lease_seconds,
         expires_at=ctx.now + timedelta(seconds=command.lease_seconds),
         reservation_id=reservation.reservation_id if reservation and from_reservation else None,
-        reserved=from_reservation, **ctx.stamp(),
+        reserved=from_reservation,
+        **ctx.stamp(),
     )
 
 
 @_decide.register
 def _release(command: c.Release, state: State, ctx: Context) -> Decision:
     if command.lease_id not in state.leases:
-        return refuse(ctx, command, ErrorCode.NOT_FOUND,
-                      f"lease {command.lease_id} is not held (already released or expired)")
+        return refuse(
+            ctx,
+            command,
+            ErrorCode.NOT_FOUND,
+            f"lease {command.lease_id} is not held (already released or expired)",
+        )
     return LeaseReleased(lease_id=command.lease_id, reason=command.reason, **ctx.stamp())
 
 
@@ -177,17 +236,37 @@ def _reserve(command: c.Reserve, state: State, ctx: Context) -> Decision:
         return refuse(ctx, command, ErrorCode.NOT_FOUND, f"no activated license provides {what}")
     free = feature.pool_free(ctx.now)
     if command.count > free:
-        return refuse(ctx, command, ErrorCode.NO_SEATS,
-                      f"cannot reserve {command.count} seat(s) of {what}: only {max(free, 0)} are free and unreserved")
+        return refuse(
+            ctx,
+            command,
+            ErrorCode.NO_SEATS,
+            f"cannot reserve {command.count} seat(s) of {what}: only {max(free, 0)} are free and unreserved",
+        )
     if ctx.derived_id("R") in state.reservations:
-        return refuse(ctx, command, ErrorCode.CONFLICT,
-                      f"command id {ctx.command_id} was used before for a reservation; use a new command id")
-    return SeatsReserved(reservation_id=ctx.derived_id("R"), feature=command.feature, version=command.version,
-                         device=command.device, user=command.user, count=command.count, **ctx.stamp())
+        return refuse(
+            ctx,
+            command,
+            ErrorCode.CONFLICT,
+            f"command id {ctx.command_id} was used before for a reservation; use a new command id",
+        )
+    return SeatsReserved(
+        reservation_id=ctx.derived_id("R"),
+        feature=command.feature,
+        version=command.version,
+        device=command.device,
+        user=command.user,
+        count=command.count,
+        **ctx.stamp(),
+    )
 
 
 @_decide.register
 def _unreserve(command: c.CancelReservation, state: State, ctx: Context) -> Decision:
     if command.reservation_id not in state.reservations:
-        return refuse(ctx, command, ErrorCode.NOT_FOUND, f"reservation {command.reservation_id} does not exist")
+        return refuse(
+            ctx,
+            command,
+            ErrorCode.NOT_FOUND,
+            f"reservation {command.reservation_id} does not exist",
+        )
     return ReservationCancelled(reservation_id=command.reservation_id, **ctx.stamp())

@@ -11,6 +11,7 @@ the same verdicts (and so the same digest) for the same log:
 An accepted event that does not fit the state raises ``CannotApply``: the
 projector stops loudly instead of skipping it (invariant 9).
 """
+
 from __future__ import annotations
 
 from functools import singledispatch
@@ -23,7 +24,14 @@ from events.vocabulary import IgnoredReason
 from events.writer import CommandRefused, WriterPromoted
 from services.domain import entitlements
 from services.domain.model import (
-    Activation, Feature, Grant, Lease, License, Reservation, State, replace,
+    Activation,
+    Feature,
+    Grant,
+    Lease,
+    License,
+    Reservation,
+    State,
+    replace,
 )
 from services.trust.keys import Trust
 
@@ -55,11 +63,14 @@ def _entitlement_holds(state: State, event: LicenseActivated, trust: Trust | Non
     document = event.entitlement
     if entitlements.problem(state, document, event.at, trust) is not None:
         return False
-    return document is None or entitlements.matches(document, event.license_id, event.features,
-                                                    event.server_ids)
+    return document is None or entitlements.matches(
+        document, event.license_id, event.features, event.server_ids
+    )
 
 
-def apply(state: State, event: Event, trust: Trust | None = None) -> tuple[State, IgnoredReason | None]:
+def apply(
+    state: State, event: Event, trust: Trust | None = None
+) -> tuple[State, IgnoredReason | None]:
     ignored = verdict(state, event, trust)
     if ignored is not None:
         return state, ignored
@@ -80,8 +91,12 @@ def _evolve(event: Event, state: State) -> State:
 
 @_evolve.register
 def _(event: WriterPromoted, state: State) -> State:
-    return state.with_(epoch=event.epoch, writer_node=event.node, writer_server_id=event.server_id,
-                       last_at=event.at)
+    return state.with_(
+        epoch=event.epoch,
+        writer_node=event.node,
+        writer_server_id=event.server_id,
+        last_at=event.at,
+    )
 
 
 @_evolve.register
@@ -103,22 +118,33 @@ def _(event: LicenseActivated, state: State) -> State:
         key = (g.name, g.version)
         f = features.get(key) or Feature(name=g.name, version=g.version, type=g.type)
         grant = Grant(license_id=event.license_id, seats=g.seats, expires_at=g.expires_at)
-        features = features.set(key, replace(f, type=f.type or g.type, grants=f.grants + (grant,),
-                                             total=f.total + g.seats))
+        features = features.set(
+            key,
+            replace(f, type=f.type or g.type, grants=f.grants + (grant,), total=f.total + g.seats),
+        )
     serial = entitlements.serial_of(event.entitlement)
-    lic = License(license_id=event.license_id, activated_at=event.at,
-                  features=tuple((g.name, g.type, g.version, g.seats, g.expires_at) for g in event.features),
-                  server_ids=tuple(event.server_ids), serial=serial)
-    activation = Activation(license_id=event.license_id, serial=serial, server_ids=lic.server_ids,
-                            activated_at=event.at)
+    lic = License(
+        license_id=event.license_id,
+        activated_at=event.at,
+        features=tuple((g.name, g.type, g.version, g.seats, g.expires_at) for g in event.features),
+        server_ids=tuple(event.server_ids),
+        serial=serial,
+    )
+    activation = Activation(
+        license_id=event.license_id, serial=serial, server_ids=lic.server_ids, activated_at=event.at
+    )
     serials = state.serials if serial is None else state.serials.set(serial, event.license_id)
     servers = state.servers
     for node, server in state.servers.items():
         if server.server_id in event.server_ids and not server.ever_licensed:
             servers = servers.set(node, replace(server, ever_licensed=True))
-    return state.with_(licenses=state.licenses.set(event.license_id, lic), features=features,
-                       servers=servers, serials=serials,
-                       activations=state.activations.set(event.license_id, activation))
+    return state.with_(
+        licenses=state.licenses.set(event.license_id, lic),
+        features=features,
+        servers=servers,
+        serials=serials,
+        activations=state.activations.set(event.license_id, activation),
+    )
 
 
 @_evolve.register
@@ -141,17 +167,32 @@ def _(event: LeaseGranted, state: State) -> State:
     f = state.features.get(key)
     if f is None or event.lease_id in state.leases:
         raise CannotApply(f"lease {event.lease_id} granted on unknown feature or twice")
-    lease = Lease(lease_id=event.lease_id, name=event.feature, version=event.version, count=event.count,
-                  device=event.device, user=event.user, granted_at=event.at,
-                  lease_seconds=event.lease_seconds, reservation_id=event.reservation_id,
-                  reserved=event.reserved)
+    lease = Lease(
+        lease_id=event.lease_id,
+        name=event.feature,
+        version=event.version,
+        count=event.count,
+        device=event.device,
+        user=event.user,
+        granted_at=event.at,
+        lease_seconds=event.lease_seconds,
+        reservation_id=event.reservation_id,
+        reserved=event.reserved,
+    )
     reservations = state.reservations
     if event.reservation_id:
         r = reservations[event.reservation_id]
-        reservations = reservations.set(r.reservation_id, replace(r, in_use=r.in_use + event.reserved))
-    f = replace(f, in_use=f.in_use + event.count, reserved_in_use=f.reserved_in_use + event.reserved)
-    return state.with_(leases=state.leases.set(lease.lease_id, lease),
-                       features=state.features.set(key, f), reservations=reservations)
+        reservations = reservations.set(
+            r.reservation_id, replace(r, in_use=r.in_use + event.reserved)
+        )
+    f = replace(
+        f, in_use=f.in_use + event.count, reserved_in_use=f.reserved_in_use + event.reserved
+    )
+    return state.with_(
+        leases=state.leases.set(lease.lease_id, lease),
+        features=state.features.set(key, f),
+        reservations=reservations,
+    )
 
 
 def _end_lease(state: State, lease_id: str) -> State:
@@ -161,11 +202,17 @@ def _end_lease(state: State, lease_id: str) -> State:
     reservations = state.reservations
     if lease.reservation_id:
         r = reservations[lease.reservation_id]
-        reservations = reservations.set(r.reservation_id, replace(r, in_use=r.in_use - lease.reserved))
+        reservations = reservations.set(
+            r.reservation_id, replace(r, in_use=r.in_use - lease.reserved)
+        )
     f = state.features[lease.key]
-    f = replace(f, in_use=f.in_use - lease.count, reserved_in_use=f.reserved_in_use - lease.reserved)
+    f = replace(
+        f, in_use=f.in_use - lease.count, reserved_in_use=f.reserved_in_use - lease.reserved
+    )
     features = state.features.delete(f.key) if f.is_empty() else state.features.set(f.key, f)
-    return state.with_(leases=state.leases.delete(lease_id), features=features, reservations=reservations)
+    return state.with_(
+        leases=state.leases.delete(lease_id), features=features, reservations=reservations
+    )
 
 
 @_evolve.register
@@ -184,11 +231,24 @@ def _(event: SeatsReserved, state: State) -> State:
     f = state.features.get(key)
     if f is None:
         raise CannotApply(f"reservation {event.reservation_id} on unknown feature")
-    r = Reservation(reservation_id=event.reservation_id, name=event.feature, version=event.version,
-                    device=event.device, user=event.user, count=event.count, created_at=event.at)
-    f = replace(f, reserved=f.reserved + event.count, reservation_ids=f.reservation_ids + (r.reservation_id,))
-    return state.with_(reservations=state.reservations.set(r.reservation_id, r),
-                       features=state.features.set(key, f))
+    r = Reservation(
+        reservation_id=event.reservation_id,
+        name=event.feature,
+        version=event.version,
+        device=event.device,
+        user=event.user,
+        count=event.count,
+        created_at=event.at,
+    )
+    f = replace(
+        f,
+        reserved=f.reserved + event.count,
+        reservation_ids=f.reservation_ids + (r.reservation_id,),
+    )
+    return state.with_(
+        reservations=state.reservations.set(r.reservation_id, r),
+        features=state.features.set(key, f),
+    )
 
 
 @_evolve.register
@@ -201,11 +261,16 @@ def _(event: ReservationCancelled, state: State) -> State:
     for lease in reservation_leases(state, r.reservation_id):
         leases = leases.set(lease.lease_id, replace(lease, reservation_id=None, reserved=0))
     f = state.features[r.key]
-    f = replace(f, reserved=f.reserved - r.count, reserved_in_use=f.reserved_in_use - r.in_use,
-                reservation_ids=tuple(i for i in f.reservation_ids if i != r.reservation_id))
+    f = replace(
+        f,
+        reserved=f.reserved - r.count,
+        reserved_in_use=f.reserved_in_use - r.in_use,
+        reservation_ids=tuple(i for i in f.reservation_ids if i != r.reservation_id),
+    )
     features = state.features.delete(f.key) if f.is_empty() else state.features.set(f.key, f)
-    return state.with_(reservations=state.reservations.delete(r.reservation_id), leases=leases,
-                       features=features)
+    return state.with_(
+        reservations=state.reservations.delete(r.reservation_id), leases=leases, features=features
+    )
 
 
 def reservation_leases(state: State, reservation_id: str) -> list[Lease]:

@@ -4,6 +4,7 @@ Collections are ``immutables.Map`` (a HAMT), so ``evolve`` can return a new stat
 in O(log n) without copying, and the writer can keep a speculative state next to
 the projected one for free.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -49,16 +50,15 @@ class Feature:
     version: str
     type: str = ""
     grants: tuple[Grant, ...] = ()
-    total: int = 0            # seats of every grant, valid or expired (kept equal to the grants' sum)
-    in_use: int = 0           # every leased seat
-    reserved: int = 0         # seats set aside by reservations
+    total: int = 0  # seats of every grant, valid or expired (kept equal to the grants' sum)
+    in_use: int = 0  # every leased seat
+    reserved: int = 0  # seats set aside by reservations
     reserved_in_use: int = 0  # leased seats drawn from reservations
     reservation_ids: tuple[str, ...] = ()
 
     @property
     def key(self) -> FeatureKey:
         return (self.name, self.version)
-
 
     @property
     def pool_in_use(self) -> int:
@@ -78,10 +78,12 @@ class Feature:
 @dataclass(frozen=True, slots=True)
 class License:
     license_id: str
-    features: tuple[tuple[str, str, str, int, datetime | None], ...]  # name, type, version, seats, expiry
+    features: tuple[
+        tuple[str, str, str, int, datetime | None], ...
+    ]  # name, type, version, seats, expiry
     activated_at: datetime
     server_ids: tuple[str, ...] = ()  # License Server IDs it is activated on
-    serial: str | None = None         # the vendor's serial (None: an unsigned activation)
+    serial: str | None = None  # the vendor's serial (None: an unsigned activation)
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,9 +174,9 @@ class State:
     epoch: int = 0
     writer_node: str | None = None
     writer_server_id: str | None = None
-    licenses: Map = field(default_factory=Map)      # license_id -> License
-    features: Map = field(default_factory=Map)      # FeatureKey -> Feature
-    leases: Map = field(default_factory=Map)        # lease_id -> Lease
+    licenses: Map = field(default_factory=Map)  # license_id -> License
+    features: Map = field(default_factory=Map)  # FeatureKey -> Feature
+    leases: Map = field(default_factory=Map)  # lease_id -> Lease
     reservations: Map = field(default_factory=Map)  # reservation_id -> Reservation
     # command_id -> its one event, for idempotent retries. Two generations bound the
     # memory: a generation closes after OUTCOME_GENERATION of event time, and the one
@@ -182,10 +184,10 @@ class State:
     outcomes: Map = field(default_factory=Map)
     older_outcomes: Map = field(default_factory=Map)
     outcomes_since: datetime | None = None
-    servers: Map = field(default_factory=Map)       # node -> Server (uninstalled ones are removed)
-    activations: Map = field(default_factory=Map)   # license_id -> Activation, ever (never removed)
-    serials: Map = field(default_factory=Map)       # serial -> license_id, of signed activations
-    pair: tuple[str, str] | None = None             # (primary node, backup node)
+    servers: Map = field(default_factory=Map)  # node -> Server (uninstalled ones are removed)
+    activations: Map = field(default_factory=Map)  # license_id -> Activation, ever (never removed)
+    serials: Map = field(default_factory=Map)  # serial -> license_id, of signed activations
+    pair: tuple[str, str] | None = None  # (primary node, backup node)
     sync: PairSync = PairSync()
     last_at: datetime | None = None
 
@@ -202,10 +204,17 @@ class State:
     def remember(self, event: "Decision") -> "State":
         """Record a command's event; on a generation boundary drop the oldest generation."""
         if self.outcomes_since is None or event.at - self.outcomes_since < OUTCOME_GENERATION:
-            return self.with_(outcomes=self.outcomes.set(event.command_id, event),
-                              outcomes_since=self.outcomes_since or event.at, last_at=event.at)
-        return self.with_(older_outcomes=self.outcomes, outcomes=Map({event.command_id: event}),
-                          outcomes_since=event.at, last_at=event.at)
+            return self.with_(
+                outcomes=self.outcomes.set(event.command_id, event),
+                outcomes_since=self.outcomes_since or event.at,
+                last_at=event.at,
+            )
+        return self.with_(
+            older_outcomes=self.outcomes,
+            outcomes=Map({event.command_id: event}),
+            outcomes_since=event.at,
+            last_at=event.at,
+        )
 
     def licenses_on(self, server_id: str) -> list[str]:
         return sorted(lid for lid, lic in self.licenses.items() if server_id in lic.server_ids)

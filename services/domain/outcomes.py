@@ -3,6 +3,7 @@
 The same function runs in the writer (to answer) and in every projector (to
 remember the answer), so a retry after a failover gets the first answer.
 """
+
 from __future__ import annotations
 
 from functools import singledispatch
@@ -18,9 +19,12 @@ from events.writer import CommandRefused
 
 # The id a successful command's reply names, by event type; other events answer a bare ok.
 _NAMED = {
-    LicenseActivated: "license_id", LicenseDeactivated: "license_id",
-    LeaseReleased: "lease_id", LeaseExpired: "lease_id",
-    SeatsReserved: "reservation_id", ReservationCancelled: "reservation_id",
+    LicenseActivated: "license_id",
+    LicenseDeactivated: "license_id",
+    LeaseReleased: "lease_id",
+    LeaseExpired: "lease_id",
+    SeatsReserved: "reservation_id",
+    ReservationCancelled: "reservation_id",
 }
 
 
@@ -32,9 +36,16 @@ def outcome(event: Decision) -> Reply:
 
 @outcome.register
 def _(event: LeaseGranted) -> Reply:
-    return Reply.success(event.command_id, lease_id=event.lease_id, feature=event.feature,
-                         version=event.version, count=event.count, lease_seconds=event.lease_seconds,
-                         expires_at=event.expires_at.isoformat(), reservation_id=event.reservation_id)
+    return Reply.success(
+        event.command_id,
+        lease_id=event.lease_id,
+        feature=event.feature,
+        version=event.version,
+        count=event.count,
+        lease_seconds=event.lease_seconds,
+        expires_at=event.expires_at.isoformat(),
+        reservation_id=event.reservation_id,
+    )
 
 
 @outcome.register

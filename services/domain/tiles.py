@@ -8,6 +8,7 @@
 | pair not synced                                         | Running (both)       | Pair not synced       |
 | back and catching up (replaying)                        | Running              | Recovering            |
 """
+
 from __future__ import annotations
 
 from events.vocabulary import Activity, PairStatus, Role, ServerStatus
@@ -20,10 +21,14 @@ _SHOWN = {
     Activity.STOPPED: ServerStatus.STOPPED,
     Activity.DISCONNECTED: ServerStatus.DISCONNECTED,
 }
-_NOT_AVAILABLE = {Role.PRIMARY: ServerStatus.PRIMARY_NOT_AVAILABLE,
-                  Role.BACKUP: ServerStatus.BACKUP_NOT_AVAILABLE}
-_PAIR_NOT_AVAILABLE = {Role.PRIMARY: PairStatus.PRIMARY_NOT_AVAILABLE,
-                       Role.BACKUP: PairStatus.BACKUP_NOT_AVAILABLE}
+_NOT_AVAILABLE = {
+    Role.PRIMARY: ServerStatus.PRIMARY_NOT_AVAILABLE,
+    Role.BACKUP: ServerStatus.BACKUP_NOT_AVAILABLE,
+}
+_PAIR_NOT_AVAILABLE = {
+    Role.PRIMARY: PairStatus.PRIMARY_NOT_AVAILABLE,
+    Role.BACKUP: PairStatus.BACKUP_NOT_AVAILABLE,
+}
 
 
 def _role(state: State, node: str) -> Role:

@@ -1,4 +1,5 @@
 """A node's heartbeat: about once a second on the site's transient fanout exchange."""
+
 from __future__ import annotations
 
 import asyncio
@@ -15,17 +16,26 @@ from services.adapters.topology import Topology
 HEARTBEAT_SECONDS = 1.0
 
 
-async def publish_heartbeats(connection: AbstractConnection, topology: Topology,
-                             snapshot: Callable[[], dict], interval: float = HEARTBEAT_SECONDS) -> None:
+async def publish_heartbeats(
+    connection: AbstractConnection,
+    topology: Topology,
+    snapshot: Callable[[], dict],
+    interval: float = HEARTBEAT_SECONDS,
+) -> None:
     channel = await connection.channel(publisher_confirms=False)
     exchange = await topology.declare_heartbeats(channel)
     try:
         while True:
             body = {**snapshot(), "at": datetime.now(timezone.utc).isoformat()}
             await exchange.publish(
-                aio_pika.Message(orjson.dumps(body), content_type="application/json",
-                                 expiration=max(1, int(interval * 3))),
-                routing_key="", mandatory=False)
+                aio_pika.Message(
+                    orjson.dumps(body),
+                    content_type="application/json",
+                    expiration=max(1, int(interval * 3)),
+                ),
+                routing_key="",
+                mandatory=False,
+            )
             await asyncio.sleep(interval)
     finally:
         if not channel.is_closed:
@@ -35,15 +45,25 @@ async def publish_heartbeats(connection: AbstractConnection, topology: Topology,
 async def final_heartbeat(settings, topology: Topology, last: dict, timeout: float = 3.0) -> None:
     """A graceful stop says so, so the watchdog shows Stopped at once rather than after a silence."""
     try:
-        connection = await asyncio.wait_for(aio_pika.connect(settings.amqp_url_with_heartbeat()), timeout)
+        connection = await asyncio.wait_for(
+            aio_pika.connect(settings.amqp_url_with_heartbeat()), timeout
+        )
     except Exception:
         return  # no broker: the watchdog will notice the silence instead
     try:
         channel = await connection.channel(publisher_confirms=False)
         exchange = await topology.declare_heartbeats(channel)
-        body = {**last, "status": ServerStatus.STOPPED, "writer": False, "final": True,
-                "at": datetime.now(timezone.utc).isoformat()}
-        await exchange.publish(aio_pika.Message(orjson.dumps(body), content_type="application/json"),
-                               routing_key="", mandatory=False)
+        body = {
+            **last,
+            "status": ServerStatus.STOPPED,
+            "writer": False,
+            "final": True,
+            "at": datetime.now(timezone.utc).isoformat(),
+        }
+        await exchange.publish(
+            aio_pika.Message(orjson.dumps(body), content_type="application/json"),
+            routing_key="",
+            mandatory=False,
+        )
     finally:
         await connection.close()

@@ -1,4 +1,5 @@
 """A node's HTTP application: the JSON API and, mounted next to it, the License Manager."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING

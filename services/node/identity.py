@@ -3,6 +3,7 @@
 The host part is the node name upper-cased (several nodes may share one host here),
 the suffix is 8 random characters. It is kept in the node's own database.
 """
+
 from __future__ import annotations
 
 import re
@@ -25,5 +26,7 @@ async def load_or_create(pool: asyncpg.Pool, node: str) -> str:
         server_id = await pool.fetchval(
             "INSERT INTO node_identity (node, server_id) VALUES ($1, $2) "
             "ON CONFLICT (id) DO UPDATE SET node = node_identity.node RETURNING server_id",
-            node, new_server_id(node))
+            node,
+            new_server_id(node),
+        )
     return server_id

@@ -7,6 +7,7 @@ reconnects as a follower, re-subscribing to the stream from its stored checkpoin
 Orders addressed to the node through the log (reset, sync, stop, uninstall) are
 carried out here, between two sessions.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -36,8 +37,15 @@ from services.views import Health, Heartbeat, KnownServer, Pair, Rebuild, Server
 from services.writer.writer import Demoted, Writer
 
 log = logging.getLogger(__name__)
-_RETRYABLE = (OSError, aio_pika.exceptions.AMQPError, asyncpg.PostgresError, Demoted, asyncio.TimeoutError,
-              ConnectionError, StreamBehind)
+_RETRYABLE = (
+    OSError,
+    aio_pika.exceptions.AMQPError,
+    asyncpg.PostgresError,
+    Demoted,
+    asyncio.TimeoutError,
+    ConnectionError,
+    StreamBehind,
+)
 
 
 class Node:
@@ -72,11 +80,17 @@ class Node:
         self.consumer = StreamConsumer(self.projector, self.topology, self.settings.projector_batch)
         self.consumer.after_commit = self._carry_out_orders
         await self.projector.load()
-        self.writer = Writer(self.name, self.server_id, self.projector, self.topology,
-                             prefetch=self.settings.writer_prefetch,
-                             lease_check_seconds=self.settings.lease_check_seconds,
-                             admin_key=self.settings.admin_key_value(),
-                             trust=self.settings.trust(), site_key=self.settings.site_key_value())
+        self.writer = Writer(
+            self.name,
+            self.server_id,
+            self.projector,
+            self.topology,
+            prefetch=self.settings.writer_prefetch,
+            lease_check_seconds=self.settings.lease_check_seconds,
+            admin_key=self.settings.admin_key_value(),
+            trust=self.settings.trust(),
+            site_key=self.settings.site_key_value(),
+        )
 
     def stop(self) -> None:
         self._stopping.set()
@@ -109,8 +123,10 @@ class Node:
 
     async def _connected_session(self) -> None:
         assert self.consumer and self.writer
-        connection = await aio_pika.connect(self.settings.amqp_url_with_heartbeat(),
-                                            client_properties={"connection_name": f"licensing-node-{self.name}"})
+        connection = await aio_pika.connect(
+            self.settings.amqp_url_with_heartbeat(),
+            client_properties={"connection_name": f"licensing-node-{self.name}"},
+        )
         lost = asyncio.get_running_loop().create_future()
 
         def on_close(*_: Any) -> None:
@@ -123,14 +139,18 @@ class Node:
         tasks = [
             asyncio.create_task(self.consumer.run(connection), name="projector"),
             asyncio.create_task(self.writer.run(connection), name="writer"),
-            asyncio.create_task(publish_heartbeats(connection, self.topology, self._heartbeat_body),
-                                name="heartbeat"),
+            asyncio.create_task(
+                publish_heartbeats(connection, self.topology, self._heartbeat_body),
+                name="heartbeat",
+            ),
             asyncio.create_task(self._watch_dead_letters(connection), name="dead-letters"),
         ]
         register = asyncio.create_task(self._register(), name="register")
         stopping = asyncio.create_task(self._stopping.wait())
         try:
-            done, _ = await asyncio.wait([*tasks, stopping, lost], return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait(
+                [*tasks, stopping, lost], return_when=asyncio.FIRST_COMPLETED
+            )
             for task in done:
                 if task in tasks and task.cancelled():
                     # When the broker goes silent (a partition, a long pause) aiormq cancels its
@@ -165,12 +185,20 @@ class Node:
         while not self.consumer.caught_up:
             await asyncio.sleep(0.1)
         known = self.projector.state.servers.get(self.name)
-        if known is not None and known.server_id == self.server_id and known.api_url == self.api_url:
+        if (
+            known is not None
+            and known.server_id == self.server_id
+            and known.api_url == self.api_url
+        ):
             return
         async with LicenseClient(self.settings, timeout=3600, actor=f"node:{self.name}") as client:
             while True:
                 try:
-                    await client.send(RegisterServer(node=self.name, server_id=self.server_id, api_url=self.api_url))
+                    await client.send(
+                        RegisterServer(
+                            node=self.name, server_id=self.server_id, api_url=self.api_url
+                        )
+                    )
                     return
                 except ClientError as exc:
                     log.warning("registering %s failed, retrying: %s", self.name, exc)
@@ -196,7 +224,9 @@ class Node:
 
     async def _obey(self, order: orders.Order) -> None:
         assert self.projector and self.consumer and self.writer and self.pool
-        log.warning("node %s carries out order %s (log offset %s)", self.name, order.kind, order.offset)
+        log.warning(
+            "node %s carries out order %s (log offset %s)", self.name, order.kind, order.offset
+        )
         if order.kind in ("stop", "uninstall"):
             self.stopped_by_order = order.kind
             self.stop()
@@ -208,7 +238,9 @@ class Node:
             self.server_id = order.new_server_id
             self.writer.server_id = order.new_server_id
         if order.from_peer:
-            peer_pool = await open_pool(self.settings.pg_dsn, database_name(self.settings.site, order.from_peer))
+            peer_pool = await open_pool(
+                self.settings.pg_dsn, database_name(self.settings.site, order.from_peer)
+            )
             try:
                 await self.projector.rebuild_from(ProjectionStore(peer_pool))
             finally:
@@ -217,9 +249,13 @@ class Node:
         else:
             await self.projector.reset()
             source = "the stream"
-        self.last_rebuild = Rebuild(order=order.kind, source=source, log_offset=order.offset,
-                                    copied_events=self.projector.checkpoint.events_applied,
-                                    copy_seconds=round(time.monotonic() - started, 3))
+        self.last_rebuild = Rebuild(
+            order=order.kind,
+            source=source,
+            log_offset=order.offset,
+            copied_events=self.projector.checkpoint.events_applied,
+            copy_seconds=round(time.monotonic() - started, 3),
+        )
 
     # ---- views -----------------------------------------------------------------------
 
@@ -246,30 +282,50 @@ class Node:
         cp = self.projector.checkpoint
         state = self.projector.state
         return Heartbeat(
-            node=self.name, server_id=self.server_id, role=self.role(), status=self.status(),
-            offset=cp.offset, digest=cp.digest, events=cp.events_applied,
-            writer=self.writer.is_writer, epoch=state.epoch,
+            node=self.name,
+            server_id=self.server_id,
+            role=self.role(),
+            status=self.status(),
+            offset=cp.offset,
+            digest=cp.digest,
+            events=cp.events_applied,
+            writer=self.writer.is_writer,
+            epoch=state.epoch,
             target_offset=self.consumer.target_offset,
-            servers=[KnownServer(node=s.node, api_url=s.api_url, activity=s.activity)
-                     for s in state.servers.values()],
-            pair=Pair.of(state.pair))
+            servers=[
+                KnownServer(node=s.node, api_url=s.api_url, activity=s.activity)
+                for s in state.servers.values()
+            ],
+            pair=Pair.of(state.pair),
+        )
 
     def health(self) -> Health:
         assert self.projector and self.consumer and self.writer
         cp = self.projector.checkpoint
         state = self.projector.state
         return Health(
-            node=self.name, site=self.settings.site, server_id=self.server_id,
+            node=self.name,
+            site=self.settings.site,
+            server_id=self.server_id,
             healthy=self.connected and self.projector.halted is None,
-            status=self.status(), connected=self.connected, writer=self.writer.is_writer,
-            role=self.role(), epoch=state.epoch, writer_node=state.writer_node,
-            offset=cp.offset, digest=cp.digest, events_applied=cp.events_applied,
+            status=self.status(),
+            connected=self.connected,
+            writer=self.writer.is_writer,
+            role=self.role(),
+            epoch=state.epoch,
+            writer_node=state.writer_node,
+            offset=cp.offset,
+            digest=cp.digest,
+            events_applied=cp.events_applied,
             applied_offset=self.projector.applied_offset,
-            target_offset=self.consumer.target_offset, caught_up=self.consumer.caught_up,
+            target_offset=self.consumer.target_offset,
+            caught_up=self.consumer.caught_up,
             projector_halted=self.projector.halted,
-            dead_letters=self.dead_letters, dead_lettered_here=self.writer.dead_lettered,
+            dead_letters=self.dead_letters,
+            dead_lettered_here=self.writer.dead_lettered,
             commands_handled=self.writer.commands_handled,
-            restarts=self.restarts, last_error=self.last_error,
+            restarts=self.restarts,
+            last_error=self.last_error,
             uptime_seconds=round(time.monotonic() - self.started, 1),
             database=self.database,
             last_rebuild=self.last_rebuild,
@@ -287,8 +343,11 @@ async def serve(settings: Settings, node: str, http_port: int | None = None) -> 
     """Run a node until SIGINT/SIGTERM or until the log orders it to stop."""
     import signal
 
-    logging.basicConfig(level=logging.INFO, format=f"%(asctime)s {node} %(levelname)s %(name)s: %(message)s",
-                        force=True)
+    logging.basicConfig(
+        level=logging.INFO,
+        format=f"%(asctime)s {node} %(levelname)s %(name)s: %(message)s",
+        force=True,
+    )
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     api_url = None
     if http_port is not None:

@@ -4,6 +4,7 @@ A node acts on an order only when it reads it live: the order names the node's
 current License Server ID, and its offset is past the last order the node acted on
 (kept in ``node_identity.handled_offset``), so replaying the log never repeats one.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -49,7 +50,12 @@ async def handled_offset(pool: asyncpg.Pool) -> int:
 
 async def mark_handled(pool: asyncpg.Pool, order: Order) -> None:
     if order.new_server_id:
-        await pool.execute("UPDATE node_identity SET handled_offset = $1, server_id = $2 WHERE id = 1",
-                           order.offset, order.new_server_id)
+        await pool.execute(
+            "UPDATE node_identity SET handled_offset = $1, server_id = $2 WHERE id = 1",
+            order.offset,
+            order.new_server_id,
+        )
     else:
-        await pool.execute("UPDATE node_identity SET handled_offset = $1 WHERE id = 1", order.offset)
+        await pool.execute(
+            "UPDATE node_identity SET handled_offset = $1 WHERE id = 1", order.offset
+        )

@@ -13,6 +13,7 @@ it already holds); aio-pika's robust queues re-subscribe with the original
 ``run`` again, re-subscribing from the stored checkpoint; a stream consumer needs a
 prefetch, and acks in batches.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -39,15 +40,16 @@ class StreamConsumer:
         self.topology = topology
         self.batch_size = batch_size
         self.target_offset: int | None = None  # where the stream ended when this node subscribed
-        self.probed = False                    # target_offset is known for this subscription
+        self.probed = False  # target_offset is known for this subscription
         # Runs after a batch from the stream is committed and acked (the node's orders).
         self.after_commit: Callable[[], Awaitable[None]] | None = None
 
     @property
     def caught_up(self) -> bool:
         """Has this node read, since it subscribed, everything the stream held then?"""
-        return self.probed and (self.target_offset is None
-                                or self.projector.checkpoint.offset >= self.target_offset)
+        return self.probed and (
+            self.target_offset is None or self.projector.checkpoint.offset >= self.target_offset
+        )
 
     def forget(self) -> None:
         """Drop the projector's state and what the stream held (a reset's first step)."""
@@ -72,7 +74,8 @@ class StreamConsumer:
             raise StreamBehind(
                 f"the event stream ends at {end if end is not None else 'nothing'} but this "
                 f"node has applied up to offset {checkpoint}: it was lost or cut short; "
-                f"re-seed it (licensing reseed)")
+                f"re-seed it (licensing reseed)"
+            )
         self.target_offset, self.probed = end, True
         await channel.set_qos(prefetch_count=self.batch_size * 2)
         inbox: asyncio.Queue[AbstractIncomingMessage] = asyncio.Queue()
@@ -95,8 +98,11 @@ class StreamConsumer:
 
     async def _project(self, messages: list[AbstractIncomingMessage]) -> None:
         applied = await self.projector.apply_messages(
-            [(int(m.headers["x-stream-offset"]), m.body)  # type: ignore[arg-type]
-             for m in messages])
+            [
+                (int(m.headers["x-stream-offset"]), m.body)  # type: ignore[arg-type]
+                for m in messages
+            ]
+        )
         await messages[-1].ack(multiple=True)
         if applied and self.after_commit is not None:
             await self.after_commit()

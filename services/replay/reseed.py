@@ -14,6 +14,7 @@ writer never batches sub-entries) the new stream has the same offsets and every
 node simply resumes. If they differ, ``reseed`` says so: each node then needs
 ``licensing replay NODE``.
 """
+
 from __future__ import annotations
 
 import aio_pika
@@ -36,7 +37,9 @@ async def reseed(settings: Settings, from_node: str, page: int = 5000) -> int:
     try:
         db = await asyncpg.connect(dsn_for(settings.pg_dsn, database))
     except asyncpg.InvalidCatalogNameError:
-        raise ReseedRefused(f"node {from_node} has no database ({database}) on this server") from None
+        raise ReseedRefused(
+            f"node {from_node} has no database ({database}) on this server"
+        ) from None
     connection = await aio_pika.connect(settings.amqp_url)
     try:
         channel = await connection.channel(publisher_confirms=True)
@@ -45,14 +48,19 @@ async def reseed(settings: Settings, from_node: str, page: int = 5000) -> int:
         if end is not None:
             raise ReseedRefused(
                 f"the stream {topology.events} is not empty (it ends at offset {end}); reseed only re-creates "
-                f"a lost stream. If its tail was lost, delete the stream first, then reseed")
+                f"a lost stream. If its tail was lost, delete the stream first, then reseed"
+            )
         published, last_old = 0, -1
         message: list[dict] = []
         cursor = (-1, -1)
         while True:
             rows = await db.fetch(
                 "SELECT stream_offset, idx, body::text AS body FROM event_log WHERE (stream_offset, idx) > ($1, $2) "
-                "ORDER BY stream_offset, idx LIMIT $3", cursor[0], cursor[1], page)
+                "ORDER BY stream_offset, idx LIMIT $3",
+                cursor[0],
+                cursor[1],
+                page,
+            )
             if not rows:
                 break
             for row in rows:
@@ -69,15 +77,22 @@ async def reseed(settings: Settings, from_node: str, page: int = 5000) -> int:
         if new_end != last_old:
             raise ReseedRefused(
                 f"re-published {published} events, but the new stream ends at offset {new_end} where the old one "
-                f"ended at {last_old}: every node must now replay (licensing replay NODE)")
+                f"ended at {last_old}: every node must now replay (licensing replay NODE)"
+            )
         return published
     finally:
         await connection.close()
         await db.close()
 
 
-async def _publish(channel: aio_pika.abc.AbstractChannel, topology: Topology, events: list[dict]) -> None:
+async def _publish(
+    channel: aio_pika.abc.AbstractChannel, topology: Topology, events: list[dict]
+) -> None:
     await channel.default_exchange.publish(
-        aio_pika.Message(orjson.dumps({"events": events}), content_type="application/json",
-                         delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
-        routing_key=topology.events)
+        aio_pika.Message(
+            orjson.dumps({"events": events}),
+            content_type="application/json",
+            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+        ),
+        routing_key=topology.events,
+    )

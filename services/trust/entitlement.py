@@ -4,6 +4,7 @@ Pure: issuing and checking are functions of their arguments. The checks a site m
 against its own state (binding, window, "activated before") are in
 ``services.domain.entitlements``; here is only "is this the vendor's, unchanged".
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -78,9 +79,11 @@ def verify(document: SignedDocument, trust: keys.Trust) -> Terms:
         raise BadSignature(
             f"entitlement {terms.license_id} is signed with key {document.key_id}, which this site "
             f"does not trust (trusted: {trusted}); add the vendor's public key to "
-            f"LICENSING_VENDOR_KEYS or ask the vendor to re-issue it with a current key")
+            f"LICENSING_VENDOR_KEYS or ask the vendor to re-issue it with a current key"
+        )
     if not signed.is_signed_by(document, public):
         raise BadSignature(
             f"the signature of entitlement {terms.license_id} does not match its contents: "
-            f"the file was changed after the vendor signed it; ask the vendor for a fresh copy")
+            f"the file was changed after the vendor signed it; ask the vendor for a fresh copy"
+        )
     return terms

@@ -3,6 +3,7 @@
 A key id is derived from the public key (``k-`` + 16 hex digits of its SHA-256), so a
 configured key and the id an entitlement names can never disagree.
 """
+
 from __future__ import annotations
 
 import base64
@@ -13,7 +14,10 @@ from dataclasses import dataclass
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import (
-    Encoding, NoEncryption, PrivateFormat, PublicFormat,
+    Encoding,
+    NoEncryption,
+    PrivateFormat,
+    PublicFormat,
 )
 
 

@@ -3,6 +3,7 @@
 The vendor checks it (``licensing vendor verify-receipt``) against the site public key
 of the activation request before it re-issues the license elsewhere.
 """
+
 from __future__ import annotations
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
@@ -22,7 +23,7 @@ class Terms(BaseModel):
     serial: str | None = Field(default=None, max_length=limits.MAX_NAME)  # None: it was unsigned
     server_ids: list[str]
     deactivated_at: AwareDatetime  # the LicenseDeactivated event's time
-    log_offset: int                # where the deactivation is in the site's log
+    log_offset: int  # where the deactivation is in the site's log
     command_id: str = Field(max_length=limits.MAX_NAME)
 
 
@@ -42,9 +43,13 @@ def verify(document: SignedDocument, site_public_key: str) -> Terms:
     except signed.Unreadable as exc:
         raise BadReceipt(str(exc)) from None
     if document.key_id != keys.key_id(site_public_key):
-        raise BadReceipt(f"the receipt is signed with key {document.key_id}, not with this site's "
-                         f"key {keys.key_id(site_public_key)} (from its activation request)")
+        raise BadReceipt(
+            f"the receipt is signed with key {document.key_id}, not with this site's "
+            f"key {keys.key_id(site_public_key)} (from its activation request)"
+        )
     if not signed.is_signed_by(document, site_public_key):
-        raise BadReceipt("the receipt's signature does not match its contents: it was changed "
-                         "after the site signed it")
+        raise BadReceipt(
+            "the receipt's signature does not match its contents: it was changed "
+            "after the site signed it"
+        )
     return terms

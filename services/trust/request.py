@@ -3,6 +3,7 @@
 Not signed: it carries only public facts (the site, its License Server IDs, its public
 key) and a nonce the entitlement echoes back.
 """
+
 from __future__ import annotations
 
 import secrets
@@ -40,7 +41,13 @@ def activation_targets(servers: dict[str, Any]) -> list[str]:
     return [s["server_id"] for s in sorted(listed, key=lambda s: s["node"])]
 
 
-def make(site: str, server_ids: list[str], site_public_key: str | None,
-         now: datetime) -> ActivationRequest:
-    return ActivationRequest(site=site, server_ids=server_ids, site_public_key=site_public_key,
-                             nonce=secrets.token_hex(16), made_at=now)
+def make(
+    site: str, server_ids: list[str], site_public_key: str | None, now: datetime
+) -> ActivationRequest:
+    return ActivationRequest(
+        site=site,
+        server_ids=server_ids,
+        site_public_key=site_public_key,
+        nonce=secrets.token_hex(16),
+        made_at=now,
+    )

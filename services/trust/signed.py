@@ -4,6 +4,7 @@ What is signed is ``format`` + a newline + the canonical JSON of the terms (orjs
 sorted keys). Binding the format into the signed bytes means a receipt can never pass
 for an entitlement, even if one key signed both.
 """
+
 from __future__ import annotations
 
 import binascii
@@ -33,8 +34,12 @@ def signed_bytes(format: str, payload: bytes) -> bytes:
 def seal(format: str, terms: BaseModel, private_key: str) -> SignedDocument:
     payload = canonical(terms)
     public = keys.public_text(private_key)
-    return SignedDocument(format=format, key_id=keys.key_id(public), payload=keys.b64(payload),
-                          signature=keys.sign(private_key, signed_bytes(format, payload)))
+    return SignedDocument(
+        format=format,
+        key_id=keys.key_id(public),
+        payload=keys.b64(payload),
+        signature=keys.sign(private_key, signed_bytes(format, payload)),
+    )
 
 
 def terms_of(document: SignedDocument, model: type[T]) -> T:
@@ -50,8 +55,9 @@ def is_signed_by(document: SignedDocument, public_key: str) -> bool:
         payload = keys.unb64(document.payload, "payload")
     except keys.BadKey:
         return False
-    return (keys.key_id(public_key) == document.key_id
-            and keys.verify(public_key, signed_bytes(document.format, payload), document.signature))
+    return keys.key_id(public_key) == document.key_id and keys.verify(
+        public_key, signed_bytes(document.format, payload), document.signature
+    )
 
 
 def dumps(document: SignedDocument) -> bytes:
@@ -63,5 +69,7 @@ def loads(text: bytes | str) -> SignedDocument:
     try:
         return SignedDocument.model_validate(orjson.loads(text))
     except (orjson.JSONDecodeError, ValidationError) as exc:
-        raise Unreadable(f"not a signed document (JSON with format, key_id, payload, signature): "
-                         f"{str(exc).splitlines()[0]}") from None
+        raise Unreadable(
+            f"not a signed document (JSON with format, key_id, payload, signature): "
+            f"{str(exc).splitlines()[0]}"
+        ) from None

@@ -3,6 +3,7 @@
 Nothing here talks to a site: files in, files out. The private key never leaves the
 vendor; a site is configured with the public key only (``LICENSING_VENDOR_KEYS``).
 """
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
@@ -27,8 +28,13 @@ def vendor() -> None:
 
 
 @vendor.command()
-@click.option("--out", "out", type=FilePath, required=True,
-              help="The private key file to write (mode 600); the public key goes to FILE.pub.")
+@click.option(
+    "--out",
+    "out",
+    type=FilePath,
+    required=True,
+    help="The private key file to write (mode 600); the public key goes to FILE.pub.",
+)
 def keygen(out: Path) -> None:
     """Make an Ed25519 key pair. Configure sites with the public key (LICENSING_VENDOR_KEYS)."""
     if out.exists():
@@ -46,10 +52,15 @@ def parse_feature(text: str) -> FeatureGrant:
     if it names no offset). Names and versions cannot contain ':' here."""
     parts = text.split(":", 4)
     if len(parts) < 4 or not parts[3].strip().isdigit():
-        raise click.BadParameter(f"{text!r} is not NAME:VERSION:TYPE:SEATS[:EXPIRY]",
-                                 param_hint="--feature")
-    fields: dict[str, Any] = {"name": parts[0], "version": parts[1], "type": parts[2],
-                              "seats": int(parts[3])}
+        raise click.BadParameter(
+            f"{text!r} is not NAME:VERSION:TYPE:SEATS[:EXPIRY]", param_hint="--feature"
+        )
+    fields: dict[str, Any] = {
+        "name": parts[0],
+        "version": parts[1],
+        "type": parts[2],
+        "seats": int(parts[3]),
+    }
     if len(parts) == 5:
         fields["expires_at"] = _when(parts[4], "--feature")
     try:
@@ -70,25 +81,51 @@ def _read_request(path: Path) -> ActivationRequest:
     try:
         return ActivationRequest.model_validate(orjson.loads(path.read_bytes()))
     except (orjson.JSONDecodeError, ValidationError, OSError) as exc:
-        raise click.BadParameter(f"not an activation request: {str(exc).splitlines()[0]}",
-                                 param_hint="--request") from None
+        raise click.BadParameter(
+            f"not an activation request: {str(exc).splitlines()[0]}", param_hint="--request"
+        ) from None
 
 
 @vendor.command()
-@click.option("--request", "request_path", type=FilePath, required=True,
-              help="The site's activation request (licensing activation-request).")
-@click.option("--key", "key_path", type=FilePath, required=True,
-              help="The vendor's private key file.")
+@click.option(
+    "--request",
+    "request_path",
+    type=FilePath,
+    required=True,
+    help="The site's activation request (licensing activation-request).",
+)
+@click.option(
+    "--key", "key_path", type=FilePath, required=True, help="The vendor's private key file."
+)
 @click.option("--license-id", required=True)
 @click.option("--customer", required=True)
 @click.option("--serial", required=True, help="The vendor's serial number of this sale (unique).")
-@click.option("--feature", "features", multiple=True, required=True,
-              metavar="NAME:VERSION:TYPE:SEATS[:EXPIRY]", help="A feature sold (repeatable).")
-@click.option("--valid-days", type=click.FloatRange(min=0, min_open=True), default=30.0,
-              show_default=True, help="The site can activate it within this many days from now.")
+@click.option(
+    "--feature",
+    "features",
+    multiple=True,
+    required=True,
+    metavar="NAME:VERSION:TYPE:SEATS[:EXPIRY]",
+    help="A feature sold (repeatable).",
+)
+@click.option(
+    "--valid-days",
+    type=click.FloatRange(min=0, min_open=True),
+    default=30.0,
+    show_default=True,
+    help="The site can activate it within this many days from now.",
+)
 @click.option("--out", "out", type=FilePath, required=True, help="The entitlement file to write.")
-def issue(request_path: Path, key_path: Path, license_id: str, customer: str, serial: str,
-          features: tuple[str, ...], valid_days: float, out: Path) -> None:
+def issue(
+    request_path: Path,
+    key_path: Path,
+    license_id: str,
+    customer: str,
+    serial: str,
+    features: tuple[str, ...],
+    valid_days: float,
+    out: Path,
+) -> None:
     """Issue an entitlement bound to the License Server IDs of an activation request."""
     req = _read_request(request_path)
     try:
@@ -99,23 +136,37 @@ def issue(request_path: Path, key_path: Path, license_id: str, customer: str, se
     now = datetime.now(timezone.utc)
     try:
         terms = entitlement.Terms(
-            license_id=license_id, serial=serial, customer=customer, site=req.site,
-            server_ids=req.server_ids, features=[parse_feature(f) for f in features],
+            license_id=license_id,
+            serial=serial,
+            customer=customer,
+            site=req.site,
+            server_ids=req.server_ids,
+            features=[parse_feature(f) for f in features],
             not_before=now - timedelta(minutes=5),  # a site's clock may be a little behind
-            not_after=now + timedelta(days=valid_days), nonce=req.nonce, issued_at=now)
+            not_after=now + timedelta(days=valid_days),
+            nonce=req.nonce,
+            issued_at=now,
+        )
     except ValidationError as exc:
         raise click.UsageError(describe_validation_error(exc)) from None
     document = entitlement.issue(terms, private)
     out.write_bytes(signed.dumps(document))
-    click.echo(f"Entitlement {license_id} (serial {serial}) for {', '.join(req.server_ids)}, "
-               f"signed with {document.key_id}, activatable until "
-               f"{terms.not_after.isoformat()}: {out}")
+    click.echo(
+        f"Entitlement {license_id} (serial {serial}) for {', '.join(req.server_ids)}, "
+        f"signed with {document.key_id}, activatable until "
+        f"{terms.not_after.isoformat()}: {out}"
+    )
 
 
 @vendor.command("verify-receipt")
 @click.argument("receipt_path", type=FilePath)
-@click.option("--request", "request_path", type=FilePath, required=True,
-              help="The site's activation request: its site public key is what must have signed.")
+@click.option(
+    "--request",
+    "request_path",
+    type=FilePath,
+    required=True,
+    help="The site's activation request: its site public key is what must have signed.",
+)
 def verify_receipt(receipt_path: Path, request_path: Path) -> None:
     """Check a site's deactivation receipt; exit 1 if it is not the site's, unchanged."""
     req = _read_request(request_path)
@@ -126,6 +177,8 @@ def verify_receipt(receipt_path: Path, request_path: Path) -> None:
     except (OSError, signed.Unreadable, receipt.BadReceipt) as exc:
         click.echo(f"Receipt NOT valid: {exc}", err=True)
         raise click.exceptions.Exit(1)
-    click.echo(f"Receipt valid: license {terms.license_id} (serial {terms.serial}) deactivated on "
-               f"site {terms.site} ({', '.join(terms.server_ids)}) at "
-               f"{terms.deactivated_at.isoformat()}, log offset {terms.log_offset}.")
+    click.echo(
+        f"Receipt valid: license {terms.license_id} (serial {terms.serial}) deactivated on "
+        f"site {terms.site} ({', '.join(terms.server_ids)}) at "
+        f"{terms.deactivated_at.isoformat()}, log offset {terms.log_offset}."
+    )

@@ -8,6 +8,7 @@
 - the pair is not synced when both are caught up at equal offsets with different
   digests, or when one is more than ``max_lag_events`` behind for ``max_lag_seconds``.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

@@ -5,6 +5,7 @@ changes, so two watchdogs can run side by side without flapping (see
 services.domain.watch). After (re)connecting, the watchdog listens for
 ``detect_seconds`` before it calls anyone silent.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -26,8 +27,11 @@ from services.watchdog.observer import SILENT, Observer
 
 log = logging.getLogger(__name__)
 PROBE_EVERY = 2.0  # seconds between two questions to the same silent node's API
-_REASONS = {Activity.STOPPED: "stopped gracefully", Activity.RECOVERING: "replaying the log",
-            Activity.RUNNING: "heartbeats again"}
+_REASONS = {
+    Activity.STOPPED: "stopped gracefully",
+    Activity.RECOVERING: "replaying the log",
+    Activity.RUNNING: "heartbeats again",
+}
 
 
 async def api_answers(url: str | None, timeout: float = 1.0) -> bool:
@@ -42,17 +46,23 @@ async def api_answers(url: str | None, timeout: float = 1.0) -> bool:
 
 
 class Watchdog:
-    def __init__(self, settings: Settings, detect_seconds: float | None = None, tick: float = 0.25) -> None:
+    def __init__(
+        self, settings: Settings, detect_seconds: float | None = None, tick: float = 0.25
+    ) -> None:
         self.settings = settings
         self.topology = Topology(settings.site)
-        self.observer = Observer(detect_seconds=detect_seconds or settings.watchdog_detect_seconds,
-                                 max_lag_events=settings.watchdog_max_lag_events,
-                                 max_lag_seconds=settings.watchdog_max_lag_seconds)
+        self.observer = Observer(
+            detect_seconds=detect_seconds or settings.watchdog_detect_seconds,
+            max_lag_events=settings.watchdog_max_lag_events,
+            max_lag_seconds=settings.watchdog_max_lag_seconds,
+        )
         self.tick = tick
         self.reported: dict[str, Activity] = {}  # what this watchdog last got accepted, per node
         self.reported_sync: tuple[bool, str] | None = None
         self.resend_every = 10.0
-        self._probes: dict[str, tuple[float, bool]] = {}  # node -> (when its API was asked, did it answer)
+        self._probes: dict[
+            str, tuple[float, bool]
+        ] = {}  # node -> (when its API was asked, did it answer)
         self._last_resend = 0.0
 
     async def run(self) -> None:
@@ -65,8 +75,10 @@ class Watchdog:
                     await asyncio.sleep(1.0)
 
     async def _session(self, client: LicenseClient) -> None:
-        connection = await aio_pika.connect(self.settings.amqp_url_with_heartbeat(),
-                                            client_properties={"connection_name": "licensing-watchdog"})
+        connection = await aio_pika.connect(
+            self.settings.amqp_url_with_heartbeat(),
+            client_properties={"connection_name": "licensing-watchdog"},
+        )
         try:
             channel = await connection.channel()
             exchange = await self.topology.declare_heartbeats(channel)
@@ -102,24 +114,38 @@ class Watchdog:
             if activity == SILENT:
                 reachable = await self._api_answers(node, now)
                 activity = Activity.STOPPED if reachable else Activity.DISCONNECTED
-                reason = ("no heartbeat; its API answers, so it lost its broker connection" if reachable
-                          else "no heartbeat and no answer: the node or its machine is down")
+                reason = (
+                    "no heartbeat; its API answers, so it lost its broker connection"
+                    if reachable
+                    else "no heartbeat and no answer: the node or its machine is down"
+                )
             else:
                 reason = _REASONS[activity]
             if self.reported.get(node) != activity or resend:
                 seen = self.observer.seen.get(node)
                 observed = seen.at if seen else datetime.now(timezone.utc)
-                if await self._send(client, ReportServerStatus(node=node, activity=activity, reason=reason,
-                                                               observed_at=observed)):
+                if await self._send(
+                    client,
+                    ReportServerStatus(
+                        node=node, activity=activity, reason=reason, observed_at=observed
+                    ),
+                ):
                     self.reported[node] = activity
         sync = self.observer.sync(now)
         if sync is not None:
             synced, lag_events, lag_seconds, reason = sync
             if self.reported_sync != (synced, reason) or resend:
                 newest = max(s.at for s in self.observer.seen.values())
-                if await self._send(client, ReportPairSync(synced=synced, lag_events=lag_events,
-                                                           lag_seconds=lag_seconds, reason=reason,
-                                                           observed_at=newest)):
+                if await self._send(
+                    client,
+                    ReportPairSync(
+                        synced=synced,
+                        lag_events=lag_events,
+                        lag_seconds=lag_seconds,
+                        reason=reason,
+                        observed_at=newest,
+                    ),
+                ):
                     self.reported_sync = (synced, reason)
 
     async def _api_answers(self, node: str, now: float) -> bool:
@@ -142,6 +168,8 @@ class Watchdog:
 
 
 async def run(settings: Settings, detect_seconds: float | None = None) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s watchdog %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s watchdog %(levelname)s %(name)s: %(message)s"
+    )
     log.setLevel(logging.INFO)
     await Watchdog(settings, detect_seconds=detect_seconds).run()

@@ -4,6 +4,7 @@
 feed, the capacity chart data, the administrator login and the Manage actions to the
 node's aiohttp app (``services.node.http`` composes it with the JSON API).
 """
+
 from services.web.routes import mount
 
 __all__ = ["mount"]

@@ -6,6 +6,7 @@ folded into at most ``buckets`` time buckets on the server, so a week of a busy
 plant is a few kilobytes: per bucket the peak (so no peak is ever hidden), the low
 and the value at its end, and the denials in it.
 """
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
@@ -13,9 +14,36 @@ from typing import Any
 
 from projections.queries import CapacityRows, ReadModels
 
-PERIODS = {"hour": timedelta(hours=1), "day": timedelta(days=1), "week": timedelta(days=7), "all": None}
-_NICE = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400,
-         2 * 86400, 7 * 86400, 14 * 86400, 30 * 86400]
+PERIODS = {
+    "hour": timedelta(hours=1),
+    "day": timedelta(days=1),
+    "week": timedelta(days=7),
+    "all": None,
+}
+_NICE = [
+    1,
+    2,
+    5,
+    10,
+    15,
+    30,
+    60,
+    120,
+    300,
+    600,
+    900,
+    1800,
+    3600,
+    7200,
+    10800,
+    21600,
+    43200,
+    86400,
+    2 * 86400,
+    7 * 86400,
+    14 * 86400,
+    30 * 86400,
+]
 
 
 def bucket_seconds(span: timedelta, buckets: int) -> int:
@@ -23,8 +51,9 @@ def bucket_seconds(span: timedelta, buckets: int) -> int:
     return next((n for n in _NICE if n >= wanted), _NICE[-1])
 
 
-async def capacity(reads: ReadModels, period: str = "day", buckets: int = 120,
-                   now: datetime | None = None) -> dict[str, Any]:
+async def capacity(
+    reads: ReadModels, period: str = "day", buckets: int = 120, now: datetime | None = None
+) -> dict[str, Any]:
     now = now or datetime.now(timezone.utc)
     if period not in PERIODS:
         raise ValueError(f"period must be one of {', '.join(PERIODS)}")
@@ -37,12 +66,14 @@ async def capacity(reads: ReadModels, period: str = "day", buckets: int = 120,
         start, end = now - span, now
     step = bucket_seconds(end - start, buckets)
     start = start - timedelta(seconds=start.timestamp() % step)  # aligned buckets read better
-    return fold(await reads.capacity(start, end, timedelta(seconds=step)), period, start, end, step,
-                now)
+    return fold(
+        await reads.capacity(start, end, timedelta(seconds=step)), period, start, end, step, now
+    )
 
 
-def fold(read: CapacityRows, period: str, start: datetime, end: datetime, step: int,
-         now: datetime) -> dict[str, Any]:
+def fold(
+    read: CapacityRows, period: str, start: datetime, end: datetime, step: int, now: datetime
+) -> dict[str, Any]:
     """The chart's data from the rows read: one entry per feature, its points and denials."""
     before, rows, denied, current = read.before, read.buckets, read.denied, read.current
     features: dict[tuple[str, str], dict[str, Any]] = {}
@@ -50,15 +81,30 @@ def fold(read: CapacityRows, period: str, start: datetime, end: datetime, step: 
     def entry(name: str, version: str) -> dict[str, Any]:
         key = (name, version)
         if key not in features:
-            features[key] = {"feature": name, "version": version, "type": "", "total_now": 0, "in_use_now": 0,
-                             "reserved_now": 0, "start": None, "points": [], "denials": [],
-                             "peak": 0, "peak_at": None, "most_total": 0, "denied_times": 0, "denied_seats": 0,
-                             "denied_reasons": {}}
+            features[key] = {
+                "feature": name,
+                "version": version,
+                "type": "",
+                "total_now": 0,
+                "in_use_now": 0,
+                "reserved_now": 0,
+                "start": None,
+                "points": [],
+                "denials": [],
+                "peak": 0,
+                "peak_at": None,
+                "most_total": 0,
+                "denied_times": 0,
+                "denied_seats": 0,
+                "denied_reasons": {},
+            }
         return features[key]
 
     for r in current:
         e = entry(r["name"], r["version"])
-        e.update(type=r["type"], total_now=r["total"], in_use_now=r["in_use"], reserved_now=r["reserved"])
+        e.update(
+            type=r["type"], total_now=r["total"], in_use_now=r["in_use"], reserved_now=r["reserved"]
+        )
         e["most_total"] = max(e["most_total"], r["total"])
     for r in before:
         e = entry(r["feature"], r["version"])
@@ -84,9 +130,16 @@ def fold(read: CapacityRows, period: str, start: datetime, end: datetime, step: 
         e["denied_times"] += r["times"]
         e["denied_seats"] += r["seats"]
         e["denied_reasons"][r["reason"]] = e["denied_reasons"].get(r["reason"], 0) + r["times"]
-    for e in features.values():  # a feature whose seats did not change in the period: flat at its last value
+    for e in (
+        features.values()
+    ):  # a feature whose seats did not change in the period: flat at its last value
         if e["start"] is None and not e["points"]:
             e["start"] = {"in_use": e["in_use_now"], "total": e["total_now"]}
-    return {"period": period, "from": start.isoformat(), "to": end.isoformat(), "bucket_seconds": step,
-            "now": now.isoformat(),
-            "features": [features[k] for k in sorted(features)]}
+    return {
+        "period": period,
+        "from": start.isoformat(),
+        "to": end.isoformat(),
+        "bucket_seconds": step,
+        "now": now.isoformat(),
+        "features": [features[k] for k in sorted(features)],
+    }

@@ -1,4 +1,5 @@
 """The live feed: server-sent events telling the page when the node has applied new events."""
+
 from __future__ import annotations
 
 import asyncio
@@ -10,7 +11,7 @@ from aiohttp import web
 
 from services.views import Health
 
-POLL_SECONDS = 0.2        # how often the live feed looks at the node's checkpoint
+POLL_SECONDS = 0.2  # how often the live feed looks at the node's checkpoint
 KEEPALIVE_SECONDS = 15.0  # an SSE comment now and then keeps proxies from closing the stream
 
 
@@ -22,16 +23,25 @@ class LiveFeed:
     def signature(self) -> dict[str, Any]:
         """What the page must redraw on: any change of it is worth a "changed" notice."""
         h = self.health()
-        return {"offset": h.offset, "status": h.status, "caught_up": h.caught_up,
-                "connected": h.connected, "halted": bool(h.projector_halted)}
+        return {
+            "offset": h.offset,
+            "status": h.status,
+            "caught_up": h.caught_up,
+            "connected": h.connected,
+            "halted": bool(h.projector_halted),
+        }
 
     async def close(self, _: web.Application) -> None:
         self.closing.set()
 
     async def events(self, request: web.Request) -> web.StreamResponse:
-        response = web.StreamResponse(headers={"Content-Type": "text/event-stream",
-                                               "Cache-Control": "no-store",
-                                               "X-Accel-Buffering": "no"})
+        response = web.StreamResponse(
+            headers={
+                "Content-Type": "text/event-stream",
+                "Cache-Control": "no-store",
+                "X-Accel-Buffering": "no",
+            }
+        )
         await response.prepare(request)
         try:
             await response.write(b"retry: 1000\n\n")

@@ -5,6 +5,7 @@ with the app) with the node's settings, so it signs with the site's admin key; t
 logged-in administrator is the command's actor, recorded in the event. The answer,
 refusals included, goes back to the page in the administrator's words.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -15,8 +16,16 @@ from pydantic import ValidationError
 
 from events.base import Command
 from events.commands import (
-    ActivateLicense, CancelReservation, DeactivateLicense, PairServers, Release, Reserve, ResetServerId,
-    StopServer, SyncServer, UnpairServers,
+    ActivateLicense,
+    CancelReservation,
+    DeactivateLicense,
+    PairServers,
+    Release,
+    Reserve,
+    ResetServerId,
+    StopServer,
+    SyncServer,
+    UnpairServers,
 )
 from services.client import ClientError, LicenseClient
 from services.config.settings import Settings
@@ -29,7 +38,9 @@ class BadRequest(ValueError):
     """The form was not filled in right; the message says how."""
 
 
-def _text(body: dict[str, Any], name: str, what: str | None = None, required: bool = True) -> str | None:
+def _text(
+    body: dict[str, Any], name: str, what: str | None = None, required: bool = True
+) -> str | None:
     value = body.get(name)
     if isinstance(value, str):
         value = value.strip()
@@ -43,7 +54,10 @@ def _text(body: dict[str, Any], name: str, what: str | None = None, required: bo
 
 
 def _pair(b: dict) -> Command:
-    return PairServers(primary=_text(b, "primary", "the primary server"), backup=_text(b, "backup", "the backup server"))
+    return PairServers(
+        primary=_text(b, "primary", "the primary server"),
+        backup=_text(b, "backup", "the backup server"),
+    )
 
 
 def _reserve(b: dict) -> Command:
@@ -55,44 +69,82 @@ def _reserve(b: dict) -> Command:
         count = int(b.get("count", 1))
     except (TypeError, ValueError):
         raise BadRequest("the number of seats must be a whole number") from None
-    return Reserve(feature=_text(b, "feature", "the feature"), version=_text(b, "version", "the version"),
-                   count=count, **{kind: holder})
+    return Reserve(
+        feature=_text(b, "feature", "the feature"),
+        version=_text(b, "version", "the version"),
+        count=count,
+        **{kind: holder},
+    )
 
 
 def _release(b: dict) -> Command:
-    return Release(lease_id=_text(b, "lease_id", "the acquisition"),
-                   reason=_text(b, "reason", "a reason for the force-release"))
+    return Release(
+        lease_id=_text(b, "lease_id", "the acquisition"),
+        reason=_text(b, "reason", "a reason for the force-release"),
+    )
 
 
 def _activate(b: dict) -> Command:
     if not isinstance(b.get("features"), list):
-        raise BadRequest('an entitlement file is JSON: {"license_id": ..., "features": [{"name", "type", '
-                         '"version", "seats", "expires_at"?}, ...]}')
-    return ActivateLicense(license_id=_text(b, "license_id", "the entitlement's license_id"), features=b["features"])
+        raise BadRequest(
+            'an entitlement file is JSON: {"license_id": ..., "features": [{"name", "type", '
+            '"version", "seats", "expires_at"?}, ...]}'
+        )
+    return ActivateLicense(
+        license_id=_text(b, "license_id", "the entitlement's license_id"), features=b["features"]
+    )
 
 
 # action -> (builder, what the page says when it is done)
 ACTIONS: dict[str, tuple[Callable[[dict], Command], Callable[[Command, dict], str]]] = {
-    "pair": (_pair, lambda c, r: f"{c.primary} and {c.backup} are paired: {c.primary} is the primary, "
-                                 f"{c.backup} its backup."),
+    "pair": (
+        _pair,
+        lambda c, r: (
+            f"{c.primary} and {c.backup} are paired: {c.primary} is the primary, "
+            f"{c.backup} its backup."
+        ),
+    ),
     "unpair": (lambda b: UnpairServers(), lambda c, r: "The servers are no longer paired."),
-    "stop": (lambda b: StopServer(node=_text(b, "node", "the server")),
-             lambda c, r: f"{c.node} was told to stop."),
-    "reset": (lambda b: ResetServerId(node=_text(b, "node", "the server")),
-              lambda c, r: f"{c.node} has a new License Server ID"
-                           f"{' (' + r['new_server_id'] + ')' if r.get('new_server_id') else ''} and is replaying "
-                           f"the log."),
-    "sync": (lambda b: SyncServer(node=_text(b, "node", "the server"),
-                                  from_peer=_text(b, "from_peer", required=False)),
-             lambda c, r: f"{c.node} is replaying the log to sync with its pair."),
-    "activate": (_activate, lambda c, r: f"License {c.license_id} is activated "
-                                         f"({len(c.features)} feature{'s' if len(c.features) != 1 else ''})."),
-    "deactivate": (lambda b: DeactivateLicense(license_id=_text(b, "license_id", "the license")),
-                   lambda c, r: f"License {c.license_id} is deactivated."),
-    "reserve": (_reserve, lambda c, r: f"{c.count} seat{'s' if c.count != 1 else ''} of {c.feature} {c.version} "
-                                       f"reserved for {c.device or c.user}."),
-    "unreserve": (lambda b: CancelReservation(reservation_id=_text(b, "reservation_id", "the reservation")),
-                  lambda c, r: f"Reservation {c.reservation_id} is cancelled."),
+    "stop": (
+        lambda b: StopServer(node=_text(b, "node", "the server")),
+        lambda c, r: f"{c.node} was told to stop.",
+    ),
+    "reset": (
+        lambda b: ResetServerId(node=_text(b, "node", "the server")),
+        lambda c, r: (
+            f"{c.node} has a new License Server ID"
+            f"{' (' + r['new_server_id'] + ')' if r.get('new_server_id') else ''} and is replaying "
+            f"the log."
+        ),
+    ),
+    "sync": (
+        lambda b: SyncServer(
+            node=_text(b, "node", "the server"), from_peer=_text(b, "from_peer", required=False)
+        ),
+        lambda c, r: f"{c.node} is replaying the log to sync with its pair.",
+    ),
+    "activate": (
+        _activate,
+        lambda c, r: (
+            f"License {c.license_id} is activated "
+            f"({len(c.features)} feature{'s' if len(c.features) != 1 else ''})."
+        ),
+    ),
+    "deactivate": (
+        lambda b: DeactivateLicense(license_id=_text(b, "license_id", "the license")),
+        lambda c, r: f"License {c.license_id} is deactivated.",
+    ),
+    "reserve": (
+        _reserve,
+        lambda c, r: (
+            f"{c.count} seat{'s' if c.count != 1 else ''} of {c.feature} {c.version} "
+            f"reserved for {c.device or c.user}."
+        ),
+    ),
+    "unreserve": (
+        lambda b: CancelReservation(reservation_id=_text(b, "reservation_id", "the reservation")),
+        lambda c, r: f"Reservation {c.reservation_id} is cancelled.",
+    ),
     "release": (_release, lambda c, r: f"The acquisition {c.lease_id} was force-released."),
 }
 
@@ -126,11 +178,16 @@ class Manager:
             await self._client.close()
             self._client = None
 
-    async def run(self, action: str, body: dict[str, Any], actor: str) -> tuple[int, dict[str, Any]]:
+    async def run(
+        self, action: str, body: dict[str, Any], actor: str
+    ) -> tuple[int, dict[str, Any]]:
         """(HTTP status, answer). The answer always has ``ok`` and ``message`` in words."""
         if action not in ACTIONS:
-            return 404, {"ok": False, "message": f"there is no Manage action called {action!r}",
-                         "error": {"code": "not_found", "message": f"unknown action {action}"}}
+            return 404, {
+                "ok": False,
+                "message": f"there is no Manage action called {action!r}",
+                "error": {"code": "not_found", "message": f"unknown action {action}"},
+            }
         build, done = ACTIONS[action]
         try:
             command = build(body)
@@ -145,14 +202,26 @@ class Manager:
             return 503, _failure(getattr(exc, "code", "unavailable"), exc.message)
         result = dict(reply.result or {})
         if reply.ok:
-            return 200, {"ok": True, "message": done(command, result), "command_id": reply.command_id,
-                         "result": result, "actor": actor}
+            return 200, {
+                "ok": True,
+                "message": done(command, result),
+                "command_id": reply.command_id,
+                "result": result,
+                "actor": actor,
+            }
         error = reply.error
-        answer = _failure(error.code if error else "error", error.message if error else "refused without a reason",
-                          error.reason if error else None)
+        answer = _failure(
+            error.code if error else "error",
+            error.message if error else "refused without a reason",
+            error.reason if error else None,
+        )
         answer["command_id"] = reply.command_id
         return 200, answer
 
 
 def _failure(code: str, message: str, reason: str | None = None) -> dict[str, Any]:
-    return {"ok": False, "message": message, "error": {"code": code, "message": message, "reason": reason}}
+    return {
+        "ok": False,
+        "message": message,
+        "error": {"code": code, "message": message, "reason": reason},
+    }

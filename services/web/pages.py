@@ -1,4 +1,5 @@
 """The page shell (one HTML page for every path; app.js draws the rest) and its headers."""
+
 from __future__ import annotations
 
 import hashlib
@@ -15,11 +16,21 @@ from services.web.sessions import NO_ADMINS, Sessions
 HERE = Path(__file__).resolve().parent
 STATIC = HERE / "static"
 TEMPLATES = HERE / "templates"
-PAGES = ("/", "/servers", "/licenses", "/features", "/usage", "/reservations", "/denials",
-         "/capacity")
-_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
-        "frame-ancestors 'none'")
+PAGES = (
+    "/",
+    "/servers",
+    "/licenses",
+    "/features",
+    "/usage",
+    "/reservations",
+    "/denials",
+    "/capacity",
+)
+_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+    "frame-ancestors 'none'"
+)
 
 
 def asset_version() -> str:
@@ -49,12 +60,16 @@ class Pages:
         self.node = node
         self.sessions = sessions
         shell = (TEMPLATES / "index.html").read_text()
-        self.page = (shell.replace("{{site}}", html.escape(settings.site))
-                     .replace("{{node}}", html.escape(node)).replace("{{v}}", asset_version()))
+        self.page = (
+            shell.replace("{{site}}", html.escape(settings.site))
+            .replace("{{node}}", html.escape(node))
+            .replace("{{v}}", asset_version())
+        )
 
     async def shell(self, request: web.Request) -> web.Response:
-        response = web.Response(text=self.page, content_type="text/html",
-                                headers={"Cache-Control": "no-store"})
+        response = web.Response(
+            text=self.page, content_type="text/html", headers={"Cache-Control": "no-store"}
+        )
         self.sessions.ensure(request, response)
         return response
 
@@ -62,8 +77,15 @@ class Pages:
         response = json_response({})
         session = self.sessions.ensure(request, response)
         admins = bool(self.sessions.users)
-        response.body = orjson.dumps({
-            "user": session.user, "csrf": session.csrf, "admins_configured": admins,
-            "no_admins_message": None if admins else NO_ADMINS, "node": self.node,
-            "site": self.settings.site, "admin_key": bool(self.settings.admin_key)})
+        response.body = orjson.dumps(
+            {
+                "user": session.user,
+                "csrf": session.csrf,
+                "admins_configured": admins,
+                "no_admins_message": None if admins else NO_ADMINS,
+                "node": self.node,
+                "site": self.settings.site,
+                "admin_key": bool(self.settings.admin_key),
+            }
+        )
         return response

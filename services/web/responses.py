@@ -1,4 +1,5 @@
 """JSON in and out for the License Manager's handlers."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -8,13 +9,18 @@ from aiohttp import web
 
 
 def json_response(data: Any, status: int = 200) -> web.Response:
-    return web.Response(body=orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS), status=status,
-                        content_type="application/json", headers={"Cache-Control": "no-store"})
+    return web.Response(
+        body=orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS),
+        status=status,
+        content_type="application/json",
+        headers={"Cache-Control": "no-store"},
+    )
 
 
 def _bad_request(message: str) -> web.HTTPBadRequest:
-    return web.HTTPBadRequest(body=orjson.dumps({"ok": False, "message": message}),
-                              content_type="application/json")
+    return web.HTTPBadRequest(
+        body=orjson.dumps({"ok": False, "message": message}), content_type="application/json"
+    )
 
 
 async def read_body(request: web.Request) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 Each group of handlers is a small class holding what it needs; ``mount`` wires them.
 """
+
 from __future__ import annotations
 
 import logging
@@ -61,8 +62,14 @@ class CapacityChart:
         return json_response(await capacity(self.reads, period, buckets))
 
 
-def mount(app: web.Application, settings: Settings, node: str, *, health: Callable[[], Health],
-          reads: ReadModels) -> None:
+def mount(
+    app: web.Application,
+    settings: Settings,
+    node: str,
+    *,
+    health: Callable[[], Health],
+    reads: ReadModels,
+) -> None:
     """Add the License Manager of ``node`` to its app: ``health`` drives the live feed."""
     sessions = Sessions(node, settings.admin_users.get_secret_value(), settings.admin_key_value())
     pages = Pages(settings, node, sessions)

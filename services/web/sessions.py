@@ -9,6 +9,7 @@ the session's token in the ``X-CSRF-Token`` header or a ``csrf_token`` form fiel
 The secret is derived from the site's admin key when there is one (sessions then
 survive a restart of the node), otherwise it is random for the process.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -29,8 +30,10 @@ CSRF_HEADER = "X-CSRF-Token"
 CSRF_FIELD = "csrf_token"
 _DUMMY_HASH = "scrypt$16384$8$1$" + "00" * 16 + "$" + "00" * 32  # same cost for unknown users
 
-NO_ADMINS = ("no administrators are configured on this node: set LICENSING_ADMIN_USERS to "
-             "user:scrypt-hash entries (make a hash with `licensing hash-password`) and restart the node")
+NO_ADMINS = (
+    "no administrators are configured on this node: set LICENSING_ADMIN_USERS to "
+    "user:scrypt-hash entries (make a hash with `licensing hash-password`) and restart the node"
+)
 
 
 @dataclass(frozen=True)
@@ -46,8 +49,9 @@ class Sessions:
         self.cookie = f"lm_session_{node}"  # cookies are per host, not per port: one name per node
         self.users = parse_users(admin_users)
         if admin_key:
-            self.secret = hmac.new(admin_key.encode(), f"license-manager-session:{node}".encode(),
-                                   hashlib.sha256).digest()
+            self.secret = hmac.new(
+                admin_key.encode(), f"license-manager-session:{node}".encode(), hashlib.sha256
+            ).digest()
         else:
             self.secret = secrets.token_bytes(32)
         self.revoked: set[str] = set()
@@ -55,11 +59,18 @@ class Sessions:
     # ---- the cookie ---------------------------------------------------------------------
 
     def _sign(self, payload: bytes) -> str:
-        return base64.urlsafe_b64encode(hmac.new(self.secret, payload, hashlib.sha256).digest()).decode().rstrip("=")
+        return (
+            base64.urlsafe_b64encode(hmac.new(self.secret, payload, hashlib.sha256).digest())
+            .decode()
+            .rstrip("=")
+        )
 
     def encode(self, session: Session) -> str:
-        payload = base64.urlsafe_b64encode(orjson.dumps(
-            {"sid": session.sid, "csrf": session.csrf, "user": session.user, "iat": session.iat})).rstrip(b"=")
+        payload = base64.urlsafe_b64encode(
+            orjson.dumps(
+                {"sid": session.sid, "csrf": session.csrf, "user": session.user, "iat": session.iat}
+            )
+        ).rstrip(b"=")
         return f"{payload.decode()}.{self._sign(payload)}"
 
     def decode(self, value: str | None) -> Session | None:
@@ -70,8 +81,12 @@ class Sessions:
             return None
         try:
             data = orjson.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-            session = Session(sid=str(data["sid"]), csrf=str(data["csrf"]), user=data.get("user"),
-                              iat=float(data.get("iat", 0)))
+            session = Session(
+                sid=str(data["sid"]),
+                csrf=str(data["csrf"]),
+                user=data.get("user"),
+                iat=float(data.get("iat", 0)),
+            )
         except (ValueError, KeyError, TypeError):
             return None
         if session.sid in self.revoked:
@@ -84,14 +99,26 @@ class Sessions:
 
     @staticmethod
     def new(user: str | None = None) -> Session:
-        return Session(sid=secrets.token_urlsafe(16), csrf=secrets.token_urlsafe(24), user=user, iat=time.time())
+        return Session(
+            sid=secrets.token_urlsafe(16),
+            csrf=secrets.token_urlsafe(24),
+            user=user,
+            iat=time.time(),
+        )
 
     def current(self, request: web.Request) -> Session | None:
         return self.decode(request.cookies.get(self.cookie))
 
     def set_cookie(self, response: web.StreamResponse, session: Session) -> None:
-        response.set_cookie(self.cookie, self.encode(session), httponly=True, samesite="Strict", path="/",
-                            max_age=SESSION_SECONDS, secure=False)
+        response.set_cookie(
+            self.cookie,
+            self.encode(session),
+            httponly=True,
+            samesite="Strict",
+            path="/",
+            max_age=SESSION_SECONDS,
+            secure=False,
+        )
 
     def ensure(self, request: web.Request, response: web.StreamResponse) -> Session:
         """The visitor's session; a new anonymous one (cookie set on ``response``) if none."""
@@ -103,10 +130,16 @@ class Sessions:
 
     # ---- checks -------------------------------------------------------------------------
 
-    def check_csrf(self, request: web.Request, session: Session | None, form: dict | None = None) -> None:
+    def check_csrf(
+        self, request: web.Request, session: Session | None, form: dict | None = None
+    ) -> None:
         token = request.headers.get(CSRF_HEADER) or (form or {}).get(CSRF_FIELD)
         if session is None or not token or not hmac.compare_digest(str(token), session.csrf):
-            raise _refused(403, "csrf", "this page's security token is missing or stale; reload the page and try again")
+            raise _refused(
+                403,
+                "csrf",
+                "this page's security token is missing or stale; reload the page and try again",
+            )
 
     def require_admin(self, request: web.Request) -> Session:
         if not self.users:
@@ -115,7 +148,9 @@ class Sessions:
         self.check_csrf(request, session)
         assert session is not None
         if session.user is None:
-            raise _refused(401, "login", "sign in as an administrator to manage the license servers")
+            raise _refused(
+                401, "login", "sign in as an administrator to manage the license servers"
+            )
         return session
 
     async def authenticate(self, username: str, password: str) -> bool:
@@ -129,6 +164,8 @@ class Sessions:
 
 
 def _refused(status: int, code: str, message: str) -> web.HTTPException:
-    body = orjson.dumps({"ok": False, "error": {"code": code, "message": message}, "message": message})
+    body = orjson.dumps(
+        {"ok": False, "error": {"code": code, "message": message}, "message": message}
+    )
     cls = {401: web.HTTPUnauthorized, 403: web.HTTPForbidden}[status]
     return cls(body=body, content_type="application/json")

@@ -1,4 +1,5 @@
 """Administrators sign in and out of the License Manager; every change is CSRF-checked."""
+
 from __future__ import annotations
 
 import asyncio
@@ -15,8 +16,9 @@ GUESS_DELAY_SECONDS = 0.5  # a failed sign-in waits this long: slows down guessi
 
 
 def _refusal(message: str, code: str, status: int) -> web.Response:
-    return json_response({"ok": False, "message": message,
-                          "error": {"code": code, "message": message}}, status)
+    return json_response(
+        {"ok": False, "message": message, "error": {"code": code, "message": message}}, status
+    )
 
 
 class SignIn:
@@ -33,14 +35,21 @@ class SignIn:
         password = str(body.get("password") or "")
         if not (username and password and await self.sessions.authenticate(username, password)):
             await asyncio.sleep(GUESS_DELAY_SECONDS)
-            log.warning("License Manager: failed sign-in for %r from %s", username[:64],
-                        request.remote)
+            log.warning(
+                "License Manager: failed sign-in for %r from %s", username[:64], request.remote
+            )
             return _refusal("wrong user name or password", ErrorCode.UNAUTHORIZED, 401)
         self.sessions.revoke(session)
         fresh = self.sessions.new(username)
         log.info("License Manager: %s signed in from %s", username, request.remote)
-        response = json_response({"ok": True, "user": username, "csrf": fresh.csrf,
-                                  "message": f"Signed in as {username}."})
+        response = json_response(
+            {
+                "ok": True,
+                "user": username,
+                "csrf": fresh.csrf,
+                "message": f"Signed in as {username}.",
+            }
+        )
         self.sessions.set_cookie(response, fresh)
         return response
 
@@ -50,7 +59,8 @@ class SignIn:
         self.sessions.check_csrf(request, session, body)
         self.sessions.revoke(session)
         fresh = self.sessions.new()
-        response = json_response({"ok": True, "user": None, "csrf": fresh.csrf,
-                                  "message": "Signed out."})
+        response = json_response(
+            {"ok": True, "user": None, "csrf": fresh.csrf, "message": "Signed out."}
+        )
         self.sessions.set_cookie(response, fresh)
         return response

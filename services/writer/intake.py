@@ -4,6 +4,7 @@ A delivery becomes a command to decide, a reply that refuses it (invalid or
 unauthorized: nothing changes, no event), or a dead letter (it cannot be read or
 cannot be answered). Pure: no I/O, so every path is unit-tested.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -35,8 +36,13 @@ class DeadLetter:
     why: str
 
 
-def screen(body: bytes, message_id: str | None, reply_to: str | None, headers: Mapping[str, Any] | None,
-           admin_key: str | None) -> Accepted | Refused | DeadLetter:
+def screen(
+    body: bytes,
+    message_id: str | None,
+    reply_to: str | None,
+    headers: Mapping[str, Any] | None,
+    admin_key: str | None,
+) -> Accepted | Refused | DeadLetter:
     if not reply_to:
         return DeadLetter("no reply_to")
     if len(body) > MAX_COMMAND_BYTES:
@@ -46,19 +52,28 @@ def screen(body: bytes, message_id: str | None, reply_to: str | None, headers: M
     except codec.Unparseable as exc:
         return DeadLetter(str(exc))
     except ValidationError as exc:
-        return Refused(Reply.failure(message_id, ErrorCode.INVALID, codec.describe_validation_error(exc)))
+        return Refused(
+            Reply.failure(message_id, ErrorCode.INVALID, codec.describe_validation_error(exc))
+        )
     headers = headers or {}
     actor = headers.get("x-actor")
     problem = _envelope_problem(message_id, actor)
     if problem:
         return Refused(Reply.failure(None, ErrorCode.INVALID, problem))
     assert message_id is not None
-    if command.ADMIN and admin_key and not signing.verify(admin_key, message_id, actor, body,
-                                                          headers.get(signing.HEADER)):
-        return Refused(Reply.failure(
-            message_id, ErrorCode.UNAUTHORIZED,
-            f"{command.type} is an administrator's command: sign it with the site's admin key "
-            f"(set LICENSING_ADMIN_KEY) or use the License Manager after logging in"))
+    if (
+        command.ADMIN
+        and admin_key
+        and not signing.verify(admin_key, message_id, actor, body, headers.get(signing.HEADER))
+    ):
+        return Refused(
+            Reply.failure(
+                message_id,
+                ErrorCode.UNAUTHORIZED,
+                f"{command.type} is an administrator's command: sign it with the site's admin key "
+                f"(set LICENSING_ADMIN_KEY) or use the License Manager after logging in",
+            )
+        )
     return Accepted(command, message_id, actor)
 
 

@@ -1,4 +1,5 @@
 """Lease deadlines: soft state that only the writer keeps (invariant 7 in docs/architecture.md)."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -13,13 +14,17 @@ class LeaseClock:
 
     def fresh_period_for_all(self, state: State, now: datetime) -> None:
         """On promotion every open lease gets a full period before any expires."""
-        self.deadlines = {lid: now + timedelta(seconds=lease.lease_seconds) for lid, lease in state.leases.items()}
+        self.deadlines = {
+            lid: now + timedelta(seconds=lease.lease_seconds) for lid, lease in state.leases.items()
+        }
         self.expiring.clear()
 
     def granted(self, lease_id: str, deadline: datetime) -> None:
         self.deadlines[lease_id] = deadline
 
-    def renew(self, state: State, lease_ids: list[str], now: datetime) -> tuple[list[str], list[str]]:
+    def renew(
+        self, state: State, lease_ids: list[str], now: datetime
+    ) -> tuple[list[str], list[str]]:
         renewed, gone = [], []
         for lid in lease_ids:
             lease = state.leases.get(lid)
@@ -35,7 +40,10 @@ class LeaseClock:
         self.expiring.discard(lease_id)
 
     def overdue(self, state: State, now: datetime) -> list[str]:
-        due = [lid for lid, deadline in self.deadlines.items()
-               if deadline <= now and lid not in self.expiring and lid in state.leases]
+        due = [
+            lid
+            for lid, deadline in self.deadlines.items()
+            if deadline <= now and lid not in self.expiring and lid in state.leases
+        ]
         self.expiring.update(due)
         return due

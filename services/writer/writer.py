@@ -9,6 +9,7 @@ ack. If the projector reads anything that shows another writer won, or the chann
 is lost, the writer drops everything pending and raises ``Demoted``; the node then
 rejoins as a follower. It never re-publishes an old decision.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -50,11 +51,22 @@ class Demoted(Exception):
 
 
 class Writer:
-    def __init__(self, node: str, server_id: str, projector: Projector, topology: Topology, *,
-                 prefetch: int = 200, lease_check_seconds: float = 1.0, clock: Clock = utc_now,
-                 max_events_per_message: int = 200, reply_channels: int = 8,
-                 admin_key: str | None = None, trust: Trust = Trust(),
-                 site_key: str | None = None) -> None:
+    def __init__(
+        self,
+        node: str,
+        server_id: str,
+        projector: Projector,
+        topology: Topology,
+        *,
+        prefetch: int = 200,
+        lease_check_seconds: float = 1.0,
+        clock: Clock = utc_now,
+        max_events_per_message: int = 200,
+        reply_channels: int = 8,
+        admin_key: str | None = None,
+        trust: Trust = Trust(),
+        site_key: str | None = None,
+    ) -> None:
         self.node, self.server_id = node, server_id
         self.projector, self.topology = projector, topology
         self.prefetch, self.lease_check_seconds, self.clock = prefetch, lease_check_seconds, clock
@@ -65,7 +77,7 @@ class Writer:
         # reply channel lets only one reply out per few event-loop turns: under load that,
         # not the broker, capped the writer. Replies go round-robin over a few channels.
         self.reply_channels = max(1, reply_channels)
-        self.epoch: int | None = None            # set once our promotion is read back
+        self.epoch: int | None = None  # set once our promotion is read back
         self.speculative: State = State()
         self.pending: dict[str, asyncio.Future[Reply]] = {}
         self.leases = LeaseClock()
@@ -90,7 +102,9 @@ class Writer:
         self.projector.listeners.append(self._on_applied)
         consume_channel = await connection.channel(publisher_confirms=False)
         self._publish_channel = await connection.channel(publisher_confirms=True)
-        reply_channels = [await connection.channel(publisher_confirms=False) for _ in range(self.reply_channels)]
+        reply_channels = [
+            await connection.channel(publisher_confirms=False) for _ in range(self.reply_channels)
+        ]
         self._reply_to = itertools.cycle(reply_channels)
         for channel in (consume_channel, self._publish_channel, *reply_channels):
             channel.close_callbacks.add(self._on_channel_closed)
@@ -99,8 +113,10 @@ class Writer:
             await consume_channel.set_qos(prefetch_count=self.prefetch)
             await self.topology.declare_events(self._publish_channel)
             queue = await self.topology.declare_commands(consume_channel)
-            tasks = [asyncio.create_task(self._publish_loop(), name="writer-publish"),
-                     asyncio.create_task(self._expiry_loop(), name="writer-expiry")]
+            tasks = [
+                asyncio.create_task(self._publish_loop(), name="writer-publish"),
+                asyncio.create_task(self._expiry_loop(), name="writer-expiry"),
+            ]
             for task in tasks:
                 task.add_done_callback(self._on_task_done)
             await queue.consume(self._on_delivery)
@@ -155,7 +171,9 @@ class Writer:
         loop = asyncio.get_running_loop()
         for _attempt in range(5):
             epoch = self.projector.state.epoch + 1
-            self._marker = WriterPromoted(epoch=epoch, node=self.node, server_id=self.server_id, at=self.clock())
+            self._marker = WriterPromoted(
+                epoch=epoch, node=self.node, server_id=self.server_id, at=self.clock()
+            )
             self._marker_seen = loop.create_future()
             await self._publish([self._marker])
             ignored = await self._read_back_marker()
@@ -184,7 +202,9 @@ class Writer:
 
     # ---- read-back -------------------------------------------------------------------
 
-    def _on_applied(self, event: Event, ignored: str | None, state: State, offset: int = -1) -> None:
+    def _on_applied(
+        self, event: Event, ignored: str | None, state: State, offset: int = -1
+    ) -> None:
         """Called by the projector for every event it reads, in log order."""
         if isinstance(event, WriterPromoted):
             if self._marker is not None and event == self._marker and self._marker_seen is not None:
@@ -214,8 +234,9 @@ class Writer:
             reply = self._with_receipt(reply, event, state, offset)
         future.set_result(reply)
 
-    def _with_receipt(self, reply: Reply, event: LicenseDeactivated, state: State,
-                      offset: int) -> Reply:
+    def _with_receipt(
+        self, reply: Reply, event: LicenseDeactivated, state: State, offset: int
+    ) -> Reply:
         """The deactivation's receipt, signed here with the site key.
 
         The writer signs, not the CLI: it holds the site key (an administrator's machine
@@ -225,19 +246,25 @@ class Writer:
         """
         activation = state.activations.get(event.license_id)
         terms = receipt.Terms(
-            site=self.topology.site, license_id=event.license_id,
+            site=self.topology.site,
+            license_id=event.license_id,
             serial=activation.serial if activation else None,
             server_ids=list(activation.server_ids) if activation else [],
-            deactivated_at=event.at, log_offset=offset, command_id=event.command_id)
+            deactivated_at=event.at,
+            log_offset=offset,
+            command_id=event.command_id,
+        )
         signed = receipt.sign(terms, self.site_key)  # type: ignore[arg-type]
-        return Reply.success(reply.command_id, **(reply.result or {}),
-                             receipt=signed.model_dump(mode="json"))
+        return Reply.success(
+            reply.command_id, **(reply.result or {}), receipt=signed.model_dump(mode="json")
+        )
 
     # ---- commands --------------------------------------------------------------------
 
     async def _on_delivery(self, message: AbstractIncomingMessage) -> None:
-        screened = intake.screen(message.body, message.message_id, message.reply_to, message.headers,
-                                 self.admin_key)
+        screened = intake.screen(
+            message.body, message.message_id, message.reply_to, message.headers, self.admin_key
+        )
         if isinstance(screened, intake.DeadLetter):
             await self._dead_letter(message, screened.why)
             return
@@ -272,8 +299,9 @@ class Writer:
         known = self.speculative.outcome(command_id)
         if known is not None:
             return known
-        ctx = Context(command_id=command_id, epoch=self.epoch, now=self.clock(), actor=actor,
-                      trust=self.trust)
+        ctx = Context(
+            command_id=command_id, epoch=self.epoch, now=self.clock(), actor=actor, trust=self.trust
+        )
         event = decide(self.speculative, command, ctx)
         if event is None:  # an observation that changes nothing (see services.domain.watch)
             return Reply.success(command_id, changed=False)
@@ -285,8 +313,11 @@ class Writer:
 
     async def _answer(self, message: AbstractIncomingMessage, reply: Reply) -> None:
         await next(self._reply_to).default_exchange.publish(
-            aio_pika.Message(codec.dumps_reply(reply), correlation_id=message.correlation_id,
-                             content_type="application/json"),
+            aio_pika.Message(
+                codec.dumps_reply(reply),
+                correlation_id=message.correlation_id,
+                content_type="application/json",
+            ),
             routing_key=message.reply_to or "",
         )
         self.commands_handled += 1
@@ -301,8 +332,11 @@ class Writer:
 
     async def _publish(self, events: list[Event]) -> None:
         await self._publish_channel.default_exchange.publish(
-            aio_pika.Message(codec.dumps_events(events), content_type="application/json",
-                             delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
+            aio_pika.Message(
+                codec.dumps_events(events),
+                content_type="application/json",
+                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            ),
             routing_key=self.topology.events,
         )
 

@@ -1,4 +1,5 @@
 """Admin commands need the site's admin key; products do not; the authorized actor is recorded."""
+
 from __future__ import annotations
 
 from events.commands import FeatureGrant
@@ -16,7 +17,9 @@ async def test_unsigned_or_wrongly_signed_admin_commands_are_refused(site):
 
     async with LicenseClient(settings_for(site.name), actor="mallory") as anyone:
         refused = await anyone.activate("LIC-A", GRANT)
-    async with LicenseClient(settings_for(site.name, admin_key="wrong"), actor="mallory") as guesser:
+    async with LicenseClient(
+        settings_for(site.name, admin_key="wrong"), actor="mallory"
+    ) as guesser:
         guessed = await guesser.activate("LIC-A", GRANT)
     async with LicenseClient(settings_for(site.name, admin_key=KEY), actor="alice") as admin:
         allowed = await admin.activate("LIC-A", GRANT)
@@ -29,7 +32,9 @@ async def test_unsigned_or_wrongly_signed_admin_commands_are_refused(site):
         assert lease.lease_id
 
     async with site.database("primary") as db:
-        actors = await db.fetch("SELECT body->>'actor' AS actor FROM event_log WHERE type = 'LicenseActivated'")
+        actors = await db.fetch(
+            "SELECT body->>'actor' AS actor FROM event_log WHERE type = 'LicenseActivated'"
+        )
         refusals = await db.fetchval("SELECT count(*) FROM event_log WHERE type = 'CommandRefused'")
     assert [r["actor"] for r in actors] == ["alice"]
     assert refusals == 0  # unauthorized commands never reach the log

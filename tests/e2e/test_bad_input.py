@@ -1,4 +1,5 @@
 """Bad input never corrupts: invalid commands get a structured error, garbage is dead-lettered."""
+
 from __future__ import annotations
 
 import asyncio
@@ -27,37 +28,94 @@ async def test_invalid_commands_are_answered_and_garbage_is_dead_lettered(site):
 
         async def send_raw(body: bytes, reply: bool = True, message_id: str | None = None) -> None:
             await channel.default_exchange.publish(
-                aio_pika.Message(body, message_id=message_id or uuid.uuid4().hex, correlation_id=uuid.uuid4().hex,
-                                 reply_to=replies.name if reply else None),
-                routing_key=topology.commands)
+                aio_pika.Message(
+                    body,
+                    message_id=message_id or uuid.uuid4().hex,
+                    correlation_id=uuid.uuid4().hex,
+                    reply_to=replies.name if reply else None,
+                ),
+                routing_key=topology.commands,
+            )
 
-        await send_raw(orjson.dumps({"type": "Acquire", "feature": "X", "version": "1", "device": "d",
-                                     "user": "u", "count": 0}))
+        await send_raw(
+            orjson.dumps(
+                {
+                    "type": "Acquire",
+                    "feature": "X",
+                    "version": "1",
+                    "device": "d",
+                    "user": "u",
+                    "count": 0,
+                }
+            )
+        )
         invalid = loads_reply((await asyncio.wait_for(inbox.get(), 10)).body)
-        await send_raw(orjson.dumps({"type": "Acquire", "feature": "X" * 500, "version": "1",
-                                     "device": "d", "user": "u"}))
+        await send_raw(
+            orjson.dumps(
+                {
+                    "type": "Acquire",
+                    "feature": "X" * 500,
+                    "version": "1",
+                    "device": "d",
+                    "user": "u",
+                }
+            )
+        )
         too_long = loads_reply((await asyncio.wait_for(inbox.get(), 10)).body)
-        await send_raw(orjson.dumps({"type": "DeactivateLicense", "license_id": "L"}), message_id="x" * 200)
+        await send_raw(
+            orjson.dumps({"type": "DeactivateLicense", "license_id": "L"}), message_id="x" * 200
+        )
         long_id = loads_reply((await asyncio.wait_for(inbox.get(), 10)).body)
-        await send_raw(orjson.dumps({"type": "ActivateLicense", "license_id": "L", "features": [
-            {"name": "F", "version": "1", "seats": 1, "expires_at": "2030-01-01T00:00:00"}]}))
+        await send_raw(
+            orjson.dumps(
+                {
+                    "type": "ActivateLicense",
+                    "license_id": "L",
+                    "features": [
+                        {
+                            "name": "F",
+                            "version": "1",
+                            "seats": 1,
+                            "expires_at": "2030-01-01T00:00:00",
+                        }
+                    ],
+                }
+            )
+        )
         naive_time = loads_reply((await asyncio.wait_for(inbox.get(), 10)).body)
         await send_raw(b"\x00\xffnot json at all")
         await send_raw(orjson.dumps({"type": "FormatDisk"}))
-        await send_raw(orjson.dumps({"type": "Acquire", "feature": "X", "version": "1", "device": "d",
-                                     "user": "u"}), reply=False)
+        await send_raw(
+            orjson.dumps(
+                {"type": "Acquire", "feature": "X", "version": "1", "device": "d", "user": "u"}
+            ),
+            reply=False,
+        )
     finally:
         await connection.close()
 
     assert not invalid.ok and invalid.error.code == "invalid" and "count" in invalid.error.message
-    assert not too_long.ok and too_long.error.code == "invalid" and "feature" in too_long.error.message
-    assert not long_id.ok and long_id.error.code == "invalid" and "message_id" in long_id.error.message
-    assert not naive_time.ok and naive_time.error.code == "invalid" and "expires_at" in naive_time.error.message
+    assert (
+        not too_long.ok and too_long.error.code == "invalid" and "feature" in too_long.error.message
+    )
+    assert (
+        not long_id.ok and long_id.error.code == "invalid" and "message_id" in long_id.error.message
+    )
+    assert (
+        not naive_time.ok
+        and naive_time.error.code == "invalid"
+        and "expires_at" in naive_time.error.message
+    )
 
-    health = await wait_for(lambda: _dead_letters_at_least(node, 3), 10, "three dead letters counted")
+    health = await wait_for(
+        lambda: _dead_letters_at_least(node, 3), 10, "three dead letters counted"
+    )
     assert health["dead_lettered_here"] == 3
     # Nothing reached the log: the digest is what it was before the bad input.
-    assert health["digest"] == before["digest"] and health["events_applied"] == before["events_applied"]
+    assert (
+        health["digest"] == before["digest"]
+        and health["events_applied"] == before["events_applied"]
+    )
 
 
 async def _dead_letters_at_least(node, n):

@@ -7,6 +7,7 @@ reset the backup's License Server ID and watch it recover. Nothing reloads the p
 
 Set LICENSING_SCREENSHOTS=DIR to keep a screenshot of each step.
 """
+
 from __future__ import annotations
 
 import json
@@ -28,17 +29,29 @@ pytestmark = pytest.mark.timeout(240)
 KEY = "browser-test-admin-key"
 ADMIN, PASSWORD = "admin", "correct horse battery staple"
 LIVE = 3_000  # ms: the page must show a change within this (the goal is under a second)
-ENTITLEMENT = {"license_id": "LIC-BROWSER", "features": [
-    {"name": "InTouch Dev 60K Tags", "type": "Server", "version": "2017 (17.0)", "seats": 50},
-    {"name": "Historian Enterprise 3M Tags", "type": "Server", "version": "2017 (17.0)", "seats": 1000},
-]}
+ENTITLEMENT = {
+    "license_id": "LIC-BROWSER",
+    "features": [
+        {"name": "InTouch Dev 60K Tags", "type": "Server", "version": "2017 (17.0)", "seats": 50},
+        {
+            "name": "Historian Enterprise 3M Tags",
+            "type": "Server",
+            "version": "2017 (17.0)",
+            "seats": 1000,
+        },
+    ],
+}
 
 
 async def test_an_administrator_runs_the_pair_from_the_browser(site, tmp_path):
     executable = chromium_or_skip()
     from playwright.async_api import expect
 
-    shots = Path(os.environ["LICENSING_SCREENSHOTS"]) if os.environ.get("LICENSING_SCREENSHOTS") else None
+    shots = (
+        Path(os.environ["LICENSING_SCREENSHOTS"])
+        if os.environ.get("LICENSING_SCREENSHOTS")
+        else None
+    )
 
     async def shot(page, name: str) -> None:
         if shots:
@@ -48,7 +61,10 @@ async def test_an_administrator_runs_the_pair_from_the_browser(site, tmp_path):
     # A long log first, so that a reset's replay lasts long enough to be seen as Recovering.
     events, _ = license_events(60_000, seed=5)
     await publish_events(site.name, events, per_message=10)
-    env = {"LICENSING_ADMIN_KEY": KEY, "LICENSING_ADMIN_USERS": f"{ADMIN}:{hash_password(PASSWORD)}"}
+    env = {
+        "LICENSING_ADMIN_KEY": KEY,
+        "LICENSING_ADMIN_USERS": f"{ADMIN}:{hash_password(PASSWORD)}",
+    }
     primary, backup = site.start_node("primary", **env), site.start_node("backup", **env)
     await primary.wait_registered(timeout=90)
     first_backup = await backup.wait_registered(timeout=90)
@@ -64,7 +80,11 @@ async def test_an_administrator_runs_the_pair_from_the_browser(site, tmp_path):
         await page.evaluate("window.__sameDocument = true")  # gone if anything reloads the page
 
         async def go(link: str) -> None:  # the sidebar: client-side navigation, no reload
-            await page.get_by_role("navigation", name="Pages").get_by_role("link", name=link, exact=True).click()
+            await (
+                page.get_by_role("navigation", name="Pages")
+                .get_by_role("link", name=link, exact=True)
+                .click()
+            )
             await expect(page.locator("#view[data-ready=true]")).to_have_count(1)
 
         def notice(kind: str):
@@ -98,7 +118,9 @@ async def test_an_administrator_runs_the_pair_from_the_browser(site, tmp_path):
         await page.click("#apply-redundancy")
         await expect(notice("ok")).to_contain_text("primary and backup are paired")
         await page.click("#manage-close")
-        await expect(page.locator("#pair-status")).to_have_text("Paired and Available", timeout=20_000)
+        await expect(page.locator("#pair-status")).to_have_text(
+            "Paired and Available", timeout=20_000
+        )
         await expect(page.locator(".tile[data-node=backup] .badge")).to_have_text("backup")
         await shot(page, "paired")
 
@@ -119,7 +141,9 @@ async def test_an_administrator_runs_the_pair_from_the_browser(site, tmp_path):
         await page.fill("#reserve-form [name=holder]", "HMI-CONTROL-ROOM")
         await page.fill("#reserve-form [name=count]", "2")
         await page.click("#reserve-submit")
-        await expect(notice("ok")).to_contain_text("2 seats of InTouch Dev 60K Tags 2017 (17.0) reserved for HMI-CONTROL-ROOM")
+        await expect(notice("ok")).to_contain_text(
+            "2 seats of InTouch Dev 60K Tags 2017 (17.0) reserved for HMI-CONTROL-ROOM"
+        )
         reservation = page.locator("#view tbody tr", has_text="HMI-CONTROL-ROOM")
         await expect(reservation).to_contain_text("0/2", timeout=LIVE)
         await reservation.get_by_role("button", name="Cancel reservation").click()
@@ -131,8 +155,13 @@ async def test_an_administrator_runs_the_pair_from_the_browser(site, tmp_path):
         await go("Usage Details")
         async with site.client() as product:
             started = time.monotonic()
-            lease = await product.acquire("InTouch Dev 60K Tags", "2017 (17.0)", device="HMI-LINE-2",
-                                          user="operator", lease_seconds=3600)
+            lease = await product.acquire(
+                "InTouch Dev 60K Tags",
+                "2017 (17.0)",
+                device="HMI-LINE-2",
+                user="operator",
+                lease_seconds=3600,
+            )
             await lease.stop_renewing()
         row = page.locator(f"tr[data-key='{lease.lease_id}']")
         await expect(row).to_be_visible(timeout=LIVE)
@@ -147,14 +176,25 @@ async def test_an_administrator_runs_the_pair_from_the_browser(site, tmp_path):
 
         # A denial shows in Denials and on the capacity chart, which answers "do we have enough seats?".
         async with site.client() as product:
-            denied = await product.send(Acquire(feature="Historian Enterprise 3M Tags", version="2017 (17.0)",
-                                                device="K1HISTREP", user="historian", count=2000))
+            denied = await product.send(
+                Acquire(
+                    feature="Historian Enterprise 3M Tags",
+                    version="2017 (17.0)",
+                    device="K1HISTREP",
+                    user="historian",
+                    count=2000,
+                )
+            )
         assert denied.error.code == "denied"
         await go("Denials")
-        await expect(page.locator("#view tbody tr").first).to_contain_text("K1HISTREP", timeout=LIVE)
+        await expect(page.locator("#view tbody tr").first).to_contain_text(
+            "K1HISTREP", timeout=LIVE
+        )
         await go("Capacity")
         await page.get_by_role("button", name="Last hour").click()
-        historian = page.locator('.chart-card[data-feature="Historian Enterprise 3M Tags|2017 (17.0)"]')
+        historian = page.locator(
+            '.chart-card[data-feature="Historian Enterprise 3M Tags|2017 (17.0)"]'
+        )
         await expect(historian.locator(".verdict")).to_have_text("Not enough seats")
         await expect(historian.locator(".deny path")).to_have_count(1)
         intouch = page.locator('.chart-card[data-feature="InTouch Dev 60K Tags|2017 (17.0)"]')
@@ -167,7 +207,9 @@ async def test_an_administrator_runs_the_pair_from_the_browser(site, tmp_path):
         await page.uncheck("#enable-backup")
         await page.click("#apply-redundancy")
         await page.click("#confirm-ok")
-        await expect(notice("error")).to_contain_text("the pair cannot be undone until all of them are deactivated")
+        await expect(notice("error")).to_contain_text(
+            "the pair cannot be undone until all of them are deactivated"
+        )
         await page.click("#manage-close")
 
         # Stop the backup: its tile says Stopped, the pair Backup not available.
@@ -186,12 +228,16 @@ async def test_an_administrator_runs_the_pair_from_the_browser(site, tmp_path):
         # Start it again: Running, Paired and Available.
         backup = site.start_node("backup", **env)
         await expect(tile.locator("[data-field=status]")).to_have_text("Running", timeout=30_000)
-        await expect(page.locator("#pair-status")).to_have_text("Paired and Available", timeout=30_000)
+        await expect(page.locator("#pair-status")).to_have_text(
+            "Paired and Available", timeout=30_000
+        )
 
         # Force-release the stuck acquisition, with a reason; then deactivate the license.
         await go("Usage Details")
         await page.fill("input[aria-label^='Filter by feature']", "")
-        await page.get_by_role("button", name="Force release InTouch Dev 60K Tags on HMI-LINE-2").click()
+        await page.get_by_role(
+            "button", name="Force release InTouch Dev 60K Tags on HMI-LINE-2"
+        ).click()
         await page.click("#confirm-ok")
         await expect(page.locator("#confirm-error")).to_contain_text("Say why")
         await page.fill("#confirm-reason", "HMI-LINE-2 was replaced and still held its seat")
@@ -211,10 +257,14 @@ async def test_an_administrator_runs_the_pair_from_the_browser(site, tmp_path):
         await page.click("#manage-close")
         await expect(page.locator("#pair-status")).to_have_text("Recovering", timeout=20_000)
         await shot(page, "recovering")
-        await expect(page.locator("#pair-status")).to_have_text("Paired and Available", timeout=60_000)
+        await expect(page.locator("#pair-status")).to_have_text(
+            "Paired and Available", timeout=60_000
+        )
         new_id = tile.locator("[data-field=server_id]")
         await expect(new_id).not_to_have_text(first_backup["server_id"])
-        await expect(new_id).to_have_text(await wait_for(lambda: _server_id(backup), 10, "the backup's new id"))
+        await expect(new_id).to_have_text(
+            await wait_for(lambda: _server_id(backup), 10, "the backup's new id")
+        )
         await go("Server Details")
         await expect(page.locator("#figure13 tr[data-node=backup]")).to_contain_text("Running")
         await expect(page.get_by_role("cell", name="License Server ID reset").first).to_be_visible()
@@ -224,13 +274,19 @@ async def test_an_administrator_runs_the_pair_from_the_browser(site, tmp_path):
 
     # The acting administrator is the recorded actor of what was done in the browser.
     async with site.database("primary") as db:
-        rows = await db.fetch("SELECT type, body->>'actor' AS actor, body->>'reason' AS reason FROM event_log "
-                              "WHERE type IN ('ServersPaired', 'LicenseActivated', 'LeaseReleased', "
-                              "'StopRequested', 'ServerIdReset') AND body->>'actor' IS NOT NULL ORDER BY 1")
+        rows = await db.fetch(
+            "SELECT type, body->>'actor' AS actor, body->>'reason' AS reason FROM event_log "
+            "WHERE type IN ('ServersPaired', 'LicenseActivated', 'LeaseReleased', "
+            "'StopRequested', 'ServerIdReset') AND body->>'actor' IS NOT NULL ORDER BY 1"
+        )
     by_type = {r["type"]: r for r in rows}
     assert {t: r["actor"] for t, r in by_type.items()} == {
-        "LeaseReleased": ADMIN, "LicenseActivated": ADMIN, "ServerIdReset": ADMIN, "ServersPaired": ADMIN,
-        "StopRequested": ADMIN}
+        "LeaseReleased": ADMIN,
+        "LicenseActivated": ADMIN,
+        "ServerIdReset": ADMIN,
+        "ServersPaired": ADMIN,
+        "StopRequested": ADMIN,
+    }
     assert by_type["LeaseReleased"]["reason"] == "HMI-LINE-2 was replaced and still held its seat"
 
 
@@ -243,9 +299,13 @@ async def test_manage_actions_need_a_login_and_the_page_token(site):
     """Reading is open; a POST without a session, without the CSRF token or with no administrators is refused."""
     import aiohttp
 
-    node = site.start_node("solo")  # no LICENSING_ADMIN_USERS: Manage is refused, and says how to fix it
+    node = site.start_node(
+        "solo"
+    )  # no LICENSING_ADMIN_USERS: Manage is refused, and says how to fix it
     await node.wait_registered()
-    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:  # cookies for 127.0.0.1
+    async with aiohttp.ClientSession(
+        cookie_jar=aiohttp.CookieJar(unsafe=True)
+    ) as http:  # cookies for 127.0.0.1
         async with http.get(node.url + "/usage") as page:
             assert page.status == 200 and "License Manager" in await page.text()
             assert "default-src 'self'" in page.headers["Content-Security-Policy"]
@@ -255,21 +315,31 @@ async def test_manage_actions_need_a_login_and_the_page_token(site):
         async with http.post(node.url + "/api/manage/unpair", json={}) as refused:
             body = await refused.json()
             assert refused.status == 403 and "LICENSING_ADMIN_USERS" in body["message"]
-        async with http.post(node.url + "/login", json={"username": "a", "password": "b"}) as no_token:
+        async with http.post(
+            node.url + "/login", json={"username": "a", "password": "b"}
+        ) as no_token:
             assert no_token.status == 403 and (await no_token.json())["error"]["code"] == "csrf"
-        async with http.post(node.url + "/login", json={"username": "a", "password": "b"},
-                             headers={"X-CSRF-Token": session["csrf"]}) as no_admins:
-            assert no_admins.status == 403 and "licensing hash-password" in (await no_admins.json())["message"]
+        async with http.post(
+            node.url + "/login",
+            json={"username": "a", "password": "b"},
+            headers={"X-CSRF-Token": session["csrf"]},
+        ) as no_admins:
+            assert (
+                no_admins.status == 403
+                and "licensing hash-password" in (await no_admins.json())["message"]
+            )
 
 
 async def test_the_manage_api_for_scripts_and_pages(site):
     """The HTTP contract behind the Manage panel: login, CSRF, answers in words, logout."""
     import aiohttp
 
-    node = site.start_node("solo", LICENSING_ADMIN_KEY=KEY,
-                           LICENSING_ADMIN_USERS=f"{ADMIN}:{hash_password(PASSWORD)}")
+    node = site.start_node(
+        "solo", LICENSING_ADMIN_KEY=KEY, LICENSING_ADMIN_USERS=f"{ADMIN}:{hash_password(PASSWORD)}"
+    )
     await node.wait_registered()
     async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+
         async def post(path: str, body: dict, token: str | None) -> tuple[int, dict]:
             headers = {"X-CSRF-Token": token} if token else {}
             async with http.post(node.url + path, json=body, headers=headers) as response:
@@ -278,10 +348,20 @@ async def test_the_manage_api_for_scripts_and_pages(site):
         async with http.get(node.url + "/api/session") as answer:
             anonymous = await answer.json()
         assert anonymous["user"] is None and anonymous["admins_configured"] is True
-        assert await post("/api/manage/sync", {"node": "solo"}, anonymous["csrf"]) == (401, {
-            "ok": False, "error": {"code": "login", "message": "sign in as an administrator to manage the license "
-                                   "servers"}, "message": "sign in as an administrator to manage the license servers"})
-        status, login = await post("/login", {"username": ADMIN, "password": PASSWORD}, anonymous["csrf"])
+        assert await post("/api/manage/sync", {"node": "solo"}, anonymous["csrf"]) == (
+            401,
+            {
+                "ok": False,
+                "error": {
+                    "code": "login",
+                    "message": "sign in as an administrator to manage the license servers",
+                },
+                "message": "sign in as an administrator to manage the license servers",
+            },
+        )
+        status, login = await post(
+            "/login", {"username": ADMIN, "password": PASSWORD}, anonymous["csrf"]
+        )
         assert status == 200 and login["user"] == ADMIN and login["csrf"] != anonymous["csrf"]
         cookie = next(c for c in http.cookie_jar if c.key == "lm_session_solo")
         assert cookie["httponly"] and cookie["samesite"] == "Strict"
@@ -289,16 +369,30 @@ async def test_the_manage_api_for_scripts_and_pages(site):
         # The old (anonymous) token is no good any more; the new one is required.
         assert (await post("/api/manage/sync", {"node": "solo"}, anonymous["csrf"]))[0] == 403
         assert (await post("/api/manage/sync", {"node": "solo"}, None))[0] == 403
-        status, bad = await post("/api/manage/reserve", {"feature": "X", "version": "1", "holder": "h",
-                                                         "holder_type": "both"}, login["csrf"])
+        status, bad = await post(
+            "/api/manage/reserve",
+            {"feature": "X", "version": "1", "holder": "h", "holder_type": "both"},
+            login["csrf"],
+        )
         assert status == 400 and bad["message"] == "a reservation is for a device or for a user"
-        status, bad_file = await post("/api/manage/activate", {"license_id": "L", "features": [{"name": "F"}]},
-                                      login["csrf"])
+        status, bad_file = await post(
+            "/api/manage/activate", {"license_id": "L", "features": [{"name": "F"}]}, login["csrf"]
+        )
         assert status == 400 and "version" in bad_file["message"] and "seats" in bad_file["message"]
-        status, unknown = await post("/api/manage/deactivate", {"license_id": "LIC-NONE"}, login["csrf"])
-        assert status == 200 and unknown == {**unknown, "ok": False, "message": "license LIC-NONE is not activated"}
+        status, unknown = await post(
+            "/api/manage/deactivate", {"license_id": "LIC-NONE"}, login["csrf"]
+        )
+        assert status == 200 and unknown == {
+            **unknown,
+            "ok": False,
+            "message": "license LIC-NONE is not activated",
+        }
         status, synced = await post("/api/manage/sync", {"node": "solo"}, login["csrf"])
-        assert status == 200 and synced["ok"] and synced["message"] == "solo is replaying the log to sync with its pair."
+        assert (
+            status == 200
+            and synced["ok"]
+            and synced["message"] == "solo is replaying the log to sync with its pair."
+        )
         assert synced["actor"] == ADMIN
 
         status, out = await post("/logout", {}, login["csrf"])

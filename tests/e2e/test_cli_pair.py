@@ -1,4 +1,5 @@
 """The administrator's CLI against two real nodes: pair, unpair, refusals in words, reset-id and replay."""
+
 from __future__ import annotations
 
 import asyncio
@@ -14,13 +15,30 @@ from tests.support.sites import AMQP_URL, PG_DSN
 GRANT = [FeatureGrant(name="InTouch", type="Server", version="2017", seats=5)]
 
 
-async def licensing(site, api_url: str, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+async def licensing(
+    site, api_url: str, *args: str, timeout: float = 60
+) -> subprocess.CompletedProcess:
     """``licensing --site SITE --actor admin ARGS`` as its own process."""
-    env = {**os.environ, "LICENSING_AMQP_URL": AMQP_URL, "LICENSING_PG_DSN": PG_DSN,
-           "LICENSING_API_URL": api_url, "COLUMNS": "120"}
-    argv = [sys.executable, "-m", "services.cli.main", "--site", site.name, "--actor", "admin", *args]
-    return await asyncio.to_thread(subprocess.run, argv, cwd=REPO, env=env, capture_output=True, text=True,
-                                   timeout=timeout)
+    env = {
+        **os.environ,
+        "LICENSING_AMQP_URL": AMQP_URL,
+        "LICENSING_PG_DSN": PG_DSN,
+        "LICENSING_API_URL": api_url,
+        "COLUMNS": "120",
+    }
+    argv = [
+        sys.executable,
+        "-m",
+        "services.cli.main",
+        "--site",
+        site.name,
+        "--actor",
+        "admin",
+        *args,
+    ]
+    return await asyncio.to_thread(
+        subprocess.run, argv, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def ok_json(done: subprocess.CompletedProcess) -> dict:
@@ -38,7 +56,11 @@ async def test_pair_unpair_refusals_reset_and_replay_from_the_cli(site):
 
     ok_json(await licensing(site, api, "pair", "primary", "backup", "--json"))
     again = await licensing(site, api, "pair", "primary", "backup")
-    assert again.returncode == 1 and "already paired" in again.stderr and "unpair them first" in again.stderr
+    assert (
+        again.returncode == 1
+        and "already paired" in again.stderr
+        and "unpair them first" in again.stderr
+    )
     ok_json(await licensing(site, api, "unpair", "--json"))
     assert (await primary.get("/api/servers"))["pair"] is None
     usage = await licensing(site, api, "pair", "primary")
@@ -49,7 +71,10 @@ async def test_pair_unpair_refusals_reset_and_replay_from_the_cli(site):
         assert (await admin.activate("LIC-EARLY", GRANT)).ok
         refused = await licensing(site, api, "pair", "primary", "backup")
         assert refused.returncode == 1
-        assert "neither server may hold activated licenses" in refused.stderr and "LIC-EARLY" in refused.stderr
+        assert (
+            "neither server may hold activated licenses" in refused.stderr
+            and "LIC-EARLY" in refused.stderr
+        )
         assert (await admin.deactivate("LIC-EARLY")).ok
     must_reset = await licensing(site, api, "--json", "pair", "primary", "backup")
     assert must_reset.returncode == 1
@@ -68,10 +93,15 @@ async def test_pair_unpair_refusals_reset_and_replay_from_the_cli(site):
 
     # replay (the seed's Sync) shows its progress and ends when the backup matches the writer.
     replayed = ok_json(await licensing(site, backup.url, "replay", "backup", "--json"))
-    assert replayed["node"] == "backup" and replayed["server_id"] == new_id and replayed["matched"] == "primary"
+    assert (
+        replayed["node"] == "backup"
+        and replayed["server_id"] == new_id
+        and replayed["matched"] == "primary"
+    )
     assert replayed["events"] > 0 and replayed["rate"] > 0 and replayed["elapsed"] > 0
-    assert "Replaying backup" in replayed_progress(await licensing(site, api, "replay", "backup", "--from-peer",
-                                                                   "primary"))
+    assert "Replaying backup" in replayed_progress(
+        await licensing(site, api, "replay", "backup", "--from-peer", "primary")
+    )
     a, b = await primary.health(), await backup.health()
     assert b["caught_up"] and b["server_id"] == new_id
     assert (a["offset"], a["digest"]) == (b["offset"], b["digest"])
@@ -83,5 +113,9 @@ async def test_pair_unpair_refusals_reset_and_replay_from_the_cli(site):
 def replayed_progress(done: subprocess.CompletedProcess) -> str:
     """The progress bar goes to stderr; the summary to stdout."""
     assert done.returncode == 0, (done.stdout, done.stderr)
-    assert "Replayed" in done.stdout and "events/s" in done.stdout and "matches primary (" in done.stdout
+    assert (
+        "Replayed" in done.stdout
+        and "events/s" in done.stdout
+        and "matches primary (" in done.stdout
+    )
     return done.stderr

@@ -1,4 +1,5 @@
 """``licensing up``: a paired primary and backup plus the watchdog as processes; Ctrl-C stops them all."""
+
 from __future__ import annotations
 
 import asyncio
@@ -30,7 +31,9 @@ def children_of(pid: int) -> dict[int, str]:
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit() and (fields := _stat(int(entry.name))) and int(fields[1]) == pid:
             try:
-                found[int(entry.name)] = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+                found[int(entry.name)] = (
+                    (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+                )
             except OSError:
                 pass
     return found
@@ -42,19 +45,37 @@ def running(pid: int) -> bool:
 
 
 def up_env(site: str) -> dict[str, str]:
-    return {**os.environ, "LICENSING_SITE": site, "LICENSING_AMQP_URL": AMQP_URL, "LICENSING_PG_DSN": PG_DSN,
-            "PYTHONUNBUFFERED": "1"}
+    return {
+        **os.environ,
+        "LICENSING_SITE": site,
+        "LICENSING_AMQP_URL": AMQP_URL,
+        "LICENSING_PG_DSN": PG_DSN,
+        "PYTHONUNBUFFERED": "1",
+    }
 
 
 async def test_up_runs_a_paired_pair_and_the_watchdog_and_ctrl_c_stops_every_child(tmp_path):
     site, ports = new_site_name(), (free_port(), free_port())
     urls = [f"http://127.0.0.1:{port}" for port in ports]
-    argv = [sys.executable, "-m", "services.cli.main", "up", "--primary-port", str(ports[0]),
-            "--backup-port", str(ports[1]), "--log-dir", str(tmp_path / "logs"), "--json"]
-    up = subprocess.Popen(argv, cwd=REPO, env=up_env(site), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          text=True)
+    argv = [
+        sys.executable,
+        "-m",
+        "services.cli.main",
+        "up",
+        "--primary-port",
+        str(ports[0]),
+        "--backup-port",
+        str(ports[1]),
+        "--log-dir",
+        str(tmp_path / "logs"),
+        "--json",
+    ]
+    up = subprocess.Popen(
+        argv, cwd=REPO, env=up_env(site), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     kids: dict[int, str] = {}
     try:
+
         async def paired() -> dict | None:
             if up.poll() is not None:
                 raise RuntimeError(f"licensing up exited with {up.returncode}: {up.communicate()}")
@@ -68,19 +89,30 @@ async def test_up_runs_a_paired_pair_and_the_watchdog_and_ctrl_c_stops_every_chi
                         servers = await response.json()
                 except (aiohttp.ClientError, asyncio.TimeoutError, OSError):
                     return None
-            return servers if servers["pair"] == {"primary": "primary", "backup": "backup"} else None
+            return (
+                servers if servers["pair"] == {"primary": "primary", "backup": "backup"} else None
+            )
 
         servers = await wait_for(paired, 45, "both nodes up and paired", interval=0.2)
         assert [(s["node"], s["role"], s["api_url"]) for s in servers["servers"]] == [
-            ("primary", "primary", urls[0]), ("backup", "backup", urls[1])]
+            ("primary", "primary", urls[0]),
+            ("backup", "backup", urls[1]),
+        ]
         # A fresh machine: a demo vendor key, and a demo entitlement activated on the new pair.
-        licensed = await wait_for(lambda: _demo_licensed(urls[0]), 30, "the demo license on the pair")
+        licensed = await wait_for(
+            lambda: _demo_licensed(urls[0]), 30, "the demo license on the pair"
+        )
         assert len(licensed) == 1 and licensed[0].startswith("DEMO-")
         assert json.loads((tmp_path / "demo-vendor.json").read_text())["demo"] is True
-        kids = await wait_for(lambda: _three(children_of(up.pid)), 10, "three children of licensing up")
+        kids = await wait_for(
+            lambda: _three(children_of(up.pid)), 10, "three children of licensing up"
+        )
         commands = sorted(cmd.split(" services.cli.main ", 1)[-1].strip() for cmd in kids.values())
-        assert commands == [f"server --node backup --http-port {ports[1]}",
-                            f"server --node primary --http-port {ports[0]}", "watchdog"], commands
+        assert commands == [
+            f"server --node backup --http-port {ports[1]}",
+            f"server --node primary --http-port {ports[0]}",
+            "watchdog",
+        ], commands
 
         up.send_signal(signal.SIGINT)
         out, err = await asyncio.to_thread(up.communicate, timeout=30)
@@ -89,9 +121,15 @@ async def test_up_runs_a_paired_pair_and_the_watchdog_and_ctrl_c_stops_every_chi
         summary = json.loads(out)
         assert {row["pid"] for row in summary["nodes"]} | {summary["watchdog"]["pid"]} == set(kids)
         assert [(row["node"], row["role"], row["license_manager"]) for row in summary["nodes"]] == [
-            ("primary", "primary", urls[0] + "/"), ("backup", "backup", urls[1] + "/")]
+            ("primary", "primary", urls[0] + "/"),
+            ("backup", "backup", urls[1] + "/"),
+        ]
         assert all(row["server_id"] for row in summary["nodes"])
-        assert {p.name for p in (tmp_path / "logs").iterdir()} == {"primary.log", "backup.log", "watchdog.log"}
+        assert {p.name for p in (tmp_path / "logs").iterdir()} == {
+            "primary.log",
+            "backup.log",
+            "watchdog.log",
+        }
         assert "Stopped primary" in err and "Stopped backup" in err and "Stopped watchdog" in err
     finally:
         for pid in [up.pid, *kids]:
@@ -122,11 +160,36 @@ async def test_up_refuses_a_busy_port_and_two_nodes_of_one_name(tmp_path):
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        base = [sys.executable, "-m", "services.cli.main", "up", "--log-dir", str(tmp_path), "--no-watchdog"]
+        base = [
+            sys.executable,
+            "-m",
+            "services.cli.main",
+            "up",
+            "--log-dir",
+            str(tmp_path),
+            "--no-watchdog",
+        ]
         taken = await asyncio.to_thread(
-            subprocess.run, [*base, "--primary-port", str(port), "--backup-port", str(free_port())],
-            cwd=REPO, env=up_env(site), capture_output=True, text=True, timeout=30)
-    assert taken.returncode == 1 and f"port {port}" in taken.stderr and "already in use" in taken.stderr
-    same = await asyncio.to_thread(subprocess.run, [*base, "--primary", "x", "--backup", "x"], cwd=REPO,
-                                   env=up_env(site), capture_output=True, text=True, timeout=30)
+            subprocess.run,
+            [*base, "--primary-port", str(port), "--backup-port", str(free_port())],
+            cwd=REPO,
+            env=up_env(site),
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    assert (
+        taken.returncode == 1
+        and f"port {port}" in taken.stderr
+        and "already in use" in taken.stderr
+    )
+    same = await asyncio.to_thread(
+        subprocess.run,
+        [*base, "--primary", "x", "--backup", "x"],
+        cwd=REPO,
+        env=up_env(site),
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert same.returncode == 2 and "different names" in same.stderr

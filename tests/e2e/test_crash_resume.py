@@ -1,4 +1,5 @@
 """A projector killed mid-batch resumes from its checkpoint without counting anything twice."""
+
 from __future__ import annotations
 
 from tests.support.fake_log import license_events, publish_events

@@ -1,5 +1,6 @@
 """Vendor-signed entitlements on real nodes: the offline activation flow from the CLI, every
 refusal in words, the receipt, and a forged activation on the stream ignored alike everywhere."""
+
 from __future__ import annotations
 
 import asyncio
@@ -26,12 +27,27 @@ FEATURE = "InTouch Dev 60K Tags:2017 (17.0):Server:50"
 
 async def licensing(site, api_url: str, *args: str, **env: str) -> subprocess.CompletedProcess:
     """``licensing --site SITE ARGS`` as its own process."""
-    env = {**os.environ, "LICENSING_AMQP_URL": AMQP_URL, "LICENSING_PG_DSN": PG_DSN,
-           "LICENSING_API_URL": api_url, "COLUMNS": "200", **env}
-    argv = [sys.executable, "-m", "services.cli.main", "--site", site.name, "--actor", "admin",
-            *args]
-    return await asyncio.to_thread(subprocess.run, argv, cwd=REPO, env=env, capture_output=True,
-                                   text=True, timeout=60)
+    env = {
+        **os.environ,
+        "LICENSING_AMQP_URL": AMQP_URL,
+        "LICENSING_PG_DSN": PG_DSN,
+        "LICENSING_API_URL": api_url,
+        "COLUMNS": "200",
+        **env,
+    }
+    argv = [
+        sys.executable,
+        "-m",
+        "services.cli.main",
+        "--site",
+        site.name,
+        "--actor",
+        "admin",
+        *args,
+    ]
+    return await asyncio.to_thread(
+        subprocess.run, argv, cwd=REPO, env=env, capture_output=True, text=True, timeout=60
+    )
 
 
 def refused(done: subprocess.CompletedProcess, code: str) -> str:
@@ -91,19 +107,43 @@ async def test_offline_activation_refusals_and_a_receipt_the_vendor_verifies(sit
     ids = [(await primary.health())["server_id"], (await backup.health())["server_id"]]
     assert request["server_ids"] == ids and request["site_public_key"] == keys.public_text(site_key)
 
-    async def issue(out: str, *extra: str, request_file: Path = req, serial: str = "SN-1",
-                    license_id: str = "LIC-1", key: Path = vendor_key) -> Path:
-        done = await licensing(site, api, "vendor", "issue", "--request", str(request_file),
-                               "--key", str(key), "--license-id", license_id,
-                               "--customer", "Plant 7", "--serial", serial,
-                               "--feature", FEATURE, *extra, "--out", str(tmp_path / out))
+    async def issue(
+        out: str,
+        *extra: str,
+        request_file: Path = req,
+        serial: str = "SN-1",
+        license_id: str = "LIC-1",
+        key: Path = vendor_key,
+    ) -> Path:
+        done = await licensing(
+            site,
+            api,
+            "vendor",
+            "issue",
+            "--request",
+            str(request_file),
+            "--key",
+            str(key),
+            "--license-id",
+            license_id,
+            "--customer",
+            "Plant 7",
+            "--serial",
+            serial,
+            "--feature",
+            FEATURE,
+            *extra,
+            "--out",
+            str(tmp_path / out),
+        )
         assert done.returncode == 0, done.stderr
         return tmp_path / out
 
     good = await issue("entitlement.json")
     more_seats = rewrite(good, lambda t: t["features"][0].update(seats=1_000_000))
     assert "changed after the vendor signed it" in refused(
-        await licensing(site, api, "activate", str(more_seats)), "bad_signature")
+        await licensing(site, api, "activate", str(more_seats)), "bad_signature"
+    )
     added = rewrite(good, lambda t: t["features"].append({**t["features"][0], "name": "Historian"}))
     refused(await licensing(site, api, "activate", str(added)), "bad_signature")
 
@@ -119,8 +159,9 @@ async def test_offline_activation_refusals_and_a_receipt_the_vendor_verifies(sit
 
     activated = await licensing(site, api, "activate", str(good))
     assert activated.returncode == 0, activated.stderr
-    assert "already_activated" in refused(await licensing(site, api, "activate", str(good)),
-                                         "already_activated")
+    assert "already_activated" in refused(
+        await licensing(site, api, "activate", str(good)), "already_activated"
+    )
     by_new_key = await issue("lic-2.json", serial="SN-2", license_id="LIC-2", key=rotated_key)
     assert (await licensing(site, api, "activate", str(by_new_key))).returncode == 0
     async with site.client() as client:
@@ -130,13 +171,15 @@ async def test_offline_activation_refusals_and_a_receipt_the_vendor_verifies(sit
     receipt = tmp_path / "receipt.json"
     returned = await licensing(site, api, "deactivate", "LIC-1", "--receipt", str(receipt))
     assert returned.returncode == 0, returned.stderr
-    verified = await licensing(site, api, "vendor", "verify-receipt", str(receipt), "--request",
-                               str(req))
+    verified = await licensing(
+        site, api, "vendor", "verify-receipt", str(receipt), "--request", str(req)
+    )
     assert verified.returncode == 0, verified.stderr
     assert "Receipt valid: license LIC-1 (serial SN-1)" in verified.stdout
     changed = rewrite(receipt, lambda t: t.update(license_id="LIC-2"))
-    rejected = await licensing(site, api, "vendor", "verify-receipt", str(changed), "--request",
-                               str(req))
+    rejected = await licensing(
+        site, api, "vendor", "verify-receipt", str(changed), "--request", str(req)
+    )
     assert rejected.returncode == 1 and "NOT valid" in rejected.stderr
     # Deactivated is not forgotten: the same file cannot bring the seats back.
     refused(await licensing(site, api, "activate", str(good)), "already_activated")
@@ -150,38 +193,58 @@ async def test_a_forged_activation_on_the_stream_is_ignored_by_every_node_alike(
     ids = [s["server_id"] for s in servers["servers"]]
     now = datetime.now(timezone.utc)
     terms = entitlement.Terms(
-        license_id="LIC-FORGED", serial="SN-F", customer="nobody", site=site.name, server_ids=ids,
+        license_id="LIC-FORGED",
+        serial="SN-F",
+        customer="nobody",
+        site=site.name,
+        server_ids=ids,
         features=[FeatureGrant(name="InTouch", version="2017", seats=1_000_000)],
-        not_before=now.replace(year=now.year - 1), not_after=now.replace(year=now.year + 1),
-        nonce="n", issued_at=now)
+        not_before=now.replace(year=now.year - 1),
+        not_after=now.replace(year=now.year + 1),
+        nonce="n",
+        issued_at=now,
+    )
     # Valid-looking: the trusted vendor's key id, a real Ed25519 signature, by the wrong key.
     by_impostor = entitlement.issue(terms, impostor)
     forged_document = by_impostor.model_copy(
-        update={"key_id": keys.key_id(keys.public_text(vendor))})
+        update={"key_id": keys.key_id(keys.public_text(vendor))}
+    )
     assert signed.terms_of(forged_document, entitlement.Terms) == terms
-    forged = LicenseActivated(command_id="forged-1", epoch=h["epoch"], at=now,
-                              license_id="LIC-FORGED", features=terms.features, server_ids=ids,
-                              entitlement=forged_document)
+    forged = LicenseActivated(
+        command_id="forged-1",
+        epoch=h["epoch"],
+        at=now,
+        license_id="LIC-FORGED",
+        features=terms.features,
+        server_ids=ids,
+        entitlement=forged_document,
+    )
     await publish_events(site.name, [forged])
 
     async def settled():
         a, b = await primary.health(), await backup.health()
-        return (a["offset"] == b["offset"] and a["offset"] == a["applied_offset"]
-                and b["offset"] == b["applied_offset"] and a["events_applied"] > h["events_applied"]
-                and (a, b))
+        return (
+            a["offset"] == b["offset"]
+            and a["offset"] == a["applied_offset"]
+            and b["offset"] == b["applied_offset"]
+            and a["events_applied"] > h["events_applied"]
+            and (a, b)
+        )
 
     a, b = await wait_for(settled, 10, "both nodes past the forged event")
     assert a["digest"] == b["digest"]
     for node in ("primary", "backup"):
         async with site.database(node) as db:
             verdict = await db.fetchval(
-                "SELECT ignored FROM event_log WHERE type = 'LicenseActivated'")
+                "SELECT ignored FROM event_log WHERE type = 'LicenseActivated'"
+            )
             licenses = await db.fetch("SELECT license_id FROM licenses")
         assert verdict == "bad_entitlement"
         assert licenses == []
     async with site.client() as client:
-        denied = await client.send(Acquire(feature="InTouch", version="2017", device="hmi",
-                                           user="op"))
+        denied = await client.send(
+            Acquire(feature="InTouch", version="2017", device="hmi", user="op")
+        )
         assert denied.error.reason == "unknown_feature"
 
 
@@ -189,8 +252,9 @@ async def test_without_vendor_keys_health_says_unsigned_is_accepted(site, tmp_pa
     node = site.start_node("solo")
     await node.wait_registered()
     health = await node.health()
-    assert health["entitlements"] == ("unsigned accepted (no LICENSING_VENDOR_KEYS): "
-                                      "demo and test mode")
+    assert health["entitlements"] == (
+        "unsigned accepted (no LICENSING_VENDOR_KEYS): demo and test mode"
+    )
     api = node.url
     unsigned = await licensing(site, api, "activate", "--license-id", "U1", "--feature", "X:1:5")
     assert unsigned.returncode == 0, unsigned.stderr
@@ -199,10 +263,28 @@ async def test_without_vendor_keys_health_says_unsigned_is_accepted(site, tmp_pa
     vendor_key = tmp_path / "vendor.key"
     made = await licensing(site, api, "vendor", "keygen", "--out", str(vendor_key))
     assert made.returncode == 0, made.stderr
-    issued = await licensing(site, api, "vendor", "issue", "--request", str(req), "--key",
-                             str(vendor_key), "--license-id", "S1", "--customer", "c", "--serial",
-                             "SN", "--feature", FEATURE, "--out", str(tmp_path / "s1.json"))
+    issued = await licensing(
+        site,
+        api,
+        "vendor",
+        "issue",
+        "--request",
+        str(req),
+        "--key",
+        str(vendor_key),
+        "--license-id",
+        "S1",
+        "--customer",
+        "c",
+        "--serial",
+        "SN",
+        "--feature",
+        FEATURE,
+        "--out",
+        str(tmp_path / "s1.json"),
+    )
     assert issued.returncode == 0, issued.stderr
-    message = refused(await licensing(site, api, "activate", str(tmp_path / "s1.json")),
-                      "bad_signature")
+    message = refused(
+        await licensing(site, api, "activate", str(tmp_path / "s1.json")), "bad_signature"
+    )
     assert "no vendor keys" in message

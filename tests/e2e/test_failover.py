@@ -24,6 +24,7 @@ which RabbitMQ checks once per timeout and acts on after two silent checks, i.e.
 + 2 s. Run with ``-s`` to see the numbers; ``FAILOVER_RESULTS=path`` appends them
 as JSON lines.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -46,14 +47,14 @@ from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.slow
 
-RUNTIME = ("Runtime", "2017")      # contended: fewer seats than load clients
+RUNTIME = ("Runtime", "2017")  # contended: fewer seats than load clients
 HISTORIAN = ("Historian", "2017")  # leases pinned across the fault
 RUNTIME_SEATS, CLIENTS, PINNED = 3, 4, 2
 HOLD_SECONDS = 0.03
-MAX_CYCLES = 400                   # per client: the load is bounded in count as well as in time
+MAX_CYCLES = 400  # per client: the load is bounded in count as well as in time
 PRE_FAULT_SECONDS = 1.5
 POST_TAKEOVER_SECONDS = 1.5
-IMMEDIATE_TARGET = 2.0             # the broker sees the socket close at once
+IMMEDIATE_TARGET = 2.0  # the broker sees the socket close at once
 
 
 @pytest.fixture
@@ -83,7 +84,7 @@ class Load:
 
     site: Any
     acquires: list[Acquired] = field(default_factory=list)
-    held: dict[str, str] = field(default_factory=dict)       # lease id -> acquire command id
+    held: dict[str, str] = field(default_factory=dict)  # lease id -> acquire command id
     released: set[str] = field(default_factory=set)
     releases: list[tuple[float, float]] = field(default_factory=list)  # (sent, replied)
     errors: list[str] = field(default_factory=list)
@@ -91,7 +92,9 @@ class Load:
     tasks: list[asyncio.Task] = field(default_factory=list)
 
     def start(self) -> None:
-        self.tasks = [asyncio.create_task(self._client(i), name=f"load-{i}") for i in range(CLIENTS)]
+        self.tasks = [
+            asyncio.create_task(self._client(i), name=f"load-{i}") for i in range(CLIENTS)
+        ]
 
     def round_trips(self) -> list[tuple[float, float]]:
         return [(a.sent, a.replied) for a in self.acquires] + self.releases
@@ -109,7 +112,9 @@ class Load:
                 cid = f"load{i}-{uuid.uuid4().hex[:12]}"
                 sent = time.monotonic()
                 try:
-                    lease = await client.acquire(*RUNTIME, device=f"hmi{i}", user="op", command_id=cid)
+                    lease = await client.acquire(
+                        *RUNTIME, device=f"hmi{i}", user="op", command_id=cid
+                    )
                 except LicenseDenied:
                     self.acquires.append(Acquired(cid, sent, time.monotonic(), None))
                     if self.stop.is_set():
@@ -162,7 +167,9 @@ class SeatWatch:
         except Exception:
             return  # frozen, killed or restarting: nothing to sample
         self.samples += 1
-        self.violations += [(node.node, f) for f in features if f["in_use"] > f["total"] or f["in_use"] < 0]
+        self.violations += [
+            (node.node, f) for f in features if f["in_use"] > f["total"] or f["in_use"] < 0
+        ]
 
     async def _run(self) -> None:
         while True:
@@ -188,15 +195,21 @@ async def start_pair(site, proxy: TcpProxy, admin: LicenseClient) -> Pair:
     primary_env = {"LICENSING_AMQP_URL": proxy.amqp_url()}
     primary = site.start_node("primary", **primary_env)
     await primary.wait_healthy()
-    reply = await admin.activate("LIC-FAILOVER", [
-        FeatureGrant(name=RUNTIME[0], version=RUNTIME[1], seats=RUNTIME_SEATS),
-        FeatureGrant(name=HISTORIAN[0], version=HISTORIAN[1], seats=PINNED + 1)])
+    reply = await admin.activate(
+        "LIC-FAILOVER",
+        [
+            FeatureGrant(name=RUNTIME[0], version=RUNTIME[1], seats=RUNTIME_SEATS),
+            FeatureGrant(name=HISTORIAN[0], version=HISTORIAN[1], seats=PINNED + 1),
+        ],
+    )
     assert reply.ok, reply
     h = await wait_for(lambda: _writer(primary), 10, "the primary to be the writer")
     backup = site.start_node("backup")
     await backup.wait_healthy()
     await wait_for(lambda: _same_offset(primary, backup), 10, "the backup to catch up")
-    pinned = [await admin.acquire(*HISTORIAN, device=f"pinned{i}", user="svc") for i in range(PINNED)]
+    pinned = [
+        await admin.acquire(*HISTORIAN, device=f"pinned{i}", user="svc") for i in range(PINNED)
+    ]
     return Pair(primary, backup, admin, pinned, h["epoch"])
 
 
@@ -204,9 +217,14 @@ def note(pair: Pair, what: str) -> None:
     pair.notes[what] = round(time.monotonic() - pair.t_fault, 3)
 
 
-async def run_failover(site, proxy: TcpProxy, name: str, target: float,
-                       fault: Callable[[Pair], Awaitable[None]],
-                       recover: Callable[[Pair], Awaitable[NodeProcess]]) -> float:
+async def run_failover(
+    site,
+    proxy: TcpProxy,
+    name: str,
+    target: float,
+    fault: Callable[[Pair], Awaitable[None]],
+    recover: Callable[[Pair], Awaitable[NodeProcess]],
+) -> float:
     """Start the pair, run the load, inject ``fault``, check everything. Returns the failover time."""
     async with site.client() as admin:
         pair = await start_pair(site, proxy, admin)
@@ -222,15 +240,21 @@ async def run_failover(site, proxy: TcpProxy, name: str, target: float,
 
             t_fault = pair.t_fault = time.monotonic()
             await fault(pair)
-            took_over = await wait_for(lambda: _writer(pair.backup), target + 15, "the backup to take over")
+            took_over = await wait_for(
+                lambda: _writer(pair.backup), target + 15, "the backup to take over"
+            )
             t_takeover = time.monotonic()
             assert took_over["epoch"] > pair.old_epoch
-            await wait_for(lambda: _true(load.served_since(t_takeover) >= 5), 15, "the backup serving acquires")
+            await wait_for(
+                lambda: _true(load.served_since(t_takeover) >= 5), 15, "the backup serving acquires"
+            )
             await asyncio.sleep(POST_TAKEOVER_SECONDS)
 
             # The leases held across the fault are there on the survivor, and it can release one.
             pinned_ids = {lease.lease_id for lease in pair.pinned}
-            await wait_for(lambda: _usage_has(pair.backup, pinned_ids), 5, "the pinned leases on the survivor")
+            await wait_for(
+                lambda: _usage_has(pair.backup, pinned_ids), 5, "the pinned leases on the survivor"
+            )
             released = await pair.pinned[0].release()
             assert released is not None and released.ok, released
 
@@ -250,8 +274,12 @@ async def run_failover(site, proxy: TcpProxy, name: str, target: float,
         raise AssertionError(f"clients were let down: {load.errors}; nodes now: {healths}")
     # The stale writer learns it lost, and both nodes converge on the same log. (A restarted
     # node registers itself through the writer, so the log may still grow a little here.)
-    await wait_for(lambda: _converged(primary, pair.backup), 30, "the primary to catch up as follower")
-    survivor = await wait_for(lambda: _identical_models(site), 15, "identical read models on both nodes")
+    await wait_for(
+        lambda: _converged(primary, pair.backup), 30, "the primary to catch up as follower"
+    )
+    survivor = await wait_for(
+        lambda: _identical_models(site), 15, "identical read models on both nodes"
+    )
     a, b = await _converged(primary, pair.backup)
     assert a["digest"] == b["digest"] and a["epoch"] == b["epoch"] == took_over["epoch"]
     assert a["writer"] is False and b["writer"] is True
@@ -264,30 +292,40 @@ async def run_failover(site, proxy: TcpProxy, name: str, target: float,
 
     failover = first_served_by(load, survivor, took_over["epoch"]) - t_fault
     report(name, failover, target, load, pair, t_takeover)
-    assert failover < target, f"{name}: the backup served its first acquire {failover:.2f}s after the fault"
+    assert failover < target, (
+        f"{name}: the backup served its first acquire {failover:.2f}s after the fault"
+    )
     return failover
 
 
 async def check_log(site, pair: Pair, load: Load, models: dict[str, list[tuple]]) -> None:
     """What the clients were told against what the survivor's log and read models say."""
     async with site.database("backup") as db:
-        events = [dict(r) for r in await db.fetch(
-            "SELECT stream_offset, idx, type, ignored, (body->>'epoch')::int AS epoch, "
-            "body->>'command_id' AS command_id, body->>'lease_id' AS lease_id FROM event_log "
-            "ORDER BY stream_offset, idx")]
+        events = [
+            dict(r)
+            for r in await db.fetch(
+                "SELECT stream_offset, idx, type, ignored, (body->>'epoch')::int AS epoch, "
+                "body->>'command_id' AS command_id, body->>'lease_id' AS lease_id FROM event_log "
+                "ORDER BY stream_offset, idx"
+            )
+        ]
         usage = {r["lease_id"] for r in await db.fetch("SELECT lease_id FROM usage")}
         over = await db.fetch("SELECT * FROM usage_history WHERE in_use > total OR in_use < 0")
     assert not over, f"the log shows more seats in use than exist: {over[:5]}"
 
     # Every lease a client holds is on the survivor, and nothing else is (no leaked seat).
-    assert usage == set(load.held), (f"missing on the survivor: {set(load.held) - usage}; "
-                                     f"never told to a client: {usage - set(load.held)}")
+    assert usage == set(load.held), (
+        f"missing on the survivor: {set(load.held) - usage}; "
+        f"never told to a client: {usage - set(load.held)}"
+    )
 
     # Every granted reply is an accepted event with the same lease id.
     accepted = {e["command_id"]: e for e in events if e["ignored"] is None and e["command_id"]}
     for a in load.acquires:
         event = accepted.get(a.command_id)
-        assert event is not None, f"acquire {a.command_id} was answered but is not accepted in the log"
+        assert event is not None, (
+            f"acquire {a.command_id} was answered but is not accepted in the log"
+        )
         if a.lease_id is not None:
             assert event["type"] == "LeaseGranted" and event["lease_id"] == a.lease_id, (a, event)
         else:
@@ -297,14 +335,22 @@ async def check_log(site, pair: Pair, load: Load, models: dict[str, list[tuple]]
     promotions = [e for e in events if e["type"] == "WriterPromoted" and e["ignored"] is None]
     assert [p["epoch"] for p in promotions][-2:] == [pair.old_epoch, promotions[-1]["epoch"]]
     taken_at = (promotions[-1]["stream_offset"], promotions[-1]["idx"])
-    stale = [e for e in events if (e["stream_offset"], e["idx"]) > taken_at and e["type"] != "WriterPromoted"
-             and e["epoch"] is not None and e["epoch"] != promotions[-1]["epoch"]]
+    stale = [
+        e
+        for e in events
+        if (e["stream_offset"], e["idx"]) > taken_at
+        and e["type"] != "WriterPromoted"
+        and e["epoch"] is not None
+        and e["epoch"] != promotions[-1]["epoch"]
+    ]
     assert all(e["ignored"] == "stale_epoch" for e in stale), stale
     assert not ({e["lease_id"] for e in stale} & usage), "a stale grant holds a seat"
     ignored = [e for e in events if e["ignored"] is not None]
-    print(f"  log: {len(events)} events, {len(stale)} from the stale writer, "
-          f"{len(ignored)} ignored ({sorted({e['ignored'] for e in ignored})}); "
-          f"usage rows {len(models['usage'])}")
+    print(
+        f"  log: {len(events)} events, {len(stale)} from the stale writer, "
+        f"{len(ignored)} ignored ({sorted({e['ignored'] for e in ignored})}); "
+        f"usage rows {len(models['usage'])}"
+    )
 
 
 def first_served_by(load: Load, models: dict[str, list[tuple]], epoch: int) -> float:
@@ -319,23 +365,40 @@ def first_served_by(load: Load, models: dict[str, list[tuple]], epoch: int) -> f
     return min(served)
 
 
-def report(name: str, failover: float, target: float, load: Load, pair: Pair, t_takeover: float) -> None:
+def report(
+    name: str, failover: float, target: float, load: Load, pair: Pair, t_takeover: float
+) -> None:
     t_fault = pair.t_fault
     granted = sum(1 for a in load.acquires if a.lease_id)
     spans = [(sent, replied) for sent, replied in load.round_trips() if sent < t_fault < replied]
     slowest = max((replied - sent for sent, replied in spans), default=0.0)
     notes = "".join(f"; {what} at {seconds:.2f}s" for what, seconds in pair.notes.items())
-    print(f"\nFAILOVER {name}: {failover:.2f}s (target < {target:.1f}s); backup health showed writer at "
-          f"{t_takeover - t_fault:.2f}s{notes}; {len(load.acquires)} acquires ({granted} granted), "
-          f"{len(load.releases)} releases; {len(spans)} commands in flight at the fault, slowest {slowest:.2f}s")
+    print(
+        f"\nFAILOVER {name}: {failover:.2f}s (target < {target:.1f}s); backup health showed writer at "
+        f"{t_takeover - t_fault:.2f}s{notes}; {len(load.acquires)} acquires ({granted} granted), "
+        f"{len(load.releases)} releases; {len(spans)} commands in flight at the fault, slowest {slowest:.2f}s"
+    )
     path = os.environ.get("FAILOVER_RESULTS")
     if path:
         with open(path, "a") as f:
-            f.write(json.dumps({"fault": name, "failover_seconds": round(failover, 3), "target_seconds": target,
-                                "writer_seen_seconds": round(t_takeover - t_fault, 3), **pair.notes,
-                                "acquires": len(load.acquires), "granted": granted,
-                                "releases": len(load.releases), "in_flight_at_fault": len(spans),
-                                "slowest_in_flight_seconds": round(slowest, 3), "at": time.time()}) + "\n")
+            f.write(
+                json.dumps(
+                    {
+                        "fault": name,
+                        "failover_seconds": round(failover, 3),
+                        "target_seconds": target,
+                        "writer_seen_seconds": round(t_takeover - t_fault, 3),
+                        **pair.notes,
+                        "acquires": len(load.acquires),
+                        "granted": granted,
+                        "releases": len(load.releases),
+                        "in_flight_at_fault": len(spans),
+                        "slowest_in_flight_seconds": round(slowest, 3),
+                        "at": time.time(),
+                    }
+                )
+                + "\n"
+            )
 
 
 # ---- helpers -----------------------------------------------------------------------
@@ -353,28 +416,36 @@ async def _writer(node: NodeProcess) -> dict | None:
 def _brief(h: dict | None) -> str:
     if not h:
         return "no answer"
-    return (f"{h['node']}: healthy={h['healthy']} writer={h['writer']} epoch={h['epoch']} "
-            f"offset={h['offset']} events={h['events_applied']} restarts={h['restarts']} "
-            f"error={h['last_error']!r}")
+    return (
+        f"{h['node']}: healthy={h['healthy']} writer={h['writer']} epoch={h['epoch']} "
+        f"offset={h['offset']} events={h['events_applied']} restarts={h['restarts']} "
+        f"error={h['last_error']!r}"
+    )
 
 
 async def _same_offset(a: NodeProcess, b: NodeProcess):
     ha, hb = await a.health(), await b.health()
-    assert ha and hb and ha["offset"] == hb["offset"] and ha["digest"] == hb["digest"], \
+    assert ha and hb and ha["offset"] == hb["offset"] and ha["digest"] == hb["digest"], (
         f"{_brief(ha)} | {_brief(hb)}"
+    )
     return ha, hb
 
 
 async def _converged(primary: NodeProcess, backup: NodeProcess):
     ha, hb = await primary.health(), await backup.health()
-    assert ha and hb and ha["healthy"] and not ha["writer"] and ha["offset"] == hb["offset"], \
+    assert ha and hb and ha["healthy"] and not ha["writer"] and ha["offset"] == hb["offset"], (
         f"{_brief(ha)} | {_brief(hb)}"
+    )
     return ha, hb
 
 
 async def _identical_models(site) -> dict[str, list[tuple]]:
     backup, primary = await site.read_models("backup"), await site.read_models("primary")
-    differ = {table: (len(backup[table]), len(primary[table])) for table in backup if backup[table] != primary[table]}
+    differ = {
+        table: (len(backup[table]), len(primary[table]))
+        for table in backup
+        if backup[table] != primary[table]
+    }
     assert not differ, f"tables that differ (backup rows, primary rows): {differ}"
     return backup
 
@@ -427,7 +498,9 @@ async def test_cut_the_writers_broker_connection(proxy, site):
         assert proxy.cut() >= 1
 
     async def recover(pair: Pair) -> NodeProcess:
-        await wait_for(lambda: _follower(pair.primary), 20, "the cut-off writer to rejoin as follower")
+        await wait_for(
+            lambda: _follower(pair.primary), 20, "the cut-off writer to rejoin as follower"
+        )
         note(pair, "back as follower")
         return pair.primary
 
@@ -441,11 +514,15 @@ async def test_silent_partition_of_the_writer_healed_later(proxy, site):
     async def recover(pair: Pair) -> NodeProcess:
         # Still partitioned: the old writer must notice on its own (its AMQP heartbeats go
         # unanswered) and stop writing, before it can hear anything from the broker.
-        await wait_for(lambda: _not_writer(pair.primary), 20, "the partitioned writer to step down by itself")
+        await wait_for(
+            lambda: _not_writer(pair.primary), 20, "the partitioned writer to step down by itself"
+        )
         note(pair, "partitioned writer stepped down")
         proxy.heal()
         note(pair, "healed")
-        await wait_for(lambda: _follower(pair.primary), 30, "the partitioned writer to rejoin as follower")
+        await wait_for(
+            lambda: _follower(pair.primary), 30, "the partitioned writer to rejoin as follower"
+        )
         note(pair, "back as follower")
         return pair.primary
 

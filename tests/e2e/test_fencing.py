@@ -1,4 +1,5 @@
 """A stale epoch's events change nothing, on any node, and every node records the same verdicts."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -18,15 +19,26 @@ async def test_events_of_a_stale_writer_are_ignored_everywhere(site):
     await primary.wait_healthy()
     await backup.wait_healthy()
     async with site.client() as client:
-        assert (await client.activate("LIC-F", [FeatureGrant(name="InTouch", version="2017", seats=1)])).ok
+        assert (
+            await client.activate("LIC-F", [FeatureGrant(name="InTouch", version="2017", seats=1)])
+        ).ok
         writer = await wait_for(lambda: _writer(primary, backup), 5, "a writer")
         assert writer["epoch"] == 2
 
         # The ghost wakes up and writes as if it were still the writer, then re-claims a taken epoch.
         late_grant = LeaseGranted(
-            command_id="ghost-1", epoch=1, at=START + timedelta(seconds=1), lease_id="L-ghost",
-            feature="InTouch", version="2017", device="ghost-pc", user="ghost", count=1,
-            lease_seconds=60, expires_at=START + timedelta(seconds=61))
+            command_id="ghost-1",
+            epoch=1,
+            at=START + timedelta(seconds=1),
+            lease_id="L-ghost",
+            feature="InTouch",
+            version="2017",
+            device="ghost-pc",
+            user="ghost",
+            count=1,
+            lease_seconds=60,
+            expires_at=START + timedelta(seconds=61),
+        )
         retake = WriterPromoted(epoch=2, node="ghost", server_id="GHOST_00000000", at=START)
         await publish_events(site.name, [late_grant, retake])
 
@@ -42,10 +54,16 @@ async def test_events_of_a_stale_writer_are_ignored_everywhere(site):
     assert a["digest"] == b["digest"]
     for node in ("primary", "backup"):
         async with site.database(node) as db:
-            verdicts = dict(await db.fetch("SELECT body->>'command_id' AS c, ignored FROM event_log "
-                                           "WHERE type = 'LeaseGranted'"))
-            promotions = await db.fetch("SELECT body->>'node' AS node, ignored FROM event_log "
-                                        "WHERE type = 'WriterPromoted' ORDER BY stream_offset")
+            verdicts = dict(
+                await db.fetch(
+                    "SELECT body->>'command_id' AS c, ignored FROM event_log "
+                    "WHERE type = 'LeaseGranted'"
+                )
+            )
+            promotions = await db.fetch(
+                "SELECT body->>'node' AS node, ignored FROM event_log "
+                "WHERE type = 'WriterPromoted' ORDER BY stream_offset"
+            )
             devices = [r["device"] for r in await db.fetch("SELECT device FROM usage")]
         assert verdicts["ghost-1"] == "stale_epoch"
         assert [tuple(p) for p in promotions][-1] == ("ghost", "epoch_taken")

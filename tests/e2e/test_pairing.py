@@ -1,4 +1,5 @@
 """The seed's pairing rules, each refusal in the administrator's words, on real nodes."""
+
 from __future__ import annotations
 
 from events.commands import FeatureGrant, PairServers, ResetServerId, UnpairServers
@@ -38,6 +39,7 @@ async def test_the_seed_pairing_procedure_with_every_refusal(site):
         async def backup_has_a_new_id():
             h = await backup.health()
             return h and h["server_id"] != first_backup["server_id"] and h["caught_up"] and h
+
         fresh = await wait_for(backup_has_a_new_id, 30, "the backup under a new License Server ID")
         await backup.wait_registered()
 
@@ -52,6 +54,7 @@ async def test_the_seed_pairing_procedure_with_every_refusal(site):
         async def both_show_the_license():
             views = [await n.get("/api/licenses") for n in (primary, backup)]
             return all([lic["license_id"] for lic in v["licenses"]] == ["LIC-PAIR"] for v in views)
+
         await wait_for(both_show_the_license, 5, "the license on both nodes")
 
         stuck = await admin.send(UnpairServers())
@@ -65,6 +68,7 @@ async def test_the_seed_pairing_procedure_with_every_refusal(site):
     async def same_configuration():
         views = [await n.get("/api/servers") for n in (primary, backup)]
         return views[0] == views[1] and views[0]
+
     servers = await wait_for(same_configuration, 5, "both nodes to show the same servers")
     assert servers["pair"] is None
     ids = {s["node"]: s["server_id"] for s in servers["servers"]}
@@ -82,6 +86,10 @@ async def test_both_nodes_show_the_same_pair_configuration(site):
     async def same():
         views = [await n.get("/api/servers") for n in (primary, backup)]
         return views[0] == views[1] and views[0]["pair"] and views[0]
+
     servers = await wait_for(same, 5, "the pair on both nodes")
     assert servers["pair"] == {"primary": "primary", "backup": "backup"}
-    assert [(s["node"], s["role"]) for s in servers["servers"]] == [("primary", "primary"), ("backup", "backup")]
+    assert [(s["node"], s["role"]) for s in servers["servers"]] == [
+        ("primary", "primary"),
+        ("backup", "backup"),
+    ]

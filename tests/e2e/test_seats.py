@@ -1,4 +1,5 @@
 """Never more seats granted than exist: many clients race for the last seats."""
+
 from __future__ import annotations
 
 import asyncio
@@ -17,15 +18,22 @@ async def test_many_clients_on_the_last_seats_get_exactly_the_seats_that_exist(s
     await primary.wait_healthy()
     await backup.wait_healthy()
     async with site.client() as admin:
-        assert (await admin.activate("LIC-RACE", [FeatureGrant(name="Dev Studio", version="2023", seats=SEATS)])).ok
+        assert (
+            await admin.activate(
+                "LIC-RACE", [FeatureGrant(name="Dev Studio", version="2023", seats=SEATS)]
+            )
+        ).ok
 
     async def one_client(n: int) -> tuple[int, int]:
         granted = denied = 0
         async with site.client() as client:
+
             async def attempt(i: int) -> None:
                 nonlocal granted, denied
                 try:
-                    await client.acquire("Dev Studio", "2023", device=f"pc{n}-{i}", user=f"u{n}", lease_seconds=300)
+                    await client.acquire(
+                        "Dev Studio", "2023", device=f"pc{n}-{i}", user=f"u{n}", lease_seconds=300
+                    )
                     granted += 1
                 except LicenseDenied as exc:
                     assert exc.reason == "no_seats"

@@ -8,6 +8,7 @@ committed the registration between the reads of the two nodes' rows. So the test
 both nodes are registered, and compares rows only when the log is quiet: both nodes committed
 what they applied, at the same offset, and that offset is the stream's last.
 """
+
 from __future__ import annotations
 
 import time
@@ -21,8 +22,13 @@ async def test_both_nodes_show_an_acquire_within_a_second_and_hold_identical_rea
     await primary.wait_registered()
     await backup.wait_registered()
     async with site.client() as client:
-        reply = await client.activate("LIC-1", [FeatureGrant(name="InTouch Dev", type="Server", version="2017", seats=50),
-                                               FeatureGrant(name="Historian", version="2017", seats=3)])
+        reply = await client.activate(
+            "LIC-1",
+            [
+                FeatureGrant(name="InTouch Dev", type="Server", version="2017", seats=50),
+                FeatureGrant(name="Historian", version="2017", seats=3),
+            ],
+        )
         assert reply.ok, reply
         await client.reserve("Historian", "2017", count=1, device="K1GRRED")
         for i in range(10):
@@ -53,6 +59,8 @@ async def test_both_nodes_show_an_acquire_within_a_second_and_hold_identical_rea
     assert a["digest"] == b["digest"]
     models_a, models_b = await site.read_models("primary"), await site.read_models("backup")
     assert models_a == models_b
-    features = {(f["name"], f["version"]): f for f in (await backup.get("/api/features"))["features"]}
+    features = {
+        (f["name"], f["version"]): f for f in (await backup.get("/api/features"))["features"]
+    }
     assert features[("InTouch Dev", "2017")]["in_use"] == 10
     assert features[("Historian", "2017")]["reserved"] == 1

@@ -4,6 +4,7 @@ Each fault hits the backup or the primary (the seed's table is written for the
 backup; the primary is symmetric). Times are printed (pytest -s) and appended to
 $WATCHDOG_RESULTS if set.
 """
+
 from __future__ import annotations
 
 import json
@@ -12,7 +13,14 @@ import time
 
 import pytest
 
-from events.commands import FeatureGrant, PairServers, ResetServerId, StopServer, SyncServer, UninstallServer
+from events.commands import (
+    FeatureGrant,
+    PairServers,
+    ResetServerId,
+    StopServer,
+    SyncServer,
+    UninstallServer,
+)
 from tests.support.fake_log import license_events, publish_events
 from tests.support.processes import ServiceProcess
 from tests.support.tamper import rewrite_history
@@ -47,8 +55,9 @@ async def shows(nodes, statuses: dict[str, str], pair_status: str) -> bool:
     for node in nodes:
         seen = await tiles(node)
         assert seen is not None, f"{node.node} does not answer"
-        assert seen[1] == pair_status and all(seen[0].get(n) == s for n, s in statuses.items()), \
+        assert seen[1] == pair_status and all(seen[0].get(n) == s for n, s in statuses.items()), (
             f"{node.node} shows {seen}"
+        )
     return True
 
 
@@ -63,18 +72,26 @@ async def start_pair(site, env: dict[str, dict[str, str]] | None = None, log_eve
         await nodes[role].wait_registered(timeout=60)
     async with site.client(actor="admin") as admin:
         assert (await admin.send(PairServers(primary="primary", backup="backup"))).ok
-        assert (await admin.activate("LIC-W", [FeatureGrant(name="InTouch", version="2017", seats=5)])).ok
+        assert (
+            await admin.activate("LIC-W", [FeatureGrant(name="InTouch", version="2017", seats=5)])
+        ).ok
         lease = await admin.acquire("InTouch", "2017", device="hmi", user="op", lease_seconds=3600)
         await lease.stop_renewing()
 
     async def settled():
         a, b = [await n.health() for n in nodes.values()]
         return a["offset"] == b["offset"] and a["digest"] == b["digest"]
+
     await wait_for(settled, 10, "both nodes at the same offset")
     watchdog = ServiceProcess(site, "watchdog", ["watchdog"]).start()
     site.processes.append(watchdog)
-    await wait_for(lambda: shows(nodes.values(), {"primary": "Running", "backup": "Running"},
-                                 "Paired and Available"), 20, "the pair Paired and Available")
+    await wait_for(
+        lambda: shows(
+            nodes.values(), {"primary": "Running", "backup": "Running"}, "Paired and Available"
+        ),
+        20,
+        "the pair Paired and Available",
+    )
     return nodes
 
 
@@ -84,17 +101,34 @@ async def test_a_stopped_server_shows_stopped_and_the_pair_not_available(site, r
     async with site.client(actor="admin") as admin:
         started = time.monotonic()
         assert (await admin.send(StopServer(node=role))).ok
-    await wait_for(lambda: shows([nodes[other(role)]], {role: "Stopped", other(role): "Running"},
-                                 f"{WORD[role]} not available"), 15, "Stopped on the survivor")
+    await wait_for(
+        lambda: shows(
+            [nodes[other(role)]],
+            {role: "Stopped", other(role): "Running"},
+            f"{WORD[role]} not available",
+        ),
+        15,
+        "Stopped on the survivor",
+    )
     record("stopped", role, time.monotonic() - started)
     nodes[role].proc.wait(timeout=10)
     assert nodes[role].proc.returncode == 0
 
     nodes[role] = site.start_node(role)
-    await wait_for(lambda: shows(nodes.values(), {role: "Running", other(role): "Running"},
-                                 "Paired and Available"), 30, "the pair back on both nodes")
-    timelines = [[(r["kind"], r["node"], r["server_status"], r["pair_status"])
-                  for r in (await n.get("/api/timeline"))["timeline"]] for n in nodes.values()]
+    await wait_for(
+        lambda: shows(
+            nodes.values(), {role: "Running", other(role): "Running"}, "Paired and Available"
+        ),
+        30,
+        "the pair back on both nodes",
+    )
+    timelines = [
+        [
+            (r["kind"], r["node"], r["server_status"], r["pair_status"])
+            for r in (await n.get("/api/timeline"))["timeline"]
+        ]
+        for n in nodes.values()
+    ]
     assert timelines[0] == timelines[1]
     assert ("StopRequested", role, "Stopped", f"{WORD[role]} not available") in timelines[0]
 
@@ -107,9 +141,13 @@ async def test_a_stopped_server_shows_stopped_and_the_pair_not_available(site, r
         lines = [(await n.get("/api/timeline"))["timeline"] for n in nodes.values()]
         healths = [await n.health() for n in nodes.values()]
         assert healths[0]["digest"] == healths[1]["digest"] and all(h["caught_up"] for h in healths)
-        assert views[0]["servers"] == views[1]["servers"] and views[0]["pair_status"] == "Paired and Available"
+        assert (
+            views[0]["servers"] == views[1]["servers"]
+            and views[0]["pair_status"] == "Paired and Available"
+        )
         assert lines[0] == lines[1]
         return True
+
     await wait_for(replayed_and_equal, 30, "the replayed node to show the same tiles and timeline")
 
 
@@ -118,8 +156,15 @@ async def test_a_node_that_dies_shows_disconnected(site, role):
     nodes = await start_pair(site)
     started = time.monotonic()
     nodes[role].kill()
-    await wait_for(lambda: shows([nodes[other(role)]], {role: "Disconnected", other(role): "Running"},
-                                 f"{WORD[role]} not available"), 20, "Disconnected on the survivor")
+    await wait_for(
+        lambda: shows(
+            [nodes[other(role)]],
+            {role: "Disconnected", other(role): "Running"},
+            f"{WORD[role]} not available",
+        ),
+        20,
+        "Disconnected on the survivor",
+    )
     record("disconnected", role, time.monotonic() - started)
 
 
@@ -129,14 +174,26 @@ async def test_a_node_that_loses_its_network_shows_stopped_then_running(site, ro
         nodes = await start_pair(site, env={role: {"LICENSING_AMQP_URL": proxy.amqp_url()}})
         started = time.monotonic()
         proxy.blackhole()
-        await wait_for(lambda: shows([nodes[other(role)]], {role: "Stopped", other(role): "Running"},
-                                     f"{WORD[role]} not available"), 30, "Stopped on the survivor")
+        await wait_for(
+            lambda: shows(
+                [nodes[other(role)]],
+                {role: "Stopped", other(role): "Running"},
+                f"{WORD[role]} not available",
+            ),
+            30,
+            "Stopped on the survivor",
+        )
         record("lost-network", role, time.monotonic() - started)
         healed = time.monotonic()
         proxy.heal()
         proxy.cut()  # the half-open connections are dead; the node reconnects
-        await wait_for(lambda: shows(nodes.values(), {role: "Running", other(role): "Running"},
-                                     "Paired and Available"), 30, "the pair back")
+        await wait_for(
+            lambda: shows(
+                nodes.values(), {role: "Running", other(role): "Running"}, "Paired and Available"
+            ),
+            30,
+            "the pair back",
+        )
         record("network-back", role, time.monotonic() - healed)
         await _stop_in_threads(site)
 
@@ -149,8 +206,11 @@ async def test_an_uninstalled_server_is_not_available(site, role):
         started = time.monotonic()
         assert (await admin.send(UninstallServer(node=role))).ok
     word = f"{WORD[role]} not available"
-    await wait_for(lambda: shows([nodes[other(role)]], {role: word, other(role): "Running"}, word),
-                   15, "not available on the survivor")
+    await wait_for(
+        lambda: shows([nodes[other(role)]], {role: word, other(role): "Running"}, word),
+        15,
+        "not available on the survivor",
+    )
     record("uninstalled", role, time.monotonic() - started)
     nodes[role].proc.wait(timeout=10)
 
@@ -164,7 +224,9 @@ async def test_a_diverged_pair_is_not_synced_until_a_sync(site, role):
     nodes[role] = site.start_node(role)
     started = time.monotonic()
     both = {"primary": "Running", "backup": "Running"}
-    await wait_for(lambda: shows(nodes.values(), both, "Pair not synced"), 30, "Pair not synced on both")
+    await wait_for(
+        lambda: shows(nodes.values(), both, "Pair not synced"), 30, "Pair not synced on both"
+    )
     record("not-synced", role, time.monotonic() - started)
     view = await nodes[other(role)].get("/api/servers")
     assert view["sync"]["synced"] is False and "different digests" in view["sync"]["reason"]
@@ -184,34 +246,53 @@ async def test_a_reset_server_is_recovering_then_paired_and_available(site, role
         started = time.monotonic()
         assert (await admin.send(ResetServerId(node=role))).ok
     both = {"primary": "Running", "backup": "Running"}
-    await wait_for(lambda: shows([nodes[other(role)]], both, "Recovering"), 20, "Recovering", interval=0.05)
+    await wait_for(
+        lambda: shows([nodes[other(role)]], both, "Recovering"), 20, "Recovering", interval=0.05
+    )
     record("recovering", role, time.monotonic() - started)
-    await wait_for(lambda: shows(nodes.values(), both, "Paired and Available"), 60, "Paired and Available")
+    await wait_for(
+        lambda: shows(nodes.values(), both, "Paired and Available"), 60, "Paired and Available"
+    )
     record("recovered", role, time.monotonic() - started)
 
 
 async def _stop_in_threads(site) -> None:
     import asyncio
+
     await asyncio.gather(*(asyncio.to_thread(p.stop) for p in site.processes))
-
-
 
 
 async def test_two_watchdogs_write_each_transition_once(site):
     nodes = await start_pair(site)
     second = ServiceProcess(site, "watchdog2", ["watchdog"]).start()
     site.processes.append(second)
-    await wait_for(lambda: shows(nodes.values(), {"primary": "Running", "backup": "Running"},
-                                 "Paired and Available"), 10, "steady")
+    await wait_for(
+        lambda: shows(
+            nodes.values(), {"primary": "Running", "backup": "Running"}, "Paired and Available"
+        ),
+        10,
+        "steady",
+    )
     nodes["backup"].kill()
-    await wait_for(lambda: shows([nodes["primary"]], {"backup": "Disconnected"}, "Backup not available"),
-                   20, "Disconnected")
+    await wait_for(
+        lambda: shows([nodes["primary"]], {"backup": "Disconnected"}, "Backup not available"),
+        20,
+        "Disconnected",
+    )
     nodes["backup"] = site.start_node("backup")
-    await wait_for(lambda: shows(nodes.values(), {"primary": "Running", "backup": "Running"},
-                                 "Paired and Available"), 30, "back")
+    await wait_for(
+        lambda: shows(
+            nodes.values(), {"primary": "Running", "backup": "Running"}, "Paired and Available"
+        ),
+        30,
+        "back",
+    )
     timeline = (await nodes["primary"].get("/api/timeline"))["timeline"]
-    changes = [r["server_status"] for r in reversed(timeline) if r["node"] == "backup"
-               and r["kind"] == "ServerStatusChanged"]
+    changes = [
+        r["server_status"]
+        for r in reversed(timeline)
+        if r["node"] == "backup" and r["kind"] == "ServerStatusChanged"
+    ]
     assert changes.count("Disconnected") == 1, changes
     # Each transition once, and never back and forth: every change differs from the one before.
     assert all(a != b for a, b in zip(changes, changes[1:])), changes
@@ -222,8 +303,13 @@ async def test_a_follower_stuck_behind_is_not_synced_and_the_tile_says_by_how_mu
     for proc in list(site.processes):
         if proc.node == "watchdog":
             proc.stop()
-    tight = ServiceProcess(site, "watchdog-tight", ["watchdog"], LICENSING_WATCHDOG_MAX_LAG_EVENTS="5",
-                           LICENSING_WATCHDOG_MAX_LAG_SECONDS="2").start()
+    tight = ServiceProcess(
+        site,
+        "watchdog-tight",
+        ["watchdog"],
+        LICENSING_WATCHDOG_MAX_LAG_EVENTS="5",
+        LICENSING_WATCHDOG_MAX_LAG_SECONDS="2",
+    ).start()
     site.processes.append(tight)
     async with site.database("backup") as stall, site.client() as client:
         # The backup's database stalls: its projector blocks, its heartbeats go on.
@@ -234,11 +320,25 @@ async def test_a_follower_stuck_behind_is_not_synced_and_the_tile_says_by_how_mu
         for i in range(4):  # eight events the backup cannot project
             lease = await client.acquire("InTouch", "2017", device=f"hmi{i}", user="op")
             await lease.release()
-        await wait_for(lambda: shows([nodes["primary"]], {"backup": "Running", "primary": "Running"},
-                                     "Pair not synced"), 20, "Pair not synced by lag")
+        await wait_for(
+            lambda: shows(
+                [nodes["primary"]], {"backup": "Running", "primary": "Running"}, "Pair not synced"
+            ),
+            20,
+            "Pair not synced by lag",
+        )
         record("lagging", "backup", time.monotonic() - started)
         sync = (await nodes["primary"].get("/api/servers"))["sync"]
-        assert sync["lag_events"] > 5 and sync["lag_seconds"] >= 2 and "backup is behind" in sync["reason"]
+        assert (
+            sync["lag_events"] > 5
+            and sync["lag_seconds"] >= 2
+            and "backup is behind" in sync["reason"]
+        )
         await transaction.rollback()
-    await wait_for(lambda: shows(nodes.values(), {"backup": "Running", "primary": "Running"},
-                                 "Paired and Available"), 20, "in sync again")
+    await wait_for(
+        lambda: shows(
+            nodes.values(), {"backup": "Running", "primary": "Running"}, "Paired and Available"
+        ),
+        20,
+        "in sync again",
+    )

@@ -4,6 +4,7 @@ The fake writer speaks the wire protocol (commands queue -> reply_to with the
 request's correlation_id), is idempotent by message_id like the real one, and
 counts deliveries per message_id so the tests can see retries.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -21,7 +22,14 @@ from aio_pika.abc import AbstractIncomingMessage
 from click.testing import CliRunner
 
 from events import codec
-from events.commands import Acquire, ActivateLicense, DeactivateLicense, FeatureGrant, Release, RenewLeases
+from events.commands import (
+    Acquire,
+    ActivateLicense,
+    DeactivateLicense,
+    FeatureGrant,
+    Release,
+    RenewLeases,
+)
 from events.replies import DenialReason, ErrorCode, Reply
 from services.adapters.topology import Topology
 from services.cli.main import cli
@@ -48,9 +56,11 @@ pytestmark = [
 class FakeWriter:
     """Answers commands like the writer would, just enough for the client's tests."""
 
-    def __init__(self, site: str, *, drop_first: bool = False, answer_renewals: bool = True) -> None:
+    def __init__(
+        self, site: str, *, drop_first: bool = False, answer_renewals: bool = True
+    ) -> None:
         self.topology = Topology(site)
-        self.drop_first = drop_first          # ignore the first delivery of every command id
+        self.drop_first = drop_first  # ignore the first delivery of every command id
         self.answer_renewals = answer_renewals
         self.deliveries: collections.Counter[str] = collections.Counter()
         self.correlation_ids: dict[str, list[str]] = collections.defaultdict(list)
@@ -89,20 +99,34 @@ class FakeWriter:
                 self.replies[command_id] = reply
             assert self._channel is not None
             await self._channel.default_exchange.publish(
-                aio_pika.Message(codec.dumps_reply(reply), correlation_id=message.correlation_id,
-                                 content_type="application/json"),
+                aio_pika.Message(
+                    codec.dumps_reply(reply),
+                    correlation_id=message.correlation_id,
+                    content_type="application/json",
+                ),
                 routing_key=message.reply_to or "",
             )
 
     def _decide(self, command_id: str, command: object) -> Reply:
         if isinstance(command, Acquire):
             if command.feature == "nothing-left":
-                return Reply.failure(command_id, ErrorCode.DENIED, "all 5 seats are in use",
-                                     reason=DenialReason.NO_SEATS)
+                return Reply.failure(
+                    command_id,
+                    ErrorCode.DENIED,
+                    "all 5 seats are in use",
+                    reason=DenialReason.NO_SEATS,
+                )
             lease_id = f"lease-{command.device}-{uuid.uuid4().hex[:6]}"
             self.leases.add(lease_id)
-            return Reply.success(command_id, lease_id=lease_id, feature=command.feature, version=command.version,
-                                 count=command.count, lease_seconds=command.lease_seconds, device=command.device)
+            return Reply.success(
+                command_id,
+                lease_id=lease_id,
+                feature=command.feature,
+                version=command.version,
+                count=command.count,
+                lease_seconds=command.lease_seconds,
+                device=command.device,
+            )
         if isinstance(command, RenewLeases):
             for lease_id in command.lease_ids:
                 self.renewals[lease_id] += 1
@@ -111,15 +135,21 @@ class FakeWriter:
             return Reply.success(command_id, renewed=renewed, gone=gone)
         if isinstance(command, Release):
             if command.lease_id not in self.leases:
-                return Reply.failure(command_id, ErrorCode.NOT_FOUND, f"no lease {command.lease_id}")
+                return Reply.failure(
+                    command_id, ErrorCode.NOT_FOUND, f"no lease {command.lease_id}"
+                )
             self.leases.discard(command.lease_id)
             self.released.append(command.lease_id)
             return Reply.success(command_id, lease_id=command.lease_id)
         if isinstance(command, ActivateLicense):
             return Reply.success(command_id, license_id=command.license_id)
         if isinstance(command, DeactivateLicense):
-            return Reply.failure(command_id, ErrorCode.NOT_FOUND, f"no license {command.license_id}")
-        return Reply.failure(command_id, ErrorCode.INVALID, "the fake writer does not know this command")
+            return Reply.failure(
+                command_id, ErrorCode.NOT_FOUND, f"no license {command.license_id}"
+            )
+        return Reply.failure(
+            command_id, ErrorCode.INVALID, "the fake writer does not know this command"
+        )
 
 
 async def _delete_site(site: str) -> None:
@@ -154,12 +184,18 @@ async def writer(site: str) -> AsyncIterator[FakeWriter]:
     await fake.stop()
 
 
-async def test_fifty_concurrent_sends_get_their_own_replies(settings: Settings, writer: FakeWriter) -> None:
+async def test_fifty_concurrent_sends_get_their_own_replies(
+    settings: Settings, writer: FakeWriter
+) -> None:
     async with LicenseClient(settings, attempt_timeout=5, timeout=20) as client:
         devices = [f"hmi-{n}" for n in range(60)]
-        commands = [Acquire(feature="InTouch", version="2017", device=d, user="op") for d in devices]
+        commands = [
+            Acquire(feature="InTouch", version="2017", device=d, user="op") for d in devices
+        ]
         ids = [uuid.uuid4().hex for _ in commands]
-        replies = await asyncio.gather(*(client.send(c, command_id=i) for c, i in zip(commands, ids)))
+        replies = await asyncio.gather(
+            *(client.send(c, command_id=i) for c, i in zip(commands, ids))
+        )
     for device, command_id, reply in zip(devices, ids, replies):
         assert reply.ok
         assert reply.command_id == command_id
@@ -171,17 +207,21 @@ async def test_a_retry_reuses_the_command_id(settings: Settings, site: str) -> N
     fake = FakeWriter(site, drop_first=True)
     await fake.start()
     try:
-        async with LicenseClient(settings, attempt_timeout=0.3, timeout=10, actor="alice") as client:
+        async with LicenseClient(
+            settings, attempt_timeout=0.3, timeout=10, actor="alice"
+        ) as client:
             reply = await client.send(Acquire(feature="F", version="1", device="d", user="u"))
     finally:
         await fake.stop()
     assert reply.ok
     command_id = reply.command_id
     assert command_id is not None
-    assert fake.deliveries[command_id] == 2  # one ignored, one answered, both with the same message_id
+    assert (
+        fake.deliveries[command_id] == 2
+    )  # one ignored, one answered, both with the same message_id
     assert list(fake.deliveries) == [command_id]
     first, second = fake.correlation_ids[command_id]
-    assert first != second                   # a fresh correlation id per attempt
+    assert first != second  # a fresh correlation id per attempt
     assert fake.actors[command_id] == "alice"
 
 
@@ -208,12 +248,16 @@ async def test_broker_unavailable_names_the_url_without_password() -> None:
     assert "s3cret" not in str(raised.value)
 
 
-async def test_reconnects_and_resends_after_losing_the_connection(settings: Settings, site: str) -> None:
+async def test_reconnects_and_resends_after_losing_the_connection(
+    settings: Settings, site: str
+) -> None:
     fake = FakeWriter(site, drop_first=True)
     await fake.start()
     try:
         async with LicenseClient(settings, attempt_timeout=2.0, timeout=15) as client:
-            sending = asyncio.create_task(client.send(Acquire(feature="F", version="1", device="d", user="u")))
+            sending = asyncio.create_task(
+                client.send(Acquire(feature="F", version="1", device="d", user="u"))
+            )
             while not fake.deliveries:
                 await asyncio.sleep(0.01)
             old = client._broker._link
@@ -233,7 +277,9 @@ async def test_commands_wait_for_a_writer_that_comes_late(settings: Settings, si
     """A failover looks like this to a client: nobody answers for a while, then someone does."""
     fake = FakeWriter(site)
     async with LicenseClient(settings, attempt_timeout=0.3, timeout=10) as client:
-        sending = asyncio.create_task(client.send(Acquire(feature="F", version="1", device="d", user="u")))
+        sending = asyncio.create_task(
+            client.send(Acquire(feature="F", version="1", device="d", user="u"))
+        )
         await asyncio.sleep(1.0)
         assert not sending.done()
         await fake.start()
@@ -242,7 +288,7 @@ async def test_commands_wait_for_a_writer_that_comes_late(settings: Settings, si
         finally:
             await fake.stop()
     assert reply.ok and reply.command_id is not None
-    assert list(fake.deliveries) == [reply.command_id]     # every resend carried the one command id
+    assert list(fake.deliveries) == [reply.command_id]  # every resend carried the one command id
     assert fake.deliveries[reply.command_id] >= 3
     assert len(fake.replies) == 1
 
@@ -256,9 +302,13 @@ async def test_denied_acquire_raises_license_denied(settings: Settings, writer: 
     assert raised.value.message == "all 5 seats are in use"
 
 
-async def test_lease_renews_in_the_background_and_releases_on_exit(settings: Settings, writer: FakeWriter) -> None:
+async def test_lease_renews_in_the_background_and_releases_on_exit(
+    settings: Settings, writer: FakeWriter
+) -> None:
     async with LicenseClient(settings, attempt_timeout=1, timeout=5) as client:
-        async with client.acquire("F", "1", device="hmi", user="op", lease_seconds=5, renew_every=0.1) as lease:
+        async with client.acquire(
+            "F", "1", device="hmi", user="op", lease_seconds=5, renew_every=0.1
+        ) as lease:
             assert lease.lease_id in writer.leases
             assert lease.renew_every == 0.1
             await asyncio.sleep(0.6)
@@ -269,11 +319,13 @@ async def test_lease_renews_in_the_background_and_releases_on_exit(settings: Set
         renewals = writer.renewals[lease.lease_id]
         await asyncio.sleep(0.3)
         assert writer.renewals[lease.lease_id] == renewals  # renewing stopped with the release
-        assert await lease.release() is not None             # idempotent: the first reply again
+        assert await lease.release() is not None  # idempotent: the first reply again
         assert writer.released == [lease.lease_id]
 
 
-async def test_default_renewal_period_is_a_third_of_the_lease(settings: Settings, writer: FakeWriter) -> None:
+async def test_default_renewal_period_is_a_third_of_the_lease(
+    settings: Settings, writer: FakeWriter
+) -> None:
     async with LicenseClient(settings) as client:
         lease = await client.acquire("F", "1", device="hmi", user="op", lease_seconds=60)
         try:
@@ -285,19 +337,25 @@ async def test_default_renewal_period_is_a_third_of_the_lease(settings: Settings
 
 async def test_a_lease_the_server_forgot_is_lost(settings: Settings, writer: FakeWriter) -> None:
     async with LicenseClient(settings, attempt_timeout=1, timeout=5) as client:
-        lease = await client.acquire("F", "1", device="hmi", user="op", lease_seconds=5, renew_every=0.1)
+        lease = await client.acquire(
+            "F", "1", device="hmi", user="op", lease_seconds=5, renew_every=0.1
+        )
         writer.leases.discard(lease.lease_id)  # the writer expired it
         await asyncio.wait_for(lease.wait_lost(), timeout=3)
         assert lease.lost and not lease.held
-        assert await lease.release() is None   # nothing to give back
+        assert await lease.release() is None  # nothing to give back
         assert writer.released == []
 
 
-async def test_renewals_that_time_out_do_not_stop_the_renewer(settings: Settings, writer: FakeWriter) -> None:
+async def test_renewals_that_time_out_do_not_stop_the_renewer(
+    settings: Settings, writer: FakeWriter
+) -> None:
     async with LicenseClient(settings, attempt_timeout=0.3, timeout=5) as client:
-        async with client.acquire("F", "1", device="hmi", user="op", lease_seconds=5, renew_every=0.1) as lease:
-            writer.answer_renewals = False   # e.g. a writer failover in progress
-            await asyncio.sleep(1.6)         # longer than one renewal's own deadline (1 s)
+        async with client.acquire(
+            "F", "1", device="hmi", user="op", lease_seconds=5, renew_every=0.1
+        ) as lease:
+            writer.answer_renewals = False  # e.g. a writer failover in progress
+            await asyncio.sleep(1.6)  # longer than one renewal's own deadline (1 s)
             assert lease.held
             before = lease.renewals
             writer.answer_renewals = True
@@ -343,7 +401,9 @@ def test_cli_rejects_a_malformed_entitlement_file(tmp_path) -> None:  # type: ig
 async def test_cli_activate_json_output(site: str, writer: FakeWriter, tmp_path) -> None:  # type: ignore[no-untyped-def]
     env = {"LICENSING_SITE": site, "LICENSING_AMQP_URL": AMQP_URL}
     result = await asyncio.to_thread(
-        _invoke, ["activate", "--license-id", "LIC-1", "--feature", "InTouch:2017:5:Server", "--json"], env
+        _invoke,
+        ["activate", "--license-id", "LIC-1", "--feature", "InTouch:2017:5:Server", "--json"],
+        env,
     )
     assert result.exit_code == 0, result.output
     data = orjson.loads(result.stdout)
@@ -351,9 +411,18 @@ async def test_cli_activate_json_output(site: str, writer: FakeWriter, tmp_path)
     assert writer.deliveries[data["command_id"]] == 1
 
     path = tmp_path / "entitlement.json"
-    path.write_text(orjson.dumps({"license_id": "LIC-2", "features": [
-        FeatureGrant(name="Historian", type="Server", version="2017 (17.0)", seats=1000).model_dump(mode="json"),
-    ]}).decode())
+    path.write_text(
+        orjson.dumps(
+            {
+                "license_id": "LIC-2",
+                "features": [
+                    FeatureGrant(
+                        name="Historian", type="Server", version="2017 (17.0)", seats=1000
+                    ).model_dump(mode="json"),
+                ],
+            }
+        ).decode()
+    )
     result = await asyncio.to_thread(_invoke, ["--json", "activate", str(path)], env)
     assert result.exit_code == 0, result.output
     assert orjson.loads(result.stdout)["result"] == {"license_id": "LIC-2"}
@@ -372,7 +441,9 @@ async def test_cli_refusals_exit_1_in_words(site: str, writer: FakeWriter) -> No
     data = orjson.loads(result.stdout)
     assert data["ok"] is False and data["error"]["code"] == ErrorCode.NOT_FOUND
 
-    result = await asyncio.to_thread(_invoke, ["acquire", "F", "1", "--device", "d", "--user", "u"], env)
+    result = await asyncio.to_thread(
+        _invoke, ["acquire", "F", "1", "--device", "d", "--user", "u"], env
+    )
     assert result.exit_code == 0
     assert result.stdout.strip() in writer.leases
 
@@ -400,17 +471,46 @@ def test_cli_unreachable_broker_exits_1_without_the_password() -> None:
 async def api() -> AsyncIterator[str]:
     from aiohttp import web
 
-    usage = {"usage": [{"lease_id": "l1", "feature": "Historian Enterprise 3M Tags", "type": "Server",
-                        "version": "2017 (17.0)", "count": 1, "device": "K1AOS1RED", "user": "",
-                        "since": "2026-01-02T03:04:05+00:00", "in_use": 1, "total": 1000}]}
-    servers = {"pair_status": "Backup not available", "servers": [
-        {"node": "a", "role": "primary", "server_id": "K1AOS1RED_1TU61JVZ", "status": "Running"},
-        {"node": "b", "role": "backup", "server_id": "K1GRRED_CZTJ42CG", "status": "Stopped"},
-    ]}
-    health = {"node": "a", "server_id": "K1AOS1RED_1TU61JVZ", "offset": 42, "digest": "ab" * 32, "writer": True}
+    usage = {
+        "usage": [
+            {
+                "lease_id": "l1",
+                "feature": "Historian Enterprise 3M Tags",
+                "type": "Server",
+                "version": "2017 (17.0)",
+                "count": 1,
+                "device": "K1AOS1RED",
+                "user": "",
+                "since": "2026-01-02T03:04:05+00:00",
+                "in_use": 1,
+                "total": 1000,
+            }
+        ]
+    }
+    servers = {
+        "pair_status": "Backup not available",
+        "servers": [
+            {
+                "node": "a",
+                "role": "primary",
+                "server_id": "K1AOS1RED_1TU61JVZ",
+                "status": "Running",
+            },
+            {"node": "b", "role": "backup", "server_id": "K1GRRED_CZTJ42CG", "status": "Stopped"},
+        ],
+    }
+    health = {
+        "node": "a",
+        "server_id": "K1AOS1RED_1TU61JVZ",
+        "offset": 42,
+        "digest": "ab" * 32,
+        "writer": True,
+    }
+
     def serve(payload: dict[str, Any]) -> Callable[[web.Request], Awaitable[web.Response]]:
         async def handler(_request: web.Request) -> web.Response:
             return web.json_response(payload)
+
         return handler
 
     app = web.Application()
@@ -429,17 +529,31 @@ async def api() -> AsyncIterator[str]:
 async def test_cli_usage_and_status_tables(api: str) -> None:
     result = await asyncio.to_thread(_invoke, ["usage", "--api", api])
     assert result.exit_code == 0, result.output
-    for text in ("In Use/Total", "Historian Enterprise 3M Tags", "1/1000", "K1AOS1RED", "2026-01-02 03:04:05"):
+    for text in (
+        "In Use/Total",
+        "Historian Enterprise 3M Tags",
+        "1/1000",
+        "K1AOS1RED",
+        "2026-01-02 03:04:05",
+    ):
         assert text in result.stdout
 
     result = await asyncio.to_thread(_invoke, ["status"], {"LICENSING_API_URL": api})
     assert result.exit_code == 0, result.output
-    for text in ("License Server ID", "Pair Status", "K1GRRED_CZTJ42CG", "Stopped", "Backup not available"):
+    for text in (
+        "License Server ID",
+        "Pair Status",
+        "K1GRRED_CZTJ42CG",
+        "Stopped",
+        "Backup not available",
+    ):
         assert text in result.stdout
 
     result = await asyncio.to_thread(_invoke, ["status", "--api", api, "--json"])
     data = orjson.loads(result.stdout)
-    assert data["servers"]["pair_status"] == "Backup not available" and data["health"]["offset"] == 42
+    assert (
+        data["servers"]["pair_status"] == "Backup not available" and data["health"]["offset"] == 42
+    )
 
 
 def test_cli_status_without_an_api_exits_1() -> None:

@@ -1,4 +1,5 @@
 """Debian's headless Chromium driven by Playwright (never ``playwright install``)."""
+
 from __future__ import annotations
 
 import os
@@ -9,15 +10,25 @@ from typing import AsyncIterator
 import pytest
 
 CHROMIUM = os.environ.get("LICENSING_CHROMIUM", "/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def chromium_or_skip() -> str:
     """The browser's path; skip (or fail under CI, where scripts/ensure-browser.sh installs it) if missing."""
     path = CHROMIUM if os.path.exists(CHROMIUM) else shutil.which("chromium")
     if path is None:
-        message = f"no Chromium at {CHROMIUM}: run scripts/ensure-browser.sh (apt-get install chromium)"
+        message = (
+            f"no Chromium at {CHROMIUM}: run scripts/ensure-browser.sh (apt-get install chromium)"
+        )
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)

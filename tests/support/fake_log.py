@@ -3,6 +3,7 @@
 Events come from the real pure domain (decide + evolve), so they are valid; only the
 broker round trips of a live writer are skipped. Used to make long logs quickly.
 """
+
 from __future__ import annotations
 
 import random
@@ -23,21 +24,28 @@ from tests.support.sites import AMQP_URL
 START = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
 
-def license_events(count: int, *, epoch: int = 1, seed: int = 7, features: int = 5,
-                   seats: int = 50) -> tuple[list[Event], State]:
+def license_events(
+    count: int, *, epoch: int = 1, seed: int = 7, features: int = 5, seats: int = 50
+) -> tuple[list[Event], State]:
     """``count`` events: a promotion, one license, then acquires (some denied) and releases."""
     rng = random.Random(seed)
     state, events = State(), []
-    promoted = WriterPromoted(epoch=epoch, node="generator", server_id="GENERATOR_00000000", at=START)
+    promoted = WriterPromoted(
+        epoch=epoch, node="generator", server_id="GENERATOR_00000000", at=START
+    )
     state = evolve(state, promoted)
     events.append(promoted)
-    grants = [FeatureGrant(name=f"Feature {i}", version="2017", seats=seats) for i in range(features)]
+    grants = [
+        FeatureGrant(name=f"Feature {i}", version="2017", seats=seats) for i in range(features)
+    ]
     n = 0
 
     def step(command: object) -> None:
         nonlocal state, n
         n += 1
-        event = decide(state, command, Context(f"gen-{seed}-{n}", epoch, START + timedelta(milliseconds=n)))
+        event = decide(
+            state, command, Context(f"gen-{seed}-{n}", epoch, START + timedelta(milliseconds=n))
+        )
         state = evolve(state, event)
         events.append(event)
 
@@ -47,8 +55,15 @@ def license_events(count: int, *, epoch: int = 1, seed: int = 7, features: int =
             step(Release(lease_id=rng.choice(list(state.leases.keys()))))
         else:
             g = rng.choice(grants)
-            step(Acquire(feature=g.name, version=g.version, device=f"dev{rng.randrange(20)}",
-                         user=f"user{rng.randrange(10)}", count=rng.choice([1, 1, 1, 2, 5])))
+            step(
+                Acquire(
+                    feature=g.name,
+                    version=g.version,
+                    device=f"dev{rng.randrange(20)}",
+                    user=f"user{rng.randrange(10)}",
+                    count=rng.choice([1, 1, 1, 2, 5]),
+                )
+            )
     return events, state
 
 
@@ -60,7 +75,9 @@ async def publish_events(site: str, events: list[Event], per_message: int = 1) -
         await topology.declare_events(channel)
         # One at a time, each confirmed: the order of the log matters more than speed here.
         for i in range(0, len(events), per_message):
-            body = codec.dumps_events(events[i:i + per_message])
-            await channel.default_exchange.publish(aio_pika.Message(body), routing_key=topology.events)
+            body = codec.dumps_events(events[i : i + per_message])
+            await channel.default_exchange.publish(
+                aio_pika.Message(body), routing_key=topology.events
+            )
     finally:
         await connection.close()

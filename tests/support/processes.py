@@ -5,6 +5,7 @@ logs) that adds the tests' defaults: the test broker and database, a free port, 
 in the test's folder, run from the repository. ``node`` names each process in the logs
 that a failed test prints.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -21,16 +22,25 @@ __all__ = ["REPO", "NodeProcess", "ServiceProcess", "free_port"]
 
 
 def site_env(site: str, env: dict[str, str]) -> dict[str, str]:
-    return {"LICENSING_SITE": site, "LICENSING_AMQP_URL": AMQP_URL, "LICENSING_PG_DSN": PG_DSN,
-            **env}
+    return {
+        "LICENSING_SITE": site,
+        "LICENSING_AMQP_URL": AMQP_URL,
+        "LICENSING_PG_DSN": PG_DSN,
+        **env,
+    }
 
 
 class ServiceProcess(processes.ChildProcess):
     """Any long-running ``licensing`` subcommand of a site (e.g. the watchdog)."""
 
     def __init__(self, site, name: str, args: list[str], **env: str) -> None:
-        super().__init__(name, [*processes.CLI, *args], site.log_dir / f"{name}.log",
-                         site_env(site.name, env), cwd=REPO)
+        super().__init__(
+            name,
+            [*processes.CLI, *args],
+            site.log_dir / f"{name}.log",
+            site_env(site.name, env),
+            cwd=REPO,
+        )
         self.node = name
 
 
@@ -42,6 +52,7 @@ class NodeProcess(processes.NodeProcess):
 
     async def wait_registered(self, timeout: float = 30.0) -> dict[str, Any]:
         """Healthy, and the log knows this node (it registers itself once caught up)."""
+
         async def registered() -> dict[str, Any] | None:
             servers = (await self.get("/api/servers"))["servers"] if await self.health() else []
             h = await self.health()
@@ -49,7 +60,9 @@ class NodeProcess(processes.NodeProcess):
                 return None
             # /api/servers shows the in-memory state; the checkpoint is what Postgres holds,
             # a commit later: settled when they are at the same offset.
-            known = any(s["node"] == self.node and s["server_id"] == h["server_id"] for s in servers)
+            known = any(
+                s["node"] == self.node and s["server_id"] == h["server_id"] for s in servers
+            )
             return h if known and h["offset"] == h["applied_offset"] else None
 
         return await wait_for(registered, timeout, f"{self.node} registered")

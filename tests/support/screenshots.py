@@ -8,6 +8,7 @@ written to the log first (the real domain's decisions, back-dated, as
 tests.support.fake_log does), then runs both nodes and the watchdog as processes and
 drives Debian's headless Chromium through the pages. The site is removed afterwards.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -19,7 +20,15 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from events.base import Event
-from events.commands import Acquire, ActivateLicense, FeatureGrant, PairServers, RegisterServer, Release, Reserve
+from events.commands import (
+    Acquire,
+    ActivateLicense,
+    FeatureGrant,
+    PairServers,
+    RegisterServer,
+    Release,
+    Reserve,
+)
 from events.writer import WriterPromoted
 from projections.database import database_name, open_pool
 from services.auth.passwords import hash_password
@@ -42,7 +51,13 @@ FEATURES = [
     ("InTouch Runtime 3K Tags", "Client", "2017 (17.0)", 25, 0.9),
     ("InTouch Dev 60K Tags", "Server", "2017 (17.0)", 10, 0.55),
     ("Historian Client", "Client", "2020", 8, 1.2),
-    ("Historian Enterprise 3M Tags", "Server", "2017 (17.0)", 2, None),  # held by both servers all day
+    (
+        "Historian Enterprise 3M Tags",
+        "Server",
+        "2017 (17.0)",
+        2,
+        None,
+    ),  # held by both servers all day
 ]
 
 
@@ -66,24 +81,57 @@ def demo_log(now: datetime, seed: int = 17) -> list[Event]:
     for i, node in enumerate((PRIMARY, BACKUP)):
         step(RegisterServer(node=node, server_id=IDS[node]), start + timedelta(seconds=5 + i))
     step(PairServers(primary=PRIMARY, backup=BACKUP), start + timedelta(minutes=3), ADMIN)
-    grants = [FeatureGrant(name=name, type=kind, version=version, seats=seats,
-                           expires_at=datetime(2027, 12, 31, tzinfo=timezone.utc) if kind == "Client" else None)
-              for name, kind, version, seats, _ in FEATURES]
-    step(ActivateLicense(license_id="LIC-2017-0042-PLANT", features=grants), start + timedelta(minutes=9), ADMIN)
-    step(Reserve(feature="InTouch Runtime 3K Tags", version="2017 (17.0)", device="HMI-CONTROL-ROOM", count=2),
-         start + timedelta(minutes=12), ADMIN)
+    grants = [
+        FeatureGrant(
+            name=name,
+            type=kind,
+            version=version,
+            seats=seats,
+            expires_at=datetime(2027, 12, 31, tzinfo=timezone.utc) if kind == "Client" else None,
+        )
+        for name, kind, version, seats, _ in FEATURES
+    ]
+    step(
+        ActivateLicense(license_id="LIC-2017-0042-PLANT", features=grants),
+        start + timedelta(minutes=9),
+        ADMIN,
+    )
+    step(
+        Reserve(
+            feature="InTouch Runtime 3K Tags",
+            version="2017 (17.0)",
+            device="HMI-CONTROL-ROOM",
+            count=2,
+        ),
+        start + timedelta(minutes=12),
+        ADMIN,
+    )
     name, _k, version, _s, _w = FEATURES[3]
     for host in ("K1AOS1RED", "K1GRRED"):
-        step(Acquire(feature=name, version=version, device=host, user="historian", lease_seconds=28800),
-             start + timedelta(minutes=15))
-    step(Acquire(feature="InTouch Runtime 3K Tags", version="2017 (17.0)", device="HMI-CONTROL-ROOM",
-                 user="op.shift-lead", lease_seconds=28800), start + timedelta(minutes=16))
+        step(
+            Acquire(
+                feature=name, version=version, device=host, user="historian", lease_seconds=28800
+            ),
+            start + timedelta(minutes=15),
+        )
+    step(
+        Acquire(
+            feature="InTouch Runtime 3K Tags",
+            version="2017 (17.0)",
+            device="HMI-CONTROL-ROOM",
+            user="op.shift-lead",
+            lease_seconds=28800,
+        ),
+        start + timedelta(minutes=16),
+    )
 
     held: dict[str, list[str]] = {f[0]: [] for f in FEATURES}
     t = start + timedelta(minutes=20)
     while t < now - timedelta(seconds=40):
         hour = t.hour + t.minute / 60
-        busy = max(0.08, math.exp(-((hour - 11.5) / 4.2) ** 2))  # one day shift, busiest before noon
+        busy = max(
+            0.08, math.exp(-(((hour - 11.5) / 4.2) ** 2))
+        )  # one day shift, busiest before noon
         for name, kind, version, seats, share in FEATURES:
             if share is None:
                 continue
@@ -91,8 +139,16 @@ def demo_log(now: datetime, seed: int = 17) -> list[Event]:
             if len(held[name]) < wanted and rng.random() < 0.7:
                 who = rng.randrange(1, 40)
                 device = f"HMI-{who:02d}" if kind == "Client" else f"ENG-WS-{who % 6 + 1}"
-                event = step(Acquire(feature=name, version=version, device=device, user=f"op{who:02d}",
-                                     lease_seconds=28800), t + timedelta(seconds=rng.uniform(0, 100)))
+                event = step(
+                    Acquire(
+                        feature=name,
+                        version=version,
+                        device=device,
+                        user=f"op{who:02d}",
+                        lease_seconds=28800,
+                    ),
+                    t + timedelta(seconds=rng.uniform(0, 100)),
+                )
                 if getattr(event, "lease_id", None):
                     held[name].append(event.lease_id)
             elif len(held[name]) > wanted and held[name] and rng.random() < 0.6:
@@ -110,9 +166,14 @@ async def take(out: Path) -> list[Path]:
         await publish_events(site.name, demo_log(datetime.now(timezone.utc)), per_message=20)
         for node, server_id in IDS.items():  # the nodes keep the seed's License Server IDs
             pool = await open_pool(PG_DSN, database_name(site.name, node))
-            await pool.execute("INSERT INTO node_identity (node, server_id) VALUES ($1, $2)", node, server_id)
+            await pool.execute(
+                "INSERT INTO node_identity (node, server_id) VALUES ($1, $2)", node, server_id
+            )
             await pool.close()
-        env = {"LICENSING_ADMIN_KEY": "screenshots-key", "LICENSING_ADMIN_USERS": f"{ADMIN}:{hash_password(PASSWORD)}"}
+        env = {
+            "LICENSING_ADMIN_KEY": "screenshots-key",
+            "LICENSING_ADMIN_USERS": f"{ADMIN}:{hash_password(PASSWORD)}",
+        }
         primary, backup = site.start_node(PRIMARY, **env), site.start_node(BACKUP, **env)
         await primary.wait_registered(60)
         await backup.wait_registered(60)
@@ -120,10 +181,19 @@ async def take(out: Path) -> list[Path]:
 
         async def paired() -> bool:
             return (await primary.get("/api/servers"))["pair_status"] == "Paired and Available"
+
         await wait_for(paired, 30, "the pair Paired and Available")
-        async with site.client() as product:  # one denial a minute ago, so today's list is not empty
-            await product.send(Acquire(feature="Historian Enterprise 3M Tags", version="2017 (17.0)",
-                                       device="K1HISTREP", user="historian"))
+        async with (
+            site.client() as product
+        ):  # one denial a minute ago, so today's list is not empty
+            await product.send(
+                Acquire(
+                    feature="Historian Enterprise 3M Tags",
+                    version="2017 (17.0)",
+                    device="K1HISTREP",
+                    user="historian",
+                )
+            )
 
         from playwright.async_api import expect
 
@@ -145,11 +215,19 @@ async def take(out: Path) -> list[Path]:
             await snap("login")
             await page.click("#login-submit")
             await page.wait_for_selector("#whoami")
-            await page.evaluate("document.querySelectorAll('#notices .notice').forEach(n => n.remove())")
-            for path, name in [("/", "server-summary"), ("/servers", "server-details"),
-                               ("/licenses", "license-summary"), ("/features", "features-summary"),
-                               ("/usage", "usage-details"), ("/capacity", "capacity"),
-                               ("/reservations", "reservations"), ("/denials", "denials")]:
+            await page.evaluate(
+                "document.querySelectorAll('#notices .notice').forEach(n => n.remove())"
+            )
+            for path, name in [
+                ("/", "server-summary"),
+                ("/servers", "server-details"),
+                ("/licenses", "license-summary"),
+                ("/features", "features-summary"),
+                ("/usage", "usage-details"),
+                ("/capacity", "capacity"),
+                ("/reservations", "reservations"),
+                ("/denials", "denials"),
+            ]:
                 await page.goto(primary.url + path)
                 await snap(name)
             await page.goto(primary.url + "/")
@@ -158,7 +236,9 @@ async def take(out: Path) -> list[Path]:
             await page.get_by_role("button", name=f"Stop {BACKUP}", exact=True).click()
             await page.click("#confirm-ok")
             await page.click("#manage-close")
-            await expect(page.locator("#pair-status")).to_have_text("Backup not available", timeout=15_000)
+            await expect(page.locator("#pair-status")).to_have_text(
+                "Backup not available", timeout=15_000
+            )
             await snap("backup-stopped")
     finally:
         await site.close()

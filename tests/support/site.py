@@ -1,4 +1,5 @@
 """The ``site`` fixture's object: a throwaway site with nodes as processes and clients."""
+
 from __future__ import annotations
 
 from contextlib import asynccontextmanager
@@ -68,7 +69,9 @@ class Site:
             "checkpoint": "SELECT stream_offset, digest, events_applied, epoch FROM projection_checkpoint",
         }
         async with self.database(node) as conn:
-            return {name: [tuple(r) for r in await conn.fetch(sql)] for name, sql in queries.items()}
+            return {
+                name: [tuple(r) for r in await conn.fetch(sql)] for name, sql in queries.items()
+            }
 
     async def close(self) -> None:
         for proc in self.processes:

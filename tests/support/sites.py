@@ -1,4 +1,5 @@
 """A throwaway site: its own queues, stream and node databases, removed afterwards."""
+
 from __future__ import annotations
 
 import uuid

@@ -3,6 +3,7 @@
 The node loads it without complaint (its event_log and digest agree), yet it now
 holds a different history than its peer: the "Pair not synced" case.
 """
+
 from __future__ import annotations
 
 import orjson
@@ -13,15 +14,24 @@ from services.domain.evolve import apply
 from services.domain.model import State
 
 
-async def rewrite_history(conn, event_type: str = "LeaseGranted", field: str = "device",
-                          value: str = "tampered") -> None:
-    rows = await conn.fetch("SELECT stream_offset, idx, body::text AS body FROM event_log ORDER BY 1, 2")
+async def rewrite_history(
+    conn, event_type: str = "LeaseGranted", field: str = "device", value: str = "tampered"
+) -> None:
+    rows = await conn.fetch(
+        "SELECT stream_offset, idx, body::text AS body FROM event_log ORDER BY 1, 2"
+    )
     target = next(r for r in rows if orjson.loads(r["body"])["type"] == event_type)
     body = {**orjson.loads(target["body"]), field: value}
-    await conn.execute("UPDATE event_log SET body = $1 WHERE stream_offset = $2 AND idx = $3",
-                       orjson.dumps(body).decode(), target["stream_offset"], target["idx"])
+    await conn.execute(
+        "UPDATE event_log SET body = $1 WHERE stream_offset = $2 AND idx = $3",
+        orjson.dumps(body).decode(),
+        target["stream_offset"],
+        target["idx"],
+    )
     state, digest = State(), ""
-    for row in await conn.fetch("SELECT body::text AS body FROM event_log ORDER BY stream_offset, idx"):
+    for row in await conn.fetch(
+        "SELECT body::text AS body FROM event_log ORDER BY stream_offset, idx"
+    ):
         event = event_from_dict(orjson.loads(row["body"]))
         state, ignored = apply(state, event)
         digest = digests.advance(digest, canonical(event), ignored)

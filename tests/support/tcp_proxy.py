@@ -17,6 +17,7 @@ ways. The faults:
     async with TcpProxy(5672) as proxy:
         url = proxy.amqp_url()
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -67,7 +68,9 @@ class _Pipe:
 
 
 class TcpProxy:
-    def __init__(self, target_port: int = 5672, target_host: str = "127.0.0.1", host: str = "127.0.0.1") -> None:
+    def __init__(
+        self, target_port: int = 5672, target_host: str = "127.0.0.1", host: str = "127.0.0.1"
+    ) -> None:
         self.target_host, self.target_port, self.host = target_host, target_port, host
         self.port: int | None = None
         self.connections_accepted = 0
@@ -153,8 +156,10 @@ class TcpProxy:
                 _reset(up_writer)
                 return
             pipe.upstream = up_writer
-            pipe.tasks += [asyncio.create_task(self._pump(reader, up_writer, pipe)),
-                           asyncio.create_task(self._pump(up_reader, writer, pipe))]
+            pipe.tasks += [
+                asyncio.create_task(self._pump(reader, up_writer, pipe)),
+                asyncio.create_task(self._pump(up_reader, writer, pipe)),
+            ]
             await asyncio.gather(*pipe.tasks, return_exceptions=True)
         except (OSError, asyncio.CancelledError):
             pipe.close(abrupt=True)
@@ -163,7 +168,9 @@ class TcpProxy:
             self._pipes.discard(pipe)
             self._handlers.discard(handler)
 
-    async def _pump(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, pipe: _Pipe) -> None:
+    async def _pump(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, pipe: _Pipe
+    ) -> None:
         """Copy one direction; an EOF closes both sides in order, an error resets them."""
         try:
             while not pipe.closed:

@@ -3,6 +3,7 @@
 It plays the writer's part (promote, stamp epoch/time/command id) without any I/O,
 so the tests read as "this command, then that command, then look at the state".
 """
+
 from __future__ import annotations
 
 import itertools
@@ -22,8 +23,13 @@ def at(seconds: float = 0, *, days: float = 0) -> datetime:
     return T0 + timedelta(seconds=seconds, days=days)
 
 
-def grant(name: str = "FactoryTalk View SE Client", version: str = "13.00", seats: int = 1,
-          expires_at: datetime | None = None, type: str = "Concurrent") -> c.FeatureGrant:
+def grant(
+    name: str = "FactoryTalk View SE Client",
+    version: str = "13.00",
+    seats: int = 1,
+    expires_at: datetime | None = None,
+    type: str = "Concurrent",
+) -> c.FeatureGrant:
     return c.FeatureGrant(name=name, version=version, seats=seats, expires_at=expires_at, type=type)
 
 
@@ -32,19 +38,32 @@ class Writer:
 
     def __init__(self, epoch: int = 1, node: str = "a", server_id: str = "A_X", now: datetime = T0):
         self.now = now
-        self.state, ignored = apply(State(), WriterPromoted(epoch=epoch, node=node, server_id=server_id, at=now))
+        self.state, ignored = apply(
+            State(), WriterPromoted(epoch=epoch, node=node, server_id=server_id, at=now)
+        )
         assert ignored is None
         self.epoch = epoch
         self.events: list = [WriterPromoted(epoch=epoch, node=node, server_id=server_id, at=now)]
         self._ids = itertools.count(1)
 
-    def context(self, command_id: str | None = None, now: datetime | None = None,
-                actor: str | None = None) -> Context:
-        return Context(command_id=command_id or f"cmd-{next(self._ids)}", epoch=self.epoch,
-                       now=now or self.now, actor=actor)
+    def context(
+        self, command_id: str | None = None, now: datetime | None = None, actor: str | None = None
+    ) -> Context:
+        return Context(
+            command_id=command_id or f"cmd-{next(self._ids)}",
+            epoch=self.epoch,
+            now=now or self.now,
+            actor=actor,
+        )
 
-    def run(self, command: object, *, command_id: str | None = None, now: datetime | None = None,
-            actor: str | None = None) -> Decision:
+    def run(
+        self,
+        command: object,
+        *,
+        command_id: str | None = None,
+        now: datetime | None = None,
+        actor: str | None = None,
+    ) -> Decision:
         event = decide(self.state, command, self.context(command_id, now, actor))
         self.state, ignored = apply(self.state, event)
         assert ignored is None, f"the writer's own decision was ignored: {ignored}"
@@ -53,23 +72,50 @@ class Writer:
 
     # Shorthands for the commands the tests use most.
     def activate(self, license_id: str, *grants: c.FeatureGrant, **kw) -> Decision:
-        return self.run(c.ActivateLicense(license_id=license_id, features=list(grants or [grant()])), **kw)
+        return self.run(
+            c.ActivateLicense(license_id=license_id, features=list(grants or [grant()])), **kw
+        )
 
     def deactivate(self, license_id: str, **kw) -> Decision:
         return self.run(c.DeactivateLicense(license_id=license_id), **kw)
 
-    def acquire(self, device: str = "hmi-1", user: str = "alice", count: int = 1,
-                feature: str = "FactoryTalk View SE Client", version: str = "13.00", **kw) -> Decision:
+    def acquire(
+        self,
+        device: str = "hmi-1",
+        user: str = "alice",
+        count: int = 1,
+        feature: str = "FactoryTalk View SE Client",
+        version: str = "13.00",
+        **kw,
+    ) -> Decision:
         lease_seconds = kw.pop("lease_seconds", 60)
-        return self.run(c.Acquire(feature=feature, version=version, device=device, user=user, count=count,
-                                  lease_seconds=lease_seconds), **kw)
+        return self.run(
+            c.Acquire(
+                feature=feature,
+                version=version,
+                device=device,
+                user=user,
+                count=count,
+                lease_seconds=lease_seconds,
+            ),
+            **kw,
+        )
 
     def release(self, lease_id: str, reason: str | None = None, **kw) -> Decision:
         return self.run(c.Release(lease_id=lease_id, reason=reason), **kw)
 
-    def reserve(self, count: int = 1, device: str | None = None, user: str | None = None,
-                feature: str = "FactoryTalk View SE Client", version: str = "13.00", **kw) -> Decision:
-        return self.run(c.Reserve(feature=feature, version=version, device=device, user=user, count=count), **kw)
+    def reserve(
+        self,
+        count: int = 1,
+        device: str | None = None,
+        user: str | None = None,
+        feature: str = "FactoryTalk View SE Client",
+        version: str = "13.00",
+        **kw,
+    ) -> Decision:
+        return self.run(
+            c.Reserve(feature=feature, version=version, device=device, user=user, count=count), **kw
+        )
 
     def cancel(self, reservation_id: str, **kw) -> Decision:
         return self.run(c.CancelReservation(reservation_id=reservation_id), **kw)

@@ -1,4 +1,5 @@
 """One fully populated example of every command and event type on the wire."""
+
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -14,15 +15,27 @@ EXPIRY = datetime(2027, 12, 31, 23, 59, 59, tzinfo=timezone.utc)
 STAMP = {"command_id": "cmd-1", "epoch": 3, "at": AT, "actor": "admin"}
 
 GRANTS = [
-    c.FeatureGrant(name="FactoryTalk View SE Client", type="Concurrent", version="13.00", seats=10,
-                   expires_at=EXPIRY),
+    c.FeatureGrant(
+        name="FactoryTalk View SE Client",
+        type="Concurrent",
+        version="13.00",
+        seats=10,
+        expires_at=EXPIRY,
+    ),
     c.FeatureGrant(name="RSLinx Classic", version="2017 (17.0)", seats=400_000_000),
 ]
 
 COMMANDS = [
     c.ActivateLicense(license_id="LIC-1", features=GRANTS),
     c.DeactivateLicense(license_id="LIC-1"),
-    c.Acquire(feature="RSLinx Classic", version="4.00", device="hmi-1", user="alice", count=3, lease_seconds=300),
+    c.Acquire(
+        feature="RSLinx Classic",
+        version="4.00",
+        device="hmi-1",
+        user="alice",
+        count=3,
+        lease_seconds=300,
+    ),
     c.Release(lease_id="L-1", reason="operator left"),
     c.RenewLeases(lease_ids=["L-1", "L-2"]),
     c.Reserve(feature="RSLinx Classic", version="4.00", device="hmi-1", count=2),
@@ -35,20 +48,52 @@ EVENTS = [
     CommandRefused(command_type="DeactivateLicense", code="in_use", message="busy", **STAMP),
     LicenseActivated(license_id="LIC-1", features=GRANTS, **STAMP),
     LicenseDeactivated(license_id="LIC-1", **STAMP),
-    LeaseGranted(lease_id="L-1", feature="RSLinx Classic", version="4.00", device="hmi-1", user="alice",
-                 count=3, lease_seconds=300, expires_at=EXPIRY, reservation_id="R-1", reserved=2, **STAMP),
-    AcquireDenied(feature="RSLinx Classic", version="4.00", device="hmi-1", user="alice", count=1,
-                  reason="no_seats", message="0 of 3 free", **STAMP),
+    LeaseGranted(
+        lease_id="L-1",
+        feature="RSLinx Classic",
+        version="4.00",
+        device="hmi-1",
+        user="alice",
+        count=3,
+        lease_seconds=300,
+        expires_at=EXPIRY,
+        reservation_id="R-1",
+        reserved=2,
+        **STAMP,
+    ),
+    AcquireDenied(
+        feature="RSLinx Classic",
+        version="4.00",
+        device="hmi-1",
+        user="alice",
+        count=1,
+        reason="no_seats",
+        message="0 of 3 free",
+        **STAMP,
+    ),
     LeaseReleased(lease_id="L-1", reason="forced", **STAMP),
     LeaseExpired(lease_id="L-1", **STAMP),
-    SeatsReserved(reservation_id="R-1", feature="RSLinx Classic", version="4.00", user="alice", count=2, **STAMP),
+    SeatsReserved(
+        reservation_id="R-1",
+        feature="RSLinx Classic",
+        version="4.00",
+        user="alice",
+        count=2,
+        **STAMP,
+    ),
     ReservationCancelled(reservation_id="R-1", **STAMP),
 ]
 
 
 def acquire_body(**fields) -> dict:
     """A valid Acquire as a wire dict; keyword arguments override or (with None) remove fields."""
-    body = {"type": "Acquire", "feature": "RSLinx Classic", "version": "4.00", "device": "hmi-1", "user": "alice"}
+    body = {
+        "type": "Acquire",
+        "feature": "RSLinx Classic",
+        "version": "4.00",
+        "device": "hmi-1",
+        "user": "alice",
+    }
     body.update(fields)
     return {k: v for k, v in body.items() if v is not None}
 
@@ -57,6 +102,7 @@ def acquire_body(**fields) -> dict:
 # Other parts of the contract (servers, the pair) are simple records: fill their fields
 # from the annotations so that every registered type is round-tripped. A type this cannot
 # build (validators, constrained fields) needs a hand-written sample above.
+
 
 def _value(name: str, annotation):
     import types
@@ -85,8 +131,11 @@ def _value(name: str, annotation):
 
 
 def auto_sample(model):
-    fields = {name: _value(name, info.annotation) for name, info in model.model_fields.items()
-              if name not in ("type", "schema_version")}
+    fields = {
+        name: _value(name, info.annotation)
+        for name, info in model.model_fields.items()
+        if name not in ("type", "schema_version")
+    }
     return model(**fields)
 
 
@@ -94,7 +143,9 @@ def every_command():
     from events.commands import COMMAND_TYPES
 
     have = {m.type for m in COMMANDS}
-    return COMMANDS + [auto_sample(model) for name, model in COMMAND_TYPES.items() if name not in have]
+    return COMMANDS + [
+        auto_sample(model) for name, model in COMMAND_TYPES.items() if name not in have
+    ]
 
 
 def every_event():

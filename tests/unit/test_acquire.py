@@ -1,4 +1,5 @@
 """Acquire: who gets a seat, who is denied and why, and what the reply says."""
+
 from __future__ import annotations
 
 from events import commands as c
@@ -20,7 +21,12 @@ def test_grant_takes_a_seat_and_replies_with_the_lease():
     assert event.expires_at == at(90)
     assert event.reservation_id is None and event.reserved == 0
     lease = w.state.leases[event.lease_id]
-    assert (lease.device, lease.user, lease.count, lease.key) == ("hmi-1", "alice", 1, (FEATURE, "13.00"))
+    assert (lease.device, lease.user, lease.count, lease.key) == (
+        "hmi-1",
+        "alice",
+        1,
+        (FEATURE, "13.00"),
+    )
     assert w.feature().in_use == 1
 
     reply = w.state.outcome("acq-1")
@@ -117,7 +123,9 @@ def test_count_greater_than_one_takes_that_many_seats():
     fits = w.acquire(count=2)
 
     assert isinstance(big, LeaseGranted) and big.count == 3
-    assert isinstance(too_big, AcquireDenied) and too_big.reason == "no_seats" and too_big.count == 3
+    assert (
+        isinstance(too_big, AcquireDenied) and too_big.reason == "no_seats" and too_big.count == 3
+    )
     assert "3 seat(s)" in too_big.message and "2 of 5 free" in too_big.message
     assert isinstance(fits, LeaseGranted)
     assert w.feature().in_use == 5
@@ -152,7 +160,11 @@ def test_releasing_an_unknown_or_already_released_lease_is_refused_not_found():
     bogus = w.release("L-does-not-exist", command_id="rel-bogus")
 
     for cid, event in (("rel-again", again), ("rel-bogus", bogus)):
-        assert event.type == "CommandRefused" and event.code == "not_found" and event.command_type == "Release"
+        assert (
+            event.type == "CommandRefused"
+            and event.code == "not_found"
+            and event.command_type == "Release"
+        )
         assert w.state.outcome(cid).error.code == "not_found"
     assert w.feature().in_use == 0
 

@@ -1,4 +1,5 @@
 """The API serves the node's views and the shared vocabulary (an in-process app, no database)."""
+
 from __future__ import annotations
 
 from aiohttp.test_utils import TestClient, TestServer
@@ -29,8 +30,16 @@ async def get(path: str, healthy: bool = True) -> tuple[int, object]:
 async def test_the_vocabulary_serves_every_word_by_its_member_name():
     status, words = await get("/api/vocabulary")
     assert status == 200 and words == as_json()
-    assert set(words) == {"server_status", "pair_status", "activity", "role", "error_code",
-                          "denial_reason", "ignored_reason", "order_kind"}
+    assert set(words) == {
+        "server_status",
+        "pair_status",
+        "activity",
+        "role",
+        "error_code",
+        "denial_reason",
+        "ignored_reason",
+        "order_kind",
+    }
     assert words["server_status"]["RUNNING"] == "Running"
     assert words["pair_status"]["PAIRED"] == "Paired and Available"
     assert words["role"]["STANDALONE"] == "standalone"

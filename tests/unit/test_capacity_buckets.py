@@ -1,4 +1,5 @@
 """The capacity chart folds a period into at most about ``buckets`` intervals of a readable width."""
+
 from __future__ import annotations
 
 from datetime import timedelta

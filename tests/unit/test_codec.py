@@ -1,4 +1,5 @@
 """The wire codec: what goes in comes out, and what cannot be read is told apart."""
+
 from __future__ import annotations
 
 import orjson
@@ -68,7 +69,10 @@ def test_replies_round_trip_and_leave_out_what_is_not_set():
     assert codec.loads_reply(codec.dumps_reply(bad)) == bad
     assert "error" not in orjson.loads(codec.dumps_reply(ok))
     assert orjson.loads(codec.dumps_reply(bad)) == {
-        "ok": False, "command_id": "c2", "error": {"code": "denied", "message": "no seats", "reason": "no_seats"}}
+        "ok": False,
+        "command_id": "c2",
+        "error": {"code": "denied", "message": "no seats", "reason": "no_seats"},
+    }
 
 
 def test_license_and_reservation_commands_are_admin_and_product_commands_are_not():
@@ -80,22 +84,51 @@ def test_license_and_reservation_commands_are_admin_and_product_commands_are_not
 
 # -- what cannot be read at all: dead-lettered ------------------------------------
 
-@pytest.mark.parametrize("body", [
-    b"", b"garbage", b"{not json", b"\xff\xfe", b"[]", b"[1, 2]", b'"Acquire"', b"42", b"null",
-    b"{}", b'{"feature": "x"}', b'{"type": 5}', b'{"type": null}',
-    b'{"type": "Nope"}', b'{"type": "acquire"}',
-    b'{"type": "LeaseGranted"}',  # an event is not a command
-], ids=repr)
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"",
+        b"garbage",
+        b"{not json",
+        b"\xff\xfe",
+        b"[]",
+        b"[1, 2]",
+        b'"Acquire"',
+        b"42",
+        b"null",
+        b"{}",
+        b'{"feature": "x"}',
+        b'{"type": 5}',
+        b'{"type": null}',
+        b'{"type": "Nope"}',
+        b'{"type": "acquire"}',
+        b'{"type": "LeaseGranted"}',  # an event is not a command
+    ],
+    ids=repr,
+)
 def test_unreadable_commands_are_unparseable(body):
     with pytest.raises(codec.Unparseable):
         codec.loads_command(body)
 
 
-@pytest.mark.parametrize("body", [
-    b"", b"garbage", b"[]", b"null", b"{}", b'{"events": {}}', b'{"events": [1]}', b'{"events": ["x"]}',
-    b'{"events": [{"type": "Nope"}]}', b'{"events": [{}]}',
-    b'{"events": [{"type": "Acquire"}]}',  # a command is not an event
-], ids=repr)
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"",
+        b"garbage",
+        b"[]",
+        b"null",
+        b"{}",
+        b'{"events": {}}',
+        b'{"events": [1]}',
+        b'{"events": ["x"]}',
+        b'{"events": [{"type": "Nope"}]}',
+        b'{"events": [{}]}',
+        b'{"events": [{"type": "Acquire"}]}',  # a command is not an event
+    ],
+    ids=repr,
+)
 def test_unreadable_stream_messages_are_unparseable(body):
     with pytest.raises(codec.Unparseable):
         codec.loads_events(body)
@@ -109,20 +142,32 @@ def test_an_unreadable_schema_version_is_unparseable_not_a_crash(version):
 
 # -- what parses but has the wrong shape: an `invalid` reply ----------------------
 
-@pytest.mark.parametrize("body", [
-    acquire_body(device=None),                     # missing field
-    acquire_body(extra="field"),                   # unknown fields are an error, not ignored
-    acquire_body(count="many"),
-    acquire_body(count=1.5),
-    acquire_body(feature=["a"]),
-    acquire_body(feature=""),
-    acquire_body(device="   "),                    # whitespace only is empty once stripped
-    {"type": "ActivateLicense", "license_id": "L", "features": [{"name": "f", "version": "1"}]},  # no seats
-    {"type": "ActivateLicense", "license_id": "L",
-     "features": [{"name": "f", "version": "1", "seats": 1, "expires_at": "next tuesday"}]},
-    {"type": "Release"},
-    {"type": "RenewLeases", "lease_ids": "L-1"},
-], ids=repr)
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        acquire_body(device=None),  # missing field
+        acquire_body(extra="field"),  # unknown fields are an error, not ignored
+        acquire_body(count="many"),
+        acquire_body(count=1.5),
+        acquire_body(feature=["a"]),
+        acquire_body(feature=""),
+        acquire_body(device="   "),  # whitespace only is empty once stripped
+        {
+            "type": "ActivateLicense",
+            "license_id": "L",
+            "features": [{"name": "f", "version": "1"}],
+        },  # no seats
+        {
+            "type": "ActivateLicense",
+            "license_id": "L",
+            "features": [{"name": "f", "version": "1", "seats": 1, "expires_at": "next tuesday"}],
+        },
+        {"type": "Release"},
+        {"type": "RenewLeases", "lease_ids": "L-1"},
+    ],
+    ids=repr,
+)
 def test_wrong_shapes_raise_validation_error(body):
     with pytest.raises(ValidationError):
         codec.loads_command(orjson.dumps(body))
@@ -148,6 +193,13 @@ def test_validation_errors_are_described_by_field_path_for_operators():
     assert "count:" in text
     assert "Acquire" not in text  # the discriminator is noise in the path
     with pytest.raises(ValidationError) as info:
-        codec.loads_command(orjson.dumps(
-            {"type": "ActivateLicense", "license_id": "L", "features": [{"name": "f", "version": "1", "seats": 0}]}))
+        codec.loads_command(
+            orjson.dumps(
+                {
+                    "type": "ActivateLicense",
+                    "license_id": "L",
+                    "features": [{"name": "f", "version": "1", "seats": 0}],
+                }
+            )
+        )
     assert "features.0.seats:" in codec.describe_validation_error(info.value)

@@ -1,4 +1,5 @@
 """Vendor-signed entitlements: signing, verifying, and the writer's and the fence's checks."""
+
 from __future__ import annotations
 
 import base64
@@ -26,10 +27,18 @@ TRUST = Trust.of(keys.public_text(VENDOR))
 
 
 def terms(**changes) -> entitlement.Terms:
-    fields = dict(license_id="LIC-1", serial="SN-1", customer="Plant 7", site="s",
-                  server_ids=["A_1", "B_1"],
-                  features=[grant(name="InTouch", version="2017", seats=5)],
-                  not_before=at(days=-1), not_after=at(days=30), nonce="n1", issued_at=at(days=-1))
+    fields = dict(
+        license_id="LIC-1",
+        serial="SN-1",
+        customer="Plant 7",
+        site="s",
+        server_ids=["A_1", "B_1"],
+        features=[grant(name="InTouch", version="2017", seats=5)],
+        not_before=at(days=-1),
+        not_after=at(days=30),
+        nonce="n1",
+        issued_at=at(days=-1),
+    )
     return entitlement.Terms(**{**fields, **changes})
 
 
@@ -88,11 +97,15 @@ def test_the_file_is_json_and_reformatting_it_changes_nothing():
     assert entitlement.verify(signed.loads(text), TRUST) == terms()
 
 
-@pytest.mark.parametrize("tamper", [
-    lambda d: d["features"][0].update(seats=5_000_000),
-    lambda d: d["features"].append({**d["features"][0], "name": "Historian"}),
-    lambda d: d.update(not_after="2099-01-01T00:00:00Z"),
-], ids=["seat count changed", "feature added", "window widened"])
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        lambda d: d["features"][0].update(seats=5_000_000),
+        lambda d: d["features"].append({**d["features"][0], "name": "Historian"}),
+        lambda d: d.update(not_after="2099-01-01T00:00:00Z"),
+    ],
+    ids=["seat count changed", "feature added", "window widened"],
+)
 def test_a_tampered_entitlement_is_refused_as_bad_signature(tamper):
     site = Site()
     document = edited(entitlement.issue(terms(), VENDOR), tamper)
@@ -121,8 +134,9 @@ def test_an_entitlement_outside_its_activation_window_is_refused():
     document = entitlement.issue(terms(not_after=at(days=1)), VENDOR)
     assert refused_code(site.run(command(document), now=at(days=1))) == "expired"
     assert refused_code(site.run(command(document), now=at(days=-2))) == "expired"
-    assert isinstance(site.run(command(document), now=at(days=1) - timedelta(seconds=1)),
-                      LicenseActivated)
+    assert isinstance(
+        site.run(command(document), now=at(days=1) - timedelta(seconds=1)), LicenseActivated
+    )
 
 
 def test_the_same_entitlement_twice_is_already_activated_even_after_deactivation():
@@ -165,23 +179,34 @@ def test_with_vendor_keys_an_unsigned_activation_is_refused():
 
 def test_a_command_whose_fields_differ_from_its_entitlement_is_refused():
     document = entitlement.issue(terms(), VENDOR)
-    cmd = c.ActivateLicense(license_id="LIC-1", features=[grant(name="InTouch", version="2017",
-                                                                seats=500)], entitlement=document)
+    cmd = c.ActivateLicense(
+        license_id="LIC-1",
+        features=[grant(name="InTouch", version="2017", seats=500)],
+        entitlement=document,
+    )
     assert refused_code(Site().run(cmd)) == "bad_signature"
 
 
 def forged(site: Site, document: SignedDocument | None, **changes) -> LicenseActivated:
     t = entitlement.read(document) if document else terms()
-    fields = dict(command_id="forged", epoch=1, at=T0, license_id=t.license_id,
-                  features=t.features, server_ids=["A_1", "B_1"], entitlement=document)
+    fields = dict(
+        command_id="forged",
+        epoch=1,
+        at=T0,
+        license_id=t.license_id,
+        features=t.features,
+        server_ids=["A_1", "B_1"],
+        entitlement=document,
+    )
     return LicenseActivated(**{**fields, **changes})
 
 
 def test_the_fence_ignores_a_forged_activation_with_a_wrong_signature():
     site = Site()
     good = entitlement.issue(terms(), VENDOR)
-    wrong_signature = good.model_copy(update={"signature": entitlement.issue(terms(serial="x"),
-                                                                             VENDOR).signature})
+    wrong_signature = good.model_copy(
+        update={"signature": entitlement.issue(terms(serial="x"), VENDOR).signature}
+    )
     assert site.apply(forged(site, wrong_signature)) == "bad_entitlement"
     assert site.apply(forged(site, None)) == "bad_entitlement"  # unsigned while keys are set
     more_seats = [grant(name="InTouch", version="2017", seats=9_999)]
@@ -193,9 +218,18 @@ def test_the_fence_ignores_a_forged_activation_with_a_wrong_signature():
 
 def test_a_receipt_verifies_with_the_site_key_and_a_changed_one_does_not():
     site_key = keys.new_private_key()
-    sealed = receipt.sign(receipt.Terms(site="s", license_id="LIC-1", serial="SN-1",
-                                        server_ids=["A_1", "B_1"], deactivated_at=T0,
-                                        log_offset=42, command_id="c1"), site_key)
+    sealed = receipt.sign(
+        receipt.Terms(
+            site="s",
+            license_id="LIC-1",
+            serial="SN-1",
+            server_ids=["A_1", "B_1"],
+            deactivated_at=T0,
+            log_offset=42,
+            command_id="c1",
+        ),
+        site_key,
+    )
     assert receipt.verify(sealed, keys.public_text(site_key)).log_offset == 42
     with pytest.raises(receipt.BadReceipt):
         changed = edited(sealed, lambda d: d.update(log_offset=43))
@@ -212,7 +246,16 @@ def test_an_entitlement_cannot_pass_for_a_receipt():
 
 
 def test_a_v1_license_activated_upcasts_to_an_unsigned_v2():
-    event = event_from_dict({"type": "LicenseActivated", "schema_version": 1, "command_id": "c",
-                             "epoch": 1, "at": "2026-01-01T00:00:00Z", "license_id": "L",
-                             "features": [], "server_ids": []})
+    event = event_from_dict(
+        {
+            "type": "LicenseActivated",
+            "schema_version": 1,
+            "command_id": "c",
+            "epoch": 1,
+            "at": "2026-01-01T00:00:00Z",
+            "license_id": "L",
+            "features": [],
+            "server_ids": [],
+        }
+    )
     assert event.schema_version == 2 and event.entitlement is None

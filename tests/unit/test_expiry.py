@@ -1,4 +1,5 @@
 """Lease expiry is a decision of the writer (invariant 7): an event, not a clock read."""
+
 from __future__ import annotations
 
 from events.leases import LeaseExpired

@@ -1,4 +1,5 @@
 """Fencing by epoch and idempotence by command id (invariants 3 and 5)."""
+
 from __future__ import annotations
 
 from events import commands as c
@@ -24,8 +25,11 @@ def test_promotion_sets_the_epoch_and_the_writer():
 
 
 def test_decisions_before_any_promotion_are_ignored():
-    event = decide(State(), c.ActivateLicense(license_id="L", features=[grant()]),
-                   Context(command_id="c", epoch=1, now=T0))
+    event = decide(
+        State(),
+        c.ActivateLicense(license_id="L", features=[grant()]),
+        Context(command_id="c", epoch=1, now=T0),
+    )
     state, ignored = apply(State(), event)
     assert ignored == IgnoredReason.STALE_EPOCH
     assert state == State()
@@ -39,7 +43,9 @@ def test_a_stale_writers_decision_changes_nothing_after_a_new_promotion():
     w.state, ignored = apply(w.state, WriterPromoted(epoch=2, node="b", server_id="B_Y", at=at(1)))
     assert ignored is None
     # ... while paused node a still publishes a grant decided under epoch 1.
-    late = decide(old_writer_state, _acquire("hmi-a"), Context(command_id="late", epoch=1, now=at(2)))
+    late = decide(
+        old_writer_state, _acquire("hmi-a"), Context(command_id="late", epoch=1, now=at(2))
+    )
     assert isinstance(late, LeaseGranted)
     before = w.state
 
@@ -64,7 +70,9 @@ def test_a_decision_from_a_future_epoch_is_ignored_too():
 def test_a_second_promotion_for_a_taken_epoch_is_ignored():
     w = Writer(epoch=2, node="a", server_id="A_X")
     for epoch in (2, 1):
-        state, ignored = apply(w.state, WriterPromoted(epoch=epoch, node="b", server_id="B_Y", at=at(5)))
+        state, ignored = apply(
+            w.state, WriterPromoted(epoch=epoch, node="b", server_id="B_Y", at=at(5))
+        )
         assert ignored == IgnoredReason.EPOCH_TAKEN
         assert state is w.state
     assert (w.state.epoch, w.state.writer_node) == (2, "a")
@@ -151,14 +159,25 @@ def test_applied_decisions_advance_last_at_and_ignored_ones_do_not():
 def test_answers_are_kept_twelve_to_twenty_four_hours_then_forgotten():
     from events import commands as c
     from tests.unit.harness import Writer, at, grant
+
     w = Writer()
     w.activate("LIC-1", grant(seats=5))
-    first = w.run(c.Acquire(feature=grant().name, version=grant().version, device="d", user="u"),
-                  command_id="acq", now=at(60))
-    w.run(c.Release(lease_id=first.lease_id), now=at(3600 * 13))          # opens a new generation
-    assert w.state.outcome("acq").ok                                      # still answered
-    w.run(c.DeactivateLicense(license_id="nope"), now=at(3600 * 26))      # and another: the first is dropped
+    first = w.run(
+        c.Acquire(feature=grant().name, version=grant().version, device="d", user="u"),
+        command_id="acq",
+        now=at(60),
+    )
+    w.run(c.Release(lease_id=first.lease_id), now=at(3600 * 13))  # opens a new generation
+    assert w.state.outcome("acq").ok  # still answered
+    w.run(
+        c.DeactivateLicense(license_id="nope"), now=at(3600 * 26)
+    )  # and another: the first is dropped
     assert w.state.outcome("acq") is None
-    again = w.run(c.Acquire(feature=grant().name, version=grant().version, device="d", user="u"),
-                  command_id="acq", now=at(3600 * 27))
-    assert again.type == "LeaseGranted" and again.lease_id == first.lease_id  # decided afresh: seat was free
+    again = w.run(
+        c.Acquire(feature=grant().name, version=grant().version, device="d", user="u"),
+        command_id="acq",
+        now=at(3600 * 27),
+    )
+    assert (
+        again.type == "LeaseGranted" and again.lease_id == first.lease_id
+    )  # decided afresh: seat was free

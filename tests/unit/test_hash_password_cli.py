@@ -1,4 +1,5 @@
 """``licensing hash-password``: the hash it prints is what the License Manager checks sign-ins against."""
+
 from __future__ import annotations
 
 from click.testing import CliRunner
@@ -8,7 +9,9 @@ from services.cli.main import cli
 
 
 def test_a_password_from_stdin_becomes_an_admin_users_entry():
-    result = CliRunner().invoke(cli, ["hash-password", "--stdin", "--user", "alice"], input="s3cret-passw0rd\n")
+    result = CliRunner().invoke(
+        cli, ["hash-password", "--stdin", "--user", "alice"], input="s3cret-passw0rd\n"
+    )
     assert result.exit_code == 0, result.output
     users = parse_users(result.output.strip())
     assert list(users) == ["alice"]

@@ -1,4 +1,5 @@
 """Activating and deactivating entitlements."""
+
 from __future__ import annotations
 
 from events.leases import LeaseGranted
@@ -8,8 +9,12 @@ from tests.unit.harness import Writer, at, grant
 
 def test_activation_makes_its_features_available():
     w = Writer()
-    event = w.activate("LIC-1", grant(name="RSLinx", version="4.00", seats=3),
-                       grant(name="Historian", version="7.0", seats=1), command_id="act-1")
+    event = w.activate(
+        "LIC-1",
+        grant(name="RSLinx", version="4.00", seats=3),
+        grant(name="Historian", version="7.0", seats=1),
+        command_id="act-1",
+    )
 
     assert isinstance(event, LicenseActivated)
     assert w.state.outcome("act-1").result == {"license_id": "LIC-1"}

@@ -1,4 +1,5 @@
 """The hard limits of events/limits.py hold on the wire (docs/protocol.md section 12)."""
+
 from __future__ import annotations
 
 import orjson
@@ -88,9 +89,12 @@ def test_features_per_license_bounds():
 
 def test_a_license_may_not_list_the_same_feature_and_version_twice():
     same = {"name": "f", "version": "1", "seats": 1}
-    assert rejected({"type": "ActivateLicense", "license_id": "L", "features": [same, {**same, "seats": 2}]})
-    assert not rejected({"type": "ActivateLicense", "license_id": "L",
-                         "features": [same, {**same, "version": "2"}]})
+    assert rejected(
+        {"type": "ActivateLicense", "license_id": "L", "features": [same, {**same, "seats": 2}]}
+    )
+    assert not rejected(
+        {"type": "ActivateLicense", "license_id": "L", "features": [same, {**same, "version": "2"}]}
+    )
 
 
 def test_renewal_carries_between_1_and_1000_lease_ids():
@@ -100,7 +104,9 @@ def test_renewal_carries_between_1_and_1000_lease_ids():
     assert rejected({"type": "RenewLeases", "lease_ids": ids + ["L-extra"]})
 
 
-@pytest.mark.parametrize("holder", [{}, {"device": "hmi-1", "user": "alice"}], ids=["neither", "both"])
+@pytest.mark.parametrize(
+    "holder", [{}, {"device": "hmi-1", "user": "alice"}], ids=["neither", "both"]
+)
 def test_a_reservation_is_for_exactly_one_of_device_or_user(holder):
     assert rejected({"type": "Reserve", "feature": "f", "version": "1", **holder})
 

@@ -1,4 +1,5 @@
 """The process helper (services/adapters/processes.py) on small Python children: no broker needed."""
+
 from __future__ import annotations
 
 import sys
@@ -6,13 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from services.adapters.processes import (ChildProcess, NotYet, WaitTimedOut, stop_all,
-                                         wait_until)
+from services.adapters.processes import ChildProcess, NotYet, WaitTimedOut, stop_all, wait_until
 
-GRACEFUL = "import signal, sys, time; signal.signal(signal.SIGTERM, lambda *_: sys.exit(0)); "\
-           "print('ready'); time.sleep(60)"
-STUBBORN = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print('ready'); "\
-           "time.sleep(60)"
+GRACEFUL = (
+    "import signal, sys, time; signal.signal(signal.SIGTERM, lambda *_: sys.exit(0)); "
+    "print('ready'); time.sleep(60)"
+)
+STUBBORN = (
+    "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print('ready'); "
+    "time.sleep(60)"
+)
 
 
 def python(tmp_path: Path, name: str, code: str, **env: str) -> ChildProcess:
@@ -34,9 +38,13 @@ async def said(child: ChildProcess, words: str) -> None:
 
 
 async def test_a_child_gets_its_environment_and_writes_both_streams_to_its_log(tmp_path):
-    child = python(tmp_path, "env", "import os, sys; print(os.environ['GREETING']); "
-                   "print('to stderr', file=sys.stderr); sys.exit(3)", GREETING="hello").start(
-                       banner="==== run 1 ====")
+    child = python(
+        tmp_path,
+        "env",
+        "import os, sys; print(os.environ['GREETING']); "
+        "print('to stderr', file=sys.stderr); sys.exit(3)",
+        GREETING="hello",
+    ).start(banner="==== run 1 ====")
     assert await child.exited() == 3
     assert child.log_tail() == "==== run 1 ====\nhello\nto stderr"
     assert child.log_tail(1, indent="  ") == "  to stderr"
@@ -87,8 +95,9 @@ async def test_stop_all_terminates_in_order_and_says_whom_it_kills(tmp_path):
     await done.exited()
     await said(stubborn, "ready")
     killed: list[str] = []
-    stopped = await stop_all([stubborn, polite, done], grace=0.5,
-                             killing=lambda child: killed.append(child.name))
+    stopped = await stop_all(
+        [stubborn, polite, done], grace=0.5, killing=lambda child: killed.append(child.name)
+    )
     assert [child.name for child in stopped] == ["stubborn", "polite"] and killed == ["stubborn"]
     assert stubborn.exit_words() == "was killed by SIGKILL"
     assert polite.exit_words() == "was killed by SIGTERM"

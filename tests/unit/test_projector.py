@@ -1,4 +1,5 @@
 """The projector without a broker: which stream messages are new, the halt, and its layer."""
+
 from __future__ import annotations
 
 import subprocess
@@ -56,10 +57,13 @@ async def test_a_message_that_is_not_an_event_batch_halts_and_writes_nothing():
 
 
 def test_the_read_models_load_no_broker_or_node_code():
-    probe = ("import sys, projections.projector, projections.database, projections.store\n"
-             "print(' '.join(m for m in sys.modules if m.split('.')[0] in "
-             "('aio_pika', 'aiormq', 'aiohttp') or m.startswith(('services.adapters', "
-             "'services.node', 'services.writer'))))")
-    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                            check=True).stdout.split()
+    probe = (
+        "import sys, projections.projector, projections.database, projections.store\n"
+        "print(' '.join(m for m in sys.modules if m.split('.')[0] in "
+        "('aio_pika', 'aiormq', 'aiohttp') or m.startswith(('services.adapters', "
+        "'services.node', 'services.writer'))))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout.split()
     assert loaded == []

@@ -5,6 +5,7 @@ every step it checks the accounting invariants; at the end it replays the log to
 check determinism (invariant 6). Stale-epoch copies and duplicate retries are
 injected along the way and must change nothing (invariants 3 and 5).
 """
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -32,9 +33,17 @@ EXPIRIES = [None, T0 - timedelta(days=1), T0 + timedelta(hours=2), T0 + timedelt
 TICKS = [timedelta(0), timedelta(minutes=30), timedelta(hours=3), timedelta(days=2)]
 
 grants = st.lists(
-    st.builds(lambda key, seats, exp: c.FeatureGrant(name=key[0], version=key[1], seats=seats, expires_at=exp),
-              st.sampled_from(FEATURES), st.integers(1, 4), st.sampled_from(EXPIRIES)),
-    min_size=1, max_size=3, unique_by=lambda g: (g.name, g.version),
+    st.builds(
+        lambda key, seats, exp: c.FeatureGrant(
+            name=key[0], version=key[1], seats=seats, expires_at=exp
+        ),
+        st.sampled_from(FEATURES),
+        st.integers(1, 4),
+        st.sampled_from(EXPIRIES),
+    ),
+    min_size=1,
+    max_size=3,
+    unique_by=lambda g: (g.name, g.version),
 )
 feature_keys = st.sampled_from(FEATURES + [UNKNOWN])
 
@@ -48,9 +57,11 @@ class Ledger(RuleBasedStateMachine):
         self.epoch = 1
         self.seq = 0
         self.state = State()
-        self.log: list[tuple[object, str | None]] = []  # (event, verdict) exactly as a projector saw them
-        self.commands: list[tuple[str, object]] = []    # (command id, command) for duplicate retries
-        self.lapsed: set[tuple[str, str]] = set()       # features whose grants expired mid-run
+        self.log: list[
+            tuple[object, str | None]
+        ] = []  # (event, verdict) exactly as a projector saw them
+        self.commands: list[tuple[str, object]] = []  # (command id, command) for duplicate retries
+        self.lapsed: set[tuple[str, str]] = set()  # features whose grants expired mid-run
         self._append(WriterPromoted(epoch=1, node="a", server_id="A_X", at=self.now), None)
 
     # -- plumbing --------------------------------------------------------------
@@ -97,17 +108,29 @@ class Ledger(RuleBasedStateMachine):
         if event.type == "LicenseDeactivated":
             assert license_id not in self.state.licenses
 
-    @rule(key=feature_keys, device=st.sampled_from(DEVICES), user=st.sampled_from(USERS),
-          count=st.integers(1, 3))
+    @rule(
+        key=feature_keys,
+        device=st.sampled_from(DEVICES),
+        user=st.sampled_from(USERS),
+        count=st.integers(1, 3),
+    )
     def acquire(self, key, device, user, count) -> None:
         f = self.state.features.get(key)
         valid = f.valid_total(self.now) if f else 0
         in_use = f.in_use if f else 0
-        event = self._run(c.Acquire(feature=key[0], version=key[1], device=device, user=user, count=count))
+        event = self._run(
+            c.Acquire(feature=key[0], version=key[1], device=device, user=user, count=count)
+        )
         if event.type == "LeaseGranted":
             assert in_use + count <= valid
         else:
-            expected = {"unknown_feature"} if f is None else {"expired"} if valid == 0 else {"no_seats", "reserved"}
+            expected = (
+                {"unknown_feature"}
+                if f is None
+                else {"expired"}
+                if valid == 0
+                else {"no_seats", "reserved"}
+            )
             assert event.reason in expected
             if event.reason == "reserved":
                 assert in_use + count <= valid  # the seats exist but are someone else's
@@ -130,12 +153,17 @@ class Ledger(RuleBasedStateMachine):
         assert (event.type == "LeaseExpired") == held
         assert lease_id not in self.state.leases
 
-    @rule(key=feature_keys, holder=st.sampled_from([("device", d) for d in DEVICES] + [("user", u) for u in USERS]),
-          count=st.integers(1, 3))
+    @rule(
+        key=feature_keys,
+        holder=st.sampled_from([("device", d) for d in DEVICES] + [("user", u) for u in USERS]),
+        count=st.integers(1, 3),
+    )
     def reserve(self, key, holder, count) -> None:
         f = self.state.features.get(key)
         free = f.pool_free(self.now) if f else 0
-        event = self._run(c.Reserve(feature=key[0], version=key[1], count=count, **{holder[0]: holder[1]}))
+        event = self._run(
+            c.Reserve(feature=key[0], version=key[1], count=count, **{holder[0]: holder[1]})
+        )
         assert (event.type == "SeatsReserved") == (f is not None and count <= free)
 
     @rule(data=st.data())
@@ -189,8 +217,9 @@ class Ledger(RuleBasedStateMachine):
             assert f.in_use == sum(lease.count for lease in leases)
             assert f.reserved_in_use == sum(lease.reserved for lease in leases)
             assert f.reserved == sum(r.count for r in reservations)
-            assert sorted(f.reservation_ids) == sorted(r.reservation_id for r in s.reservations.values()
-                                                       if r.key == key)
+            assert sorted(f.reservation_ids) == sorted(
+                r.reservation_id for r in s.reservations.values() if r.key == key
+            )
             assert 0 <= f.reserved_in_use <= f.in_use
             assert f.in_use <= f.total
             assert f.pool_in_use + f.reserved <= f.total
@@ -200,8 +229,11 @@ class Ledger(RuleBasedStateMachine):
             assert not f.is_empty()
         for r in s.reservations.values():
             assert 0 <= r.in_use <= r.count
-            assert r.in_use == sum(lease.reserved for lease in s.leases.values()
-                                   if lease.reservation_id == r.reservation_id)
+            assert r.in_use == sum(
+                lease.reserved
+                for lease in s.leases.values()
+                if lease.reservation_id == r.reservation_id
+            )
             assert (r.device is None) != (r.user is None)
         for lease in s.leases.values():
             assert lease.key in s.features
@@ -232,7 +264,9 @@ class Ledger(RuleBasedStateMachine):
 
 
 Ledger.TestCase.settings = settings(
-    max_examples=200, stateful_step_count=40, deadline=None,
+    max_examples=200,
+    stateful_step_count=40,
+    deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
 TestLedger = Ledger.TestCase

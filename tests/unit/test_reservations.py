@@ -1,4 +1,5 @@
 """Reservations: seats set aside for one device or one user."""
+
 from __future__ import annotations
 
 from events.leases import AcquireDenied, LeaseGranted
@@ -100,7 +101,10 @@ def test_reservation_id_is_in_the_reply_and_deterministic_per_command():
     assert w.state.outcome("res-1").result == {"reservation_id": event.reservation_id}
     again = Writer()
     again.activate("LIC-1", grant(seats=2))
-    assert again.reserve(count=1, device="hmi-1", command_id="res-1").reservation_id == event.reservation_id
+    assert (
+        again.reserve(count=1, device="hmi-1", command_id="res-1").reservation_id
+        == event.reservation_id
+    )
 
 
 def test_holder_prefers_the_reservation_with_most_free_seats_across_device_and_user():

@@ -1,4 +1,5 @@
 """The seed's table of server and pair statuses, from watchdog observations (pure)."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -21,17 +22,27 @@ def paired() -> Writer:
 
 
 def report(w: Writer, node: str, activity: str, seconds: float = 1):
-    return w.run(ReportServerStatus(node=node, activity=activity, observed_at=T0 + timedelta(seconds=seconds)))
+    return w.run(
+        ReportServerStatus(
+            node=node, activity=activity, observed_at=T0 + timedelta(seconds=seconds)
+        )
+    )
 
 
 def test_both_running_is_paired_and_available():
     w = paired()
-    assert tiles.server_status(w.state, "primary") == tiles.server_status(w.state, "backup") == "Running"
+    assert (
+        tiles.server_status(w.state, "primary")
+        == tiles.server_status(w.state, "backup")
+        == "Running"
+    )
     assert tiles.pair_status(w.state) == "Paired and Available"
 
 
 @pytest.mark.parametrize("node, word", [("backup", "Backup"), ("primary", "Primary")])
-@pytest.mark.parametrize("activity, shown", [("disconnected", "Disconnected"), ("stopped", "Stopped")])
+@pytest.mark.parametrize(
+    "activity, shown", [("disconnected", "Disconnected"), ("stopped", "Stopped")]
+)
 def test_a_server_down_or_stopped(node, word, activity, shown):
     w = paired()
     report(w, node, activity)
@@ -57,22 +68,36 @@ def test_recovering_shows_running_with_the_pair_recovering():
 
 def test_not_synced_keeps_both_running():
     w = paired()
-    w.run(ReportPairSync(synced=False, lag_events=0, reason="equal offsets, different digests", observed_at=T0))
-    assert tiles.server_status(w.state, "primary") == tiles.server_status(w.state, "backup") == "Running"
+    w.run(
+        ReportPairSync(
+            synced=False, lag_events=0, reason="equal offsets, different digests", observed_at=T0
+        )
+    )
+    assert (
+        tiles.server_status(w.state, "primary")
+        == tiles.server_status(w.state, "backup")
+        == "Running"
+    )
     assert tiles.pair_status(w.state) == "Pair not synced"
 
 
 def test_a_second_report_of_the_same_transition_writes_nothing():
     w = paired()
     assert report(w, "backup", "stopped") is not None
-    again = ReportServerStatus(node="backup", activity="stopped", observed_at=T0 + timedelta(seconds=5))
+    again = ReportServerStatus(
+        node="backup", activity="stopped", observed_at=T0 + timedelta(seconds=5)
+    )
     assert decide(w.state, again, w.context()) is None
 
 
 def test_an_observation_older_than_the_current_status_cannot_flip_it_back():
     w = paired()
     report(w, "backup", "disconnected", seconds=10)
-    stale = ReportServerStatus(node="backup", activity="running", observed_at=T0 + timedelta(seconds=9))
+    stale = ReportServerStatus(
+        node="backup", activity="running", observed_at=T0 + timedelta(seconds=9)
+    )
     assert decide(w.state, stale, w.context()) is None
-    fresh = ReportServerStatus(node="backup", activity="running", observed_at=T0 + timedelta(seconds=11))
+    fresh = ReportServerStatus(
+        node="backup", activity="running", observed_at=T0 + timedelta(seconds=11)
+    )
     assert decide(w.state, fresh, w.context()) is not None

@@ -1,4 +1,5 @@
 """Old schema versions are upcast dict-to-dict before validation (docs/protocol.md section 11)."""
+
 from __future__ import annotations
 
 import orjson
@@ -29,15 +30,32 @@ def test_upcasters_chain_one_version_at_a_time(registry):
         return data
 
     old = {"type": "TestOnlyThing", "schema_version": 1, "licenses": 4, "label": "x"}
-    assert upcast(old, 3) == {"type": "TestOnlyThing", "schema_version": 3, "seats": 4, "label": "X"}
-    assert old == {"type": "TestOnlyThing", "schema_version": 1, "licenses": 4, "label": "x"}  # not mutated
+    assert upcast(old, 3) == {
+        "type": "TestOnlyThing",
+        "schema_version": 3,
+        "seats": 4,
+        "label": "X",
+    }
+    assert old == {
+        "type": "TestOnlyThing",
+        "schema_version": 1,
+        "licenses": 4,
+        "label": "x",
+    }  # not mutated
     # A message already at version 2 only takes the second step.
-    assert upcast({"type": "TestOnlyThing", "schema_version": 2, "seats": 1, "label": "y"}, 3)["label"] == "Y"
+    assert (
+        upcast({"type": "TestOnlyThing", "schema_version": 2, "seats": 1, "label": "y"}, 3)["label"]
+        == "Y"
+    )
 
 
 def test_a_message_without_schema_version_is_version_1(registry):
     upcaster("TestOnlyThing", 1)(lambda d: {**d, "new": True})
-    assert upcast({"type": "TestOnlyThing"}, 2) == {"type": "TestOnlyThing", "new": True, "schema_version": 2}
+    assert upcast({"type": "TestOnlyThing"}, 2) == {
+        "type": "TestOnlyThing",
+        "new": True,
+        "schema_version": 2,
+    }
 
 
 def test_a_current_message_passes_through_unchanged():
@@ -59,7 +77,14 @@ def test_the_codec_upcasts_an_old_command_before_validating_it(registry, monkeyp
         data["device"] = data.pop("host")
         return data
 
-    old = {"type": "Acquire", "schema_version": 1, "feature": "f", "version": "1", "host": "hmi-1", "user": "u"}
+    old = {
+        "type": "Acquire",
+        "schema_version": 1,
+        "feature": "f",
+        "version": "1",
+        "host": "hmi-1",
+        "user": "u",
+    }
     command = codec.loads_command(orjson.dumps(old))
     assert isinstance(command, c.Acquire)
     assert command.device == "hmi-1" and command.schema_version == 2
@@ -67,7 +92,14 @@ def test_the_codec_upcasts_an_old_command_before_validating_it(registry, monkeyp
 
 def test_the_codec_reports_an_old_version_without_upcaster_as_unparseable(monkeypatch):
     monkeypatch.setattr(c.Acquire, "SCHEMA_VERSION", 2)
-    old = {"type": "Acquire", "schema_version": 1, "feature": "f", "version": "1", "device": "d", "user": "u"}
+    old = {
+        "type": "Acquire",
+        "schema_version": 1,
+        "feature": "f",
+        "version": "1",
+        "device": "d",
+        "user": "u",
+    }
     with pytest.raises(codec.Unparseable):
         codec.loads_command(orjson.dumps(old))
 
@@ -77,9 +109,20 @@ def test_the_codec_upcasts_old_events_read_back_from_the_log(registry, monkeypat
 
     # Pretend LeaseReleased is at version 2, where version 1 called the reason "note".
     monkeypatch.setattr(LeaseReleased, "SCHEMA_VERSION", 2)
-    upcaster("LeaseReleased", 1)(lambda d: {**{k: v for k, v in d.items() if k != "note"}, "reason": d.get("note")})
+    upcaster("LeaseReleased", 1)(
+        lambda d: {**{k: v for k, v in d.items() if k != "note"}, "reason": d.get("note")}
+    )
 
-    old = {"type": "LeaseReleased", "schema_version": 1, "command_id": "c", "epoch": 1,
-           "at": "2024-03-01T12:00:00Z", "lease_id": "L-1", "note": "forced"}
+    old = {
+        "type": "LeaseReleased",
+        "schema_version": 1,
+        "command_id": "c",
+        "epoch": 1,
+        "at": "2024-03-01T12:00:00Z",
+        "lease_id": "L-1",
+        "note": "forced",
+    }
     (event,) = codec.loads_events(orjson.dumps({"events": [old]}))
-    assert isinstance(event, LeaseReleased) and event.reason == "forced" and event.schema_version == 2
+    assert (
+        isinstance(event, LeaseReleased) and event.reason == "forced" and event.schema_version == 2
+    )

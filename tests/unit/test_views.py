@@ -1,4 +1,5 @@
 """The node's views: the JSON keys and values /api/servers and /api/health serve (pure)."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -19,8 +20,14 @@ def paired() -> Writer:
 
 def test_servers_view_serves_the_same_keys_and_values_as_ever():
     w = paired()
-    w.run(ReportServerStatus(node="primary", activity="stopped", reason="no heartbeat",
-                             observed_at=T0 + timedelta(seconds=5)))
+    w.run(
+        ReportServerStatus(
+            node="primary",
+            activity="stopped",
+            reason="no heartbeat",
+            observed_at=T0 + timedelta(seconds=5),
+        )
+    )
     since = w.state.servers["primary"].activity_since
     assert since is not None and since.tzinfo is not None
     view = ServersView.of(w.state, "plant").model_dump(mode="json")
@@ -31,14 +38,32 @@ def test_servers_view_serves_the_same_keys_and_values_as_ever():
         "sync": {"synced": True, "lag_events": 0, "lag_seconds": 0.0, "reason": "", "since": None},
         "writer": {"node": "a", "server_id": "A_X", "epoch": 1},
         "servers": [
-            {"node": "primary", "role": "primary", "server_id": "PRIMARY_A", "status": "Stopped",
-             "activity": "stopped", "since": since.isoformat(), "reason": "no heartbeat",
-             "api_url": "http://p:8081", "ever_licensed": False, "licenses": [],
-             "registered_at": T0.isoformat()},
-            {"node": "backup", "role": "backup", "server_id": "BACKUP_B", "status": "Running",
-             "activity": "running", "since": T0.isoformat(), "reason": "registered",
-             "api_url": None, "ever_licensed": False, "licenses": [],
-             "registered_at": T0.isoformat()},
+            {
+                "node": "primary",
+                "role": "primary",
+                "server_id": "PRIMARY_A",
+                "status": "Stopped",
+                "activity": "stopped",
+                "since": since.isoformat(),
+                "reason": "no heartbeat",
+                "api_url": "http://p:8081",
+                "ever_licensed": False,
+                "licenses": [],
+                "registered_at": T0.isoformat(),
+            },
+            {
+                "node": "backup",
+                "role": "backup",
+                "server_id": "BACKUP_B",
+                "status": "Running",
+                "activity": "running",
+                "since": T0.isoformat(),
+                "reason": "registered",
+                "api_url": None,
+                "ever_licensed": False,
+                "licenses": [],
+                "registered_at": T0.isoformat(),
+            },
         ],
     }
     assert since.isoformat().endswith("+00:00")  # datetime.isoformat, not pydantic's "Z"
@@ -49,8 +74,12 @@ def test_an_uninstalled_member_keeps_a_tile_that_says_only_that_it_is_gone():
     w.run(c.UninstallServer(node="backup"))
     view = ServersView.of(w.state, "plant")
     assert view.model_dump(mode="json")["servers"][1] == {
-        "node": "backup", "role": "backup", "server_id": None, "status": "Backup not available",
-        "activity": "uninstalled"}
+        "node": "backup",
+        "role": "backup",
+        "server_id": None,
+        "status": "Backup not available",
+        "activity": "uninstalled",
+    }
     parsed = ServersView.model_validate(view.model_dump(mode="json"))
     assert [type(t) for t in parsed.servers] == [ServerTile, GoneTile]
     assert parsed.api_urls() == {"primary": "http://p:8081"}

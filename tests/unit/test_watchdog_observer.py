@@ -1,4 +1,5 @@
 """What the watchdog concludes from heartbeats (pure: times are given)."""
+
 from __future__ import annotations
 
 from services.watchdog.observer import Observer
@@ -7,14 +8,26 @@ AT = "2026-01-01T00:00:00+00:00"
 PAIR = {"primary": "p", "backup": "b"}
 
 
-def beat(node: str, offset: int = 10, digest: str = "d", events: int = 100, status: str = "Running", **kw):
-    return {"node": node, "offset": offset, "digest": digest, "events": events, "status": status, "at": AT,
-            "pair": PAIR, "servers": [{"node": "p", "api_url": "http://p"}, {"node": "b", "api_url": "http://b"}],
-            **kw}
+def beat(
+    node: str, offset: int = 10, digest: str = "d", events: int = 100, status: str = "Running", **kw
+):
+    return {
+        "node": node,
+        "offset": offset,
+        "digest": digest,
+        "events": events,
+        "status": status,
+        "at": AT,
+        "pair": PAIR,
+        "servers": [{"node": "p", "api_url": "http://p"}, {"node": "b", "api_url": "http://b"}],
+        **kw,
+    }
 
 
 def observer(**kw) -> Observer:
-    return Observer(detect_seconds=3.0, max_lag_events=50, max_lag_seconds=5.0, started_monotonic=0.0, **kw)
+    return Observer(
+        detect_seconds=3.0, max_lag_events=50, max_lag_seconds=5.0, started_monotonic=0.0, **kw
+    )
 
 
 def test_running_recovering_and_a_graceful_stop():
@@ -30,7 +43,7 @@ def test_running_recovering_and_a_graceful_stop():
 def test_silence_is_only_called_after_the_detection_time_and_after_watching_long_enough():
     o = observer()
     o.heard(beat("p"), 1.0)
-    assert o.activity("b", 2.0) is None        # known from p's heartbeat, but not watched long enough
+    assert o.activity("b", 2.0) is None  # known from p's heartbeat, but not watched long enough
     assert o.activity("b", 3.5) == "silent"
     assert o.activity("p", 3.9) == "running"
     assert o.activity("p", 4.1) == "silent"
@@ -55,7 +68,7 @@ def test_a_lag_beyond_the_limit_for_long_enough_is_not_synced_and_says_by_how_mu
     o = observer()
     o.heard(beat("p", offset=90, events=900), 10.0)
     o.heard(beat("b", offset=20, events=200), 10.0)
-    assert o.sync(10.0) is None                  # behind, but not for long yet
+    assert o.sync(10.0) is None  # behind, but not for long yet
     o.heard(beat("p", offset=95, events=950), 15.2)
     o.heard(beat("b", offset=21, events=210), 15.2)
     synced, lag, seconds, reason = o.sync(15.2)
