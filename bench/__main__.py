@@ -15,7 +15,7 @@ def _require_matplotlib() -> None:
             "       Install the bench extra:  .venv/bin/pip install -e '.[bench]'\n"
             "       (or just:                 .venv/bin/pip install matplotlib)\n"
         )
-        raise SystemExit(2)
+        raise SystemExit(2) from None
 
 
 def main() -> None:

@@ -49,7 +49,7 @@ class HealthSampler:
         self.samples: dict[str, list[tuple[float, int]]] = {name: [] for name in nodes}
         self._task: asyncio.Task | None = None
 
-    def start(self) -> "HealthSampler":
+    def start(self) -> HealthSampler:
         self._task = asyncio.create_task(self._run())
         return self
 

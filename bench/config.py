@@ -31,7 +31,7 @@ class Plan:
     failover_runs: int = 5
 
     @classmethod
-    def quick(cls) -> "Plan":
+    def quick(cls) -> Plan:
         """A smoke run (about a minute): same code paths, short windows, small log."""
         return cls(
             warmup=1.0,

@@ -76,12 +76,14 @@ async def failover(plan: Plan, site: str, log_dir: Path, say) -> dict:
                 epoch_before = (await nodes[victim].health() or {}).get("epoch")
                 load, out, stop = Load(background), Samples(), asyncio.Event()
 
-                async def worker(client: LicenseClient) -> None:
+                async def worker(
+                    client: LicenseClient, load: Load, out: Samples, stop: asyncio.Event
+                ) -> None:
                     while not stop.is_set():
                         await load.session(client, time.perf_counter(), out)
                         await asyncio.sleep(0.005)
 
-                workers = [asyncio.create_task(worker(c)) for c in background for _ in range(2)]
+                workers = [asyncio.create_task(worker(c, load, out, stop)) for c in background for _ in range(2)]
                 await asyncio.sleep(1.0)
                 pid = nodes[victim].pid
                 t_kill = time.perf_counter()

@@ -34,7 +34,7 @@ class LagWatcher:
         self._task: asyncio.Task | None = None
         self._conn: asyncpg.Connection | None = None
 
-    async def start(self) -> "LagWatcher":
+    async def start(self) -> LagWatcher:
         self._conn = await asyncpg.connect(self.dsn)
         last = await self._conn.fetchrow(
             "SELECT stream_offset, idx FROM event_log ORDER BY 1 DESC, 2 DESC LIMIT 1"

@@ -21,9 +21,9 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from bench.stats import summary_ms
 from events.commands import Acquire, Release
 from services.client import ClientError, LicenseClient
-from bench.stats import summary_ms
 
 FEATURE, VERSION = "Bench", "1"
 WALL = time.time() - time.perf_counter()  # perf_counter + WALL = wall clock

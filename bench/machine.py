@@ -133,7 +133,7 @@ class OtherWork:
 
     SHARED = ("beam.smp", "postgres", "epmd", "erl_child_setup", "inet_gethost")
 
-    def start(self) -> "OtherWork":
+    def start(self) -> OtherWork:
         self.t0, self.before, self.stat0 = time.monotonic(), _proc_cpu(), _cpu_times()
         return self
 

@@ -84,7 +84,7 @@ async def main(seconds: float, top: int) -> None:
                 "BENCH", [{"name": FEATURE, "version": VERSION, "seats": 1_000_000}]
             )
             roles = {}
-            for name, node in nodes.items():
+            for node in nodes.values():
                 roles["writer" if (await node.wait_healthy())["writer"] else "follower"] = node.pid
             roles["driver"] = os.getpid()
             load = Load(clients)

@@ -10,7 +10,7 @@ import shutil
 import tempfile
 import time
 import traceback
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from rich.console import Console
@@ -32,7 +32,7 @@ async def run(plan: Plan, only: tuple[str, ...], quiet_wait: float, log_dir: Pat
     started = time.perf_counter()
     results: dict = {
         "run_id": run_id,
-        "started_at": datetime.now(timezone.utc).isoformat(),
+        "started_at": datetime.now(UTC).isoformat(),
         "plan": plan.__dict__,
         "machine": await machine.describe(),
         "conditions": {},

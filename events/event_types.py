@@ -45,4 +45,8 @@ _ALL = (
 )
 EVENT_TYPES: dict[str, type[Event]] = {cls.model_fields["type"].default: cls for cls in _ALL}
 
-AnyEvent = Annotated[Union[_ALL], Field(discriminator="type")]  # type: ignore[valid-type]
+# Union[_ALL] spreads the tuple into a union; "X | Y" has no spelling for that (UP007).
+AnyEvent = Annotated[
+    Union[_ALL],  # type: ignore[valid-type]  # noqa: UP007
+    Field(discriminator="type"),
+]

@@ -26,13 +26,13 @@ class Reply(BaseModel):
     error: Error | None = None
 
     @classmethod
-    def success(cls, command_id: str | None, **result: Any) -> "Reply":
+    def success(cls, command_id: str | None, **result: Any) -> Reply:
         return cls(ok=True, command_id=command_id, result=result)
 
     @classmethod
     def failure(
         cls, command_id: str | None, code: str, message: str, reason: str | None = None
-    ) -> "Reply":
+    ) -> Reply:
         return cls(
             ok=False, command_id=command_id, error=Error(code=code, message=message, reason=reason)
         )

@@ -29,7 +29,6 @@ from services.domain import tiles
 from services.domain.evolve import reservation_leases
 from services.domain.model import FeatureKey, State
 
-
 _TIMELINE = (
     ServerRegistered,
     ServerStatusChanged,

@@ -16,7 +16,7 @@ is past the checkpoint (stream offsets are not dense), and that check is made he
 from __future__ import annotations
 
 import logging
-from typing import Callable
+from collections.abc import Callable
 
 import orjson
 
@@ -117,7 +117,7 @@ class Projector:
                 events = [event_from_dict(item) for item in items]
             except Exception as exc:
                 self._halt(f"stream message at offset {offset} is not a valid event batch: {exc}")
-            for idx, (item, event) in enumerate(zip(items, events)):
+            for idx, (item, event) in enumerate(zip(items, events, strict=True)):
                 before = state
                 try:
                     state, ignored = apply(state, event, self.trust)

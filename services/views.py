@@ -242,7 +242,7 @@ def _tiles(state: State) -> list[ServerTile | GoneTile]:
     )
     shown: list[ServerTile | GoneTile] = [ServerTile.of(state, s) for s in listed]
     if state.pair:
-        for role, node in zip((Role.PRIMARY, Role.BACKUP), state.pair):
+        for role, node in zip((Role.PRIMARY, Role.BACKUP), state.pair, strict=True):
             if node not in state.servers:
                 shown.append(
                     GoneTile(

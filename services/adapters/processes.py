@@ -264,7 +264,7 @@ class NodeProcess(ChildProcess):
         """Its ``/api/health``; None if it does not answer (yet, or any more)."""
         try:
             return await self.get("/api/health")
-        except (aiohttp.ClientError, asyncio.TimeoutError, OSError, ValueError):
+        except (TimeoutError, aiohttp.ClientError, OSError, ValueError):
             return None
 
     async def wait_healthy(

@@ -32,7 +32,7 @@ async def last_offset(
             await asyncio.sleep(
                 0.05
             )  # the rest of the last chunk arrives right behind its first message
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return None
         finally:
             await queue.cancel(tag)

@@ -23,7 +23,7 @@ async def get_json(session: aiohttp.ClientSession, base: str, path: str) -> Any:
                 text = (await response.text())[:200]
                 raise ApiUnavailable(f"GET {url} answered HTTP {response.status}: {text}")
             return await response.json(content_type=None)
-    except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
+    except (TimeoutError, aiohttp.ClientError, ValueError) as exc:
         raise ApiUnavailable(f"GET {url} failed: {type(exc).__name__}: {exc}") from None
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from io import BytesIO
 from pathlib import Path
 from typing import IO
@@ -144,7 +144,7 @@ def activation_request(ctx: CliContext, out: Path, api_url: str) -> None:
     if not public:
         note("The site has no LICENSING_SITE_KEY: the vendor cannot check deactivation receipts.")
     made = request.make(
-        servers.get("site") or ctx.settings().site, server_ids, public, datetime.now(timezone.utc)
+        servers.get("site") or ctx.settings().site, server_ids, public, datetime.now(UTC)
     )
     out.write_bytes(orjson.dumps(made.model_dump(mode="json"), option=orjson.OPT_INDENT_2) + b"\n")
     if ctx.json:

@@ -8,9 +8,9 @@ from typing import Any
 
 import click
 
-from services.cli.parsing import node_name
 from services.cli.context import CliContext, json_option, pass_cli
 from services.cli.output import emit_json, fail
+from services.cli.parsing import node_name
 
 positive = click.FloatRange(min=0, min_open=True)
 

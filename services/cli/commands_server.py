@@ -7,8 +7,8 @@ from typing import Any
 
 import click
 
-from services.cli.parsing import node_name
 from services.cli.context import CliContext, pass_cli
+from services.cli.parsing import node_name
 
 
 @click.command()

@@ -16,7 +16,7 @@ import signal
 import socket
 import time
 from collections.abc import Awaitable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -36,15 +36,15 @@ from services.adapters.processes import (
     stop_all,
     wait_until,
 )
+from services.cli import first_run
 from services.cli.api import ApiUnavailable, get_json
-from services.cli.parsing import node_name
 from services.cli.context import CliContext, json_option, pass_cli
 from services.cli.following import read_health
 from services.cli.local_secrets import ensure_local_secrets
 from services.cli.output import console, emit_json, note
+from services.cli.parsing import node_name
 from services.client import ClientError, LicenseClient
 from services.config.settings import Settings
-from services.cli import first_run
 
 POLL_SECONDS = 0.2
 T = TypeVar("T")
@@ -80,7 +80,7 @@ def _port_is_free(host: str, port: int) -> bool:
 async def _pause(stop: asyncio.Event, seconds: float) -> None:
     try:
         await asyncio.wait_for(stop.wait(), timeout=seconds)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         pass
 
 
@@ -293,7 +293,7 @@ async def _shutdown(children: list[ChildProcess]) -> None:
 
 def _banner(child: ChildProcess) -> str:
     """The line each run starts its log with: the log is appended to, run after run."""
-    stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    stamp = datetime.now(UTC).isoformat(timespec="seconds")
     return f"==== licensing up: {' '.join(child.argv[1:])} at {stamp} ===="
 
 
@@ -314,14 +314,14 @@ async def _up(
     host = _shown_host(settings)
     nodes = [
         NodeProcess(name, port, log_dir / f"{name}.log", env, host=host)
-        for name, port in zip(names, ports)
+        for name, port in zip(names, ports, strict=True)
     ]
     children: list[ChildProcess] = []
     watchdog: ChildProcess | None = None
     try:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2.0)) as session:
             servers: dict[str, Any] | None = None
-            for role, child in zip(("primary", "backup"), nodes):
+            for role, child in zip(("primary", "backup"), nodes, strict=True):
                 note(f"Starting {child.name} ({role}) on {child.url} — log {child.log_path}")
                 children.append(child.start(banner=_banner(child)))
                 servers = await _wait_ready(session, child, children, stop, start_timeout)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -113,7 +113,7 @@ async def activate_demo(settings: Settings, api_url: str, run_dir: Path) -> bool
     except ApiUnavailable as exc:
         note(f"No demo license: {exc}")
         return False
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     made = request.make(
         servers.get("site") or settings.site,
         request.activation_targets(servers),

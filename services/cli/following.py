@@ -70,7 +70,7 @@ async def read_health(session: aiohttp.ClientSession, base: str) -> Health | Non
             if response.status not in (200, 503):
                 return None
             return Health.model_validate(await response.json(content_type=None))
-    except (aiohttp.ClientError, asyncio.TimeoutError, ValueError, OSError):
+    except (TimeoutError, aiohttp.ClientError, ValueError, OSError):
         return None  # a ValidationError is a ValueError: an answer that is not a health
 
 
@@ -198,7 +198,7 @@ async def follow_replay(
                 own, *answers = await asyncio.gather(
                     read_health(session, url), *(read_health(session, u) for u in peers.values())
                 )
-                others = dict(zip(peers, answers))
+                others = dict(zip(peers, answers, strict=True))
                 polls += 1
                 now = time.monotonic()
                 elapsed = now - start

@@ -9,6 +9,7 @@ import logging
 
 import click
 
+from services.cli.commands_auth import hash_password
 from services.cli.commands_leases import acquire, release
 from services.cli.commands_licenses import activate, activation_request, deactivate
 from services.cli.commands_maintenance import replay, reset_id, stop, uninstall
@@ -19,6 +20,7 @@ from services.cli.commands_server import server
 from services.cli.commands_up import up
 from services.cli.commands_view import status, usage
 from services.cli.context import CliContext
+from services.vendor.cli import vendor
 
 positive = click.FloatRange(min=0, min_open=True)
 
@@ -97,15 +99,11 @@ for command in (
     stop,
     uninstall,
     reseed,
+    hash_password,
+    vendor,
+    activation_request,
 ):
     cli.add_command(command)
-from services.cli.commands_auth import hash_password
-
-cli.add_command(hash_password)  # noqa: E402,E702
-from services.vendor.cli import vendor
-
-cli.add_command(vendor)  # noqa: E402,E702
-cli.add_command(activation_request)
 
 
 if __name__ == "__main__":  # pragma: no cover

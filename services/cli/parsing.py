@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, IO, TypeVar
+from typing import IO, Any, TypeVar
 
 import click
 import orjson

@@ -123,12 +123,7 @@ class Broker:
                 return self._link
             except _FATAL as exc:
                 raise BrokerUnavailable(self.url, f"refused: {exc}") from exc
-            except (
-                OSError,
-                aiormq.exceptions.AMQPError,
-                asyncio.TimeoutError,
-                RuntimeError,
-            ) as exc:
+            except (TimeoutError, OSError, aiormq.exceptions.AMQPError, RuntimeError) as exc:
                 self._last_error = (
                     f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
                 )

@@ -83,7 +83,7 @@ class LicenseClient:
     # -- lifecycle ---------------------------------------------------------------------
 
     @classmethod
-    async def connect(cls, settings: Settings | None = None, **options: Any) -> "LicenseClient":
+    async def connect(cls, settings: Settings | None = None, **options: Any) -> LicenseClient:
         """A connected client; ``BrokerUnavailable`` if the broker is not reachable in time."""
         client = cls(settings, **options)
         await client.open()
@@ -102,7 +102,7 @@ class LicenseClient:
         self._rpc.fail_all("the client was closed")
         await self._broker.close()
 
-    async def __aenter__(self) -> "LicenseClient":
+    async def __aenter__(self) -> LicenseClient:
         await self.open()
         return self
 
@@ -185,7 +185,7 @@ class LicenseClient:
         *,
         renew_every: float | None = None,
         **send: Any,
-    ) -> "_Acquiring":
+    ) -> _Acquiring:
         """Take seats. ``await client.acquire(...)`` gives a renewing ``Lease``;
         ``async with client.acquire(...) as lease`` also releases it on exit.
         Raises ``LicenseDenied`` (``.code``, ``.reason``, ``.message``) on a refusal."""

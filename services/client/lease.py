@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any, Protocol
 
@@ -61,7 +61,7 @@ class Lease:
         self.reservation_id: str | None = result.get("reservation_id")
         self.lease_seconds: int = int(result.get("lease_seconds") or lease_seconds)
         self.expires_at: datetime = _parse_time(result.get("expires_at")) or (
-            datetime.now(timezone.utc) + timedelta(seconds=self.lease_seconds)
+            datetime.now(UTC) + timedelta(seconds=self.lease_seconds)
         )
         self.renew_every: float = renew_every if renew_every is not None else self.lease_seconds / 3
         self.lost = False
@@ -114,7 +114,7 @@ class Lease:
             self.released = True
             return reply
 
-    async def __aenter__(self) -> "Lease":
+    async def __aenter__(self) -> Lease:
         self.start()
         return self
 
@@ -156,7 +156,7 @@ class Lease:
                 delay = min(RETRY_PAUSE, self.renew_every)
                 continue
             self.renewals += 1
-            self.expires_at = datetime.now(timezone.utc) + timedelta(seconds=self.lease_seconds)
+            self.expires_at = datetime.now(UTC) + timedelta(seconds=self.lease_seconds)
 
     def _gone(self, reply: Reply) -> bool:
         if not reply.ok:

@@ -191,7 +191,7 @@ class State:
     sync: PairSync = PairSync()
     last_at: datetime | None = None
 
-    def with_(self, **changes: object) -> "State":
+    def with_(self, **changes: object) -> State:
         return replace(self, **changes)
 
     def decided(self, command_id: str) -> bool:
@@ -201,7 +201,7 @@ class State:
         event = self.outcomes.get(command_id) or self.older_outcomes.get(command_id)
         return None if event is None else outcome(event)
 
-    def remember(self, event: "Decision") -> "State":
+    def remember(self, event: Decision) -> State:
         """Record a command's event; on a generation boundary drop the oldest generation."""
         if self.outcomes_since is None or event.at - self.outcomes_since < OUTCOME_GENERATION:
             return self.with_(

@@ -16,7 +16,6 @@ from events.reservations import ReservationCancelled, SeatsReserved
 from events.vocabulary import ErrorCode
 from events.writer import CommandRefused
 
-
 # The id a successful command's reply names, by event type; other events answer a bare ok.
 _NAMED = {
     LicenseActivated: "license_id",

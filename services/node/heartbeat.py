@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timezone
-from typing import Callable
+from collections.abc import Callable
+from datetime import UTC, datetime
 
 import aio_pika
 import orjson
@@ -26,7 +26,7 @@ async def publish_heartbeats(
     exchange = await topology.declare_heartbeats(channel)
     try:
         while True:
-            body = {**snapshot(), "at": datetime.now(timezone.utc).isoformat()}
+            body = {**snapshot(), "at": datetime.now(UTC).isoformat()}
             await exchange.publish(
                 aio_pika.Message(
                     orjson.dumps(body),
@@ -58,7 +58,7 @@ async def final_heartbeat(settings, topology: Topology, last: dict, timeout: flo
             "status": ServerStatus.STOPPED,
             "writer": False,
             "final": True,
-            "at": datetime.now(timezone.utc).isoformat(),
+            "at": datetime.now(UTC).isoformat(),
         }
         await exchange.publish(
             aio_pika.Message(orjson.dumps(body), content_type="application/json"),

@@ -31,8 +31,8 @@ from services.config.settings import Settings, safe_node_name
 from services.domain.model import State
 from services.node import identity, orders
 from services.node.heartbeat import final_heartbeat, publish_heartbeats
-from services.node.stream_consumer import StreamBehind, StreamConsumer
 from services.node.http import node_app
+from services.node.stream_consumer import StreamBehind, StreamConsumer
 from services.views import Health, Heartbeat, KnownServer, Pair, Rebuild, ServersView
 from services.writer.writer import Demoted, Writer
 
@@ -117,7 +117,7 @@ class Node:
             self.connected = False
             try:
                 await asyncio.wait_for(self._stopping.wait(), timeout=backoff)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
             backoff = min(max(backoff, 0.1) * 2, 5.0)
 

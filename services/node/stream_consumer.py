@@ -17,7 +17,7 @@ prefetch, and acks in batches.
 from __future__ import annotations
 
 import asyncio
-from typing import Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 from aio_pika.abc import AbstractConnection, AbstractIncomingMessage
 

@@ -37,7 +37,7 @@ class Terms(BaseModel):
     issued_at: AwareDatetime
 
     @model_validator(mode="after")
-    def _window_and_features(self) -> "Terms":
+    def _window_and_features(self) -> Terms:
         if self.not_after <= self.not_before:
             raise ValueError("the activation window ends before it starts")
         keys_ = [(f.name, f.version) for f in self.features]

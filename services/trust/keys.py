@@ -85,14 +85,14 @@ class Trust:
     keys: tuple[tuple[str, str], ...] = ()  # (key id, public key base64), sorted by id
 
     @classmethod
-    def of(cls, *public_keys: str) -> "Trust":
+    def of(cls, *public_keys: str) -> Trust:
         for k in public_keys:
             if len(unb64(k, "public key")) != 32:
                 raise BadKey("an Ed25519 public key is 32 bytes (base64, 44 characters)")
         return cls(tuple(sorted((key_id(k), k.strip()) for k in public_keys)))
 
     @classmethod
-    def from_setting(cls, text: str) -> "Trust":
+    def from_setting(cls, text: str) -> Trust:
         """``LICENSING_VENDOR_KEYS``: public keys separated by commas or whitespace."""
         return cls.of(*(part for part in text.replace(",", " ").split() if part))
 

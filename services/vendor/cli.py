@@ -6,7 +6,7 @@ vendor; a site is configured with the public key only (``LICENSING_VENDOR_KEYS``
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -74,7 +74,7 @@ def _when(text: str, hint: str) -> datetime:
         when = datetime.fromisoformat(text.strip())
     except ValueError:
         raise click.BadParameter(f"{text!r} is not an ISO date or time", param_hint=hint) from None
-    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 def _read_request(path: Path) -> ActivationRequest:
@@ -133,7 +133,7 @@ def issue(
         keys.load_private(private)
     except (OSError, keys.BadKey) as exc:
         raise click.BadParameter(str(exc), param_hint="--key") from None
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     try:
         terms = entitlement.Terms(
             license_id=license_id,
@@ -176,7 +176,7 @@ def verify_receipt(receipt_path: Path, request_path: Path) -> None:
         terms = receipt.verify(signed.loads(receipt_path.read_bytes()), req.site_public_key)
     except (OSError, signed.Unreadable, receipt.BadReceipt) as exc:
         click.echo(f"Receipt NOT valid: {exc}", err=True)
-        raise click.exceptions.Exit(1)
+        raise click.exceptions.Exit(1) from exc
     click.echo(
         f"Receipt valid: license {terms.license_id} (serial {terms.serial}) deactivated on "
         f"site {terms.site} ({', '.join(terms.server_ids)}) at "

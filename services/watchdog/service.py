@@ -12,7 +12,7 @@ import asyncio
 import logging
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import aio_pika
 import aiohttp
@@ -41,7 +41,7 @@ async def api_answers(url: str | None, timeout: float = 1.0) -> bool:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as session:
             async with session.get(f"{url}/api/health") as response:
                 return response.status in (200, 503)
-    except (aiohttp.ClientError, asyncio.TimeoutError, OSError):
+    except (TimeoutError, aiohttp.ClientError, OSError):
         return False
 
 
@@ -123,7 +123,7 @@ class Watchdog:
                 reason = _REASONS[activity]
             if self.reported.get(node) != activity or resend:
                 seen = self.observer.seen.get(node)
-                observed = seen.at if seen else datetime.now(timezone.utc)
+                observed = seen.at if seen else datetime.now(UTC)
                 if await self._send(
                     client,
                     ReportServerStatus(

@@ -9,7 +9,7 @@ and the value at its end, and the denials in it.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from projections.queries import CapacityRows, ReadModels
@@ -54,7 +54,7 @@ def bucket_seconds(span: timedelta, buckets: int) -> int:
 async def capacity(
     reads: ReadModels, period: str = "day", buckets: int = 120, now: datetime | None = None
 ) -> dict[str, Any]:
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     if period not in PERIODS:
         raise ValueError(f"period must be one of {', '.join(PERIODS)}")
     span = PERIODS[period]

@@ -63,5 +63,5 @@ class LiveFeed:
                 quiet = 0.0
             try:
                 await asyncio.wait_for(self.closing.wait(), POLL_SECONDS)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 quiet += POLL_SECONDS

@@ -7,8 +7,9 @@ cannot be answered). Pure: no I/O, so every path is unit-tested.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from pydantic import ValidationError
 

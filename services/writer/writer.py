@@ -15,8 +15,8 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-from datetime import datetime, timezone
-from typing import Callable
+from collections.abc import Callable
+from datetime import UTC, datetime
 
 import aio_pika
 from aio_pika.abc import AbstractIncomingMessage
@@ -28,6 +28,7 @@ from events.leases import LeaseExpired, LeaseGranted, LeaseReleased
 from events.licenses import LicenseDeactivated
 from events.replies import Reply
 from events.writer import WriterPromoted
+from projections.projector import Projector
 from services.adapters.topology import Topology
 from services.domain.decide import Context, ExpireLease, decide
 from services.domain.evolve import evolve
@@ -36,14 +37,13 @@ from services.trust import receipt
 from services.trust.keys import Trust
 from services.writer import intake
 from services.writer.leases import LeaseClock
-from projections.projector import Projector
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 
 
 def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class Demoted(Exception):
@@ -193,7 +193,7 @@ class Writer:
         while True:
             try:
                 return await asyncio.wait_for(asyncio.shield(self._marker_seen), timeout=1.0)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 now = asyncio.get_running_loop().time()
                 if self.projector.checkpoint.offset != last:
                     last, stalled_since = self.projector.checkpoint.offset, now
@@ -274,7 +274,7 @@ class Writer:
         try:
             await self._ensure_promoted()
             reply = await self.handle(screened.command, screened.command_id, screened.actor)
-        except (Demoted, asyncio.TimeoutError) as exc:
+        except (TimeoutError, Demoted) as exc:
             self._fail(f"promotion or decision failed: {exc!r}")
             # Not ours to answer any more: the next writer gets it again (same command id).
             try:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from events.commands import FeatureGrant
-from tests.support.sites import settings_for
 from services.client import LicenseClient
+from tests.support.sites import settings_for
 
 KEY = "test-admin-key-3f9c"
 GRANT = [FeatureGrant(name="Historian", version="2020", seats=2)]

@@ -87,7 +87,7 @@ async def test_up_runs_a_paired_pair_and_the_watchdog_and_ctrl_c_stops_every_chi
                                 return None
                     async with session.get(urls[0] + "/api/servers") as response:
                         servers = await response.json()
-                except (aiohttp.ClientError, asyncio.TimeoutError, OSError):
+                except (TimeoutError, aiohttp.ClientError, OSError):
                     return None
             return (
                 servers if servers["pair"] == {"primary": "primary", "backup": "backup"} else None

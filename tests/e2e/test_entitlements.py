@@ -9,7 +9,7 @@ import json
 import os
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
@@ -191,7 +191,7 @@ async def test_a_forged_activation_on_the_stream_is_ignored_by_every_node_alike(
     h = await primary.health()
     servers = await primary.get("/api/servers")
     ids = [s["server_id"] for s in servers["servers"]]
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     terms = entitlement.Terms(
         license_id="LIC-FORGED",
         serial="SN-F",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from itertools import pairwise
 
 import pytest
 
@@ -295,7 +296,7 @@ async def test_two_watchdogs_write_each_transition_once(site):
     ]
     assert changes.count("Disconnected") == 1, changes
     # Each transition once, and never back and forth: every change differs from the one before.
-    assert all(a != b for a, b in zip(changes, changes[1:])), changes
+    assert all(a != b for a, b in pairwise(changes)), changes
 
 
 async def test_a_follower_stuck_behind_is_not_synced_and_the_tile_says_by_how_much(site):

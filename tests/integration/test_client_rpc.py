@@ -194,9 +194,9 @@ async def test_fifty_concurrent_sends_get_their_own_replies(
         ]
         ids = [uuid.uuid4().hex for _ in commands]
         replies = await asyncio.gather(
-            *(client.send(c, command_id=i) for c, i in zip(commands, ids))
+            *(client.send(c, command_id=i) for c, i in zip(commands, ids, strict=True))
         )
-    for device, command_id, reply in zip(devices, ids, replies):
+    for device, command_id, reply in zip(devices, ids, replies, strict=True):
         assert reply.ok
         assert reply.command_id == command_id
         assert reply.result is not None and reply.result["device"] == device

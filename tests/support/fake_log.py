@@ -7,7 +7,7 @@ broker round trips of a live writer are skipped. Used to make long logs quickly.
 from __future__ import annotations
 
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import aio_pika
 
@@ -21,7 +21,7 @@ from services.domain.evolve import evolve
 from services.domain.model import State
 from tests.support.sites import AMQP_URL
 
-START = datetime(2026, 1, 1, tzinfo=timezone.utc)
+START = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def license_events(

@@ -16,7 +16,7 @@ import asyncio
 import math
 import random
 import tempfile
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from events.base import Event
@@ -87,7 +87,7 @@ def demo_log(now: datetime, seed: int = 17) -> list[Event]:
             type=kind,
             version=version,
             seats=seats,
-            expires_at=datetime(2027, 12, 31, tzinfo=timezone.utc) if kind == "Client" else None,
+            expires_at=datetime(2027, 12, 31, tzinfo=UTC) if kind == "Client" else None,
         )
         for name, kind, version, seats, _ in FEATURES
     ]
@@ -163,7 +163,7 @@ async def take(out: Path) -> list[Path]:
     site = Site(new_site_name(), Path(tempfile.mkdtemp(prefix="lm-screens-")))
     taken: list[Path] = []
     try:
-        await publish_events(site.name, demo_log(datetime.now(timezone.utc)), per_message=20)
+        await publish_events(site.name, demo_log(datetime.now(UTC)), per_message=20)
         for node, server_id in IDS.items():  # the nodes keep the seed's License Server IDs
             pool = await open_pool(PG_DSN, database_name(site.name, node))
             await pool.execute(

@@ -82,7 +82,7 @@ class TcpProxy:
 
     # ---- lifecycle -------------------------------------------------------------------
 
-    async def start(self) -> "TcpProxy":
+    async def start(self) -> TcpProxy:
         self._server = await asyncio.start_server(self._accept, self.host, 0)
         self.port = self._server.sockets[0].getsockname()[1]
         return self
@@ -103,7 +103,7 @@ class TcpProxy:
                 await asyncio.wait_for(self._server.wait_closed(), 5)
             self._server = None
 
-    async def __aenter__(self) -> "TcpProxy":
+    async def __aenter__(self) -> TcpProxy:
         return await self.start()
 
     async def __aexit__(self, *exc: object) -> None:

@@ -7,7 +7,7 @@ so the tests read as "this command, then that command, then look at the state".
 from __future__ import annotations
 
 import itertools
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from events import commands as c
 from events.base import Decision
@@ -16,7 +16,7 @@ from services.domain.decide import Context, decide
 from services.domain.evolve import apply
 from services.domain.model import State
 
-T0 = datetime(2024, 3, 1, 12, 0, 0, tzinfo=timezone.utc)
+T0 = datetime(2024, 3, 1, 12, 0, 0, tzinfo=UTC)
 
 
 def at(seconds: float = 0, *, days: float = 0) -> datetime:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from events import commands as c
 from events.leases import AcquireDenied, LeaseExpired, LeaseGranted, LeaseReleased
@@ -10,8 +10,8 @@ from events.licenses import LicenseActivated, LicenseDeactivated
 from events.reservations import ReservationCancelled, SeatsReserved
 from events.writer import CommandRefused, WriterPromoted
 
-AT = datetime(2024, 3, 1, 12, 0, 0, tzinfo=timezone.utc)
-EXPIRY = datetime(2027, 12, 31, 23, 59, 59, tzinfo=timezone.utc)
+AT = datetime(2024, 3, 1, 12, 0, 0, tzinfo=UTC)
+EXPIRY = datetime(2027, 12, 31, 23, 59, 59, tzinfo=UTC)
 STAMP = {"command_id": "cmd-1", "epoch": 3, "at": AT, "actor": "admin"}
 
 GRANTS = [

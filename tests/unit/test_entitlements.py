@@ -10,13 +10,13 @@ import orjson
 import pytest
 
 from events import commands as c
+from events.codec import event_from_dict
 from events.licenses import LicenseActivated
 from events.signed import SignedDocument
 from events.writer import WriterPromoted
 from services.domain.decide import Context, decide
 from services.domain.evolve import apply
 from services.domain.model import State
-from events.codec import event_from_dict
 from services.trust import entitlement, keys, receipt, signed
 from services.trust.keys import Trust
 from tests.unit.harness import T0, at, grant
@@ -63,7 +63,7 @@ class Site:
         self.ids = itertools.count(1)
         self.state = State()
         self.apply(WriterPromoted(epoch=1, node="a", server_id=server_ids[0], at=T0))
-        for node, sid in zip("ab", server_ids):
+        for node, sid in zip("ab", server_ids, strict=True):
             self.run(c.RegisterServer(node=node, server_id=sid))
         self.run(c.PairServers(primary="a", backup="b"))
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from services.domain.outcomes import outcome
 from events.base import Decision
+from services.domain.outcomes import outcome
 from tests.unit.samples import EVENTS, every_event
 
 DECISIONS = [e for e in every_event() if isinstance(e, Decision)]

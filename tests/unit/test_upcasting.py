@@ -5,7 +5,8 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from events import codec, commands as c, upcasting
+from events import codec, upcasting
+from events import commands as c
 from events.upcasting import upcast, upcaster
 
 
