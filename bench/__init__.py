@@ -1,1 +1,4 @@
-"""The benchmark of the license server: ``python -m bench`` (``make bench``). See bench/README.md."""
+"""The benchmark of the license server: ``python -m bench`` (``make bench``).
+
+See bench/README.md.
+"""

@@ -110,7 +110,8 @@ async def acquire_path(plan: Plan, run_id: str, log_dir: Path, say) -> dict:
             if set(roles) != {"writer", "follower"}:
                 raise RuntimeError(f"expected one writer and one follower, got {roles}")
             say(
-                f"  echo server pid {echo.pid}; writer {roles['writer']} (pid {nodes[roles['writer']].pid}), "
+                f"  echo server pid {echo.pid}; "
+                f"writer {roles['writer']} (pid {nodes[roles['writer']].pid}), "
                 f"follower {roles['follower']} (pid {nodes[roles['follower']].pid})"
             )
             # The follower's lag is the figure; the writer's own is context, polled less often
@@ -147,8 +148,8 @@ async def acquire_path(plan: Plan, run_id: str, log_dir: Path, say) -> dict:
                     }
                 phases[who][name] = phase
                 line = (
-                    f"  {who:6} {name:12} {phase['completed_per_s']:7.1f} cmd/s  p50 {phase['latency_ms']['p50']}"
-                    f" ms  p99 {phase['latency_ms']['p99']} ms"
+                    f"  {who:6} {name:12} {phase['completed_per_s']:7.1f} cmd/s  "
+                    f"p50 {phase['latency_ms']['p50']} ms  p99 {phase['latency_ms']['p99']} ms"
                 )
                 if who == "system":
                     line += (

@@ -83,7 +83,11 @@ async def failover(plan: Plan, site: str, log_dir: Path, say) -> dict:
                         await load.session(client, time.perf_counter(), out)
                         await asyncio.sleep(0.005)
 
-                workers = [asyncio.create_task(worker(c, load, out, stop)) for c in background for _ in range(2)]
+                workers = [
+                    asyncio.create_task(worker(c, load, out, stop))
+                    for c in background
+                    for _ in range(2)
+                ]
                 await asyncio.sleep(1.0)
                 pid = nodes[victim].pid
                 t_kill = time.perf_counter()
@@ -116,9 +120,10 @@ async def failover(plan: Plan, site: str, log_dir: Path, say) -> dict:
                 }
                 runs.append(run)
                 say(
-                    f"  failover {i + 1}: killed {victim} (pid {pid}); {survivor} served an acquire after "
-                    f"{run['kill_to_first_acquire_served_s'] * 1000:.0f} ms (epoch {epoch_before} -> "
-                    f"{run['epoch_after']})"
+                    f"  failover {i + 1}: killed {victim} (pid {pid}); "
+                    f"{survivor} served an acquire after "
+                    f"{run['kill_to_first_acquire_served_s'] * 1000:.0f} ms "
+                    f"(epoch {epoch_before} -> {run['epoch_after']})"
                 )
                 if not run["survivor_is_writer"]:
                     raise RuntimeError(

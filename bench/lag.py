@@ -1,4 +1,5 @@
-"""How stale a node's read model is: each event's decision time against when it shows up in Postgres.
+"""How stale a node's read model is: each event's decision time against when it shows up
+in Postgres.
 
 A watcher polls one node's own database every ``interval`` seconds for the
 ``event_log`` rows (invariant 8) committed since its last poll. The projector writes

@@ -1,4 +1,5 @@
-"""The load: product clients doing acquire + release, closed-loop (saturation) or open-loop (fixed rate).
+"""The load: product clients doing acquire + release, closed-loop (saturation) or open-loop
+(fixed rate).
 
 One *session* is an ``Acquire`` followed, once it is granted, by a ``Release`` of
 that lease: two commands. Both go through ``LicenseClient.send`` (the public client
@@ -143,8 +144,8 @@ def _window(out: Samples, t0: float, t1: float, by: str) -> dict:
         "acquire_latency_ms": summary_ms([e - d for d, e in acq]),
         "release_latency_ms": summary_ms([e - d for d, e in rel]),
         # Where an acquire's time goes (real system only): from the client's send to the writer's
-        # decision (client publish + quorum queue + writer intake), and from the decision to the reply
-        # in the client (group-commit publish + stream confirm + read-back + reply).
+        # decision (client publish + quorum queue + writer intake), and from the decision to the
+        # reply in the client (group-commit publish + stream confirm + read-back + reply).
         "acquire_send_to_decided_ms": summary_ms([dec - sent for sent, dec, _ in stages])
         if stages
         else None,

@@ -37,7 +37,8 @@ async def wait_quiet(limit: float, threshold: float, say) -> dict:
     waited = round(time.monotonic() - start, 1)
     if busy > threshold:
         say(
-            f"  [yellow]warning: the machine is {busy}% busy with other work; figures will be lower[/]"
+            f"  [yellow]warning: the machine is {busy}% busy with other work; "
+            "figures will be lower[/]"
         )
     return {"cpu_busy_before_pct": busy, "waited_s": waited, "loadavg": os.getloadavg()}
 

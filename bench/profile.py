@@ -114,8 +114,9 @@ async def main(seconds: float, top: int) -> None:
                 for role, pid in roles.items()
                 if role != "driver"
             }
-            # py-spy cannot sample the process that waits on it without blocking it; sample the driver
-            # from a thread-free helper: a second py-spy on our own pid works (it only reads memory).
+            # py-spy cannot sample the process that waits on it without blocking it; sample the
+            # driver from a thread-free helper: a second py-spy on our own pid works (it only
+            # reads memory).
             spies["driver"] = subprocess.Popen(
                 [
                     pyspy,
@@ -143,7 +144,8 @@ async def main(seconds: float, top: int) -> None:
                 await asyncio.to_thread(spy.wait)
         commands = result["completed_per_s"] * elapsed
         print(
-            f"saturation: {result['completed_per_s']} commands/s, p50 {result['latency_ms']['p50']} ms"
+            f"saturation: {result['completed_per_s']} commands/s, p50 "
+            f"{result['latency_ms']['p50']} ms"
         )
         for role in ("writer", "follower", "driver"):
             used = after[role] - before[role]

@@ -101,7 +101,7 @@ async def _floor(site: str, messages: int, log_dir: Path) -> dict:
     finally:
         proc.stop()
     inner = orjson.loads(out.strip().splitlines()[-1])
-    # The reader stamps the wall clock at its last message; same host, same clock as the spawn stamp.
+    # The reader stamps the wall clock at its last message; same host and clock as the spawn stamp.
     return {
         "pid": proc.pid,
         "spawn_to_exit_s": round(spawn_to_exit, 3),

@@ -292,7 +292,8 @@ def plot(results: dict, path: Path) -> None:
     ax = axes[1][2]
     ax.axis("off")
     lines = [
-        f"{r['scenario']}: {r['figure']}\n    system {_fmt(r['system'])}   floor {_fmt(r['floor'])}   "
+        f"{r['scenario']}: {r['figure']}\n"
+        f"    system {_fmt(r['system'])}   floor {_fmt(r['floor'])}   "
         f"{'MET' if r['met'] else 'MISSED' if r['met'] is False else ''}"
         for r in results.get("summary", [])
     ]

@@ -116,7 +116,8 @@ def cli() -> None:
     report.plot(results, args.out / "latest.png")
     console.print(report.table(results))
     say(
-        f"{results['seconds']} s; results in {args.out / 'latest.json'} and {args.out / 'latest.png'}"
+        f"{results['seconds']} s; results in {args.out / 'latest.json'} and "
+        f"{args.out / 'latest.png'}"
     )
     if results["errors"] or args.keep_logs:
         say(f"node and helper logs kept in {log_dir}")

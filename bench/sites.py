@@ -1,4 +1,6 @@
-"""A throwaway site per scenario: its queues, stream, exchanges and node databases, removed at the end."""
+"""A throwaway site per scenario: its queues, stream, exchanges and node databases, removed at
+the end.
+"""
 
 from __future__ import annotations
 

@@ -55,7 +55,8 @@ async def open_pool(server_dsn: str, database: str) -> asyncpg.Pool:
                 await conn.execute(f"DROP TABLE IF EXISTS {tables}")
             await conn.execute(SCHEMA)
             await conn.execute(
-                "INSERT INTO schema_meta VALUES (1, $1) ON CONFLICT (id) DO UPDATE SET version = $1",
+                "INSERT INTO schema_meta VALUES (1, $1) "
+                "ON CONFLICT (id) DO UPDATE SET version = $1",
                 SCHEMA_VERSION,
             )
     return pool

@@ -47,7 +47,8 @@ class ReadModels:
                 'u."user", u.since, u.lease_seconds, u.reservation_id, f.in_use, f.total '
                 "FROM usage u "
                 "LEFT JOIN features f ON f.name = u.feature AND f.version = u.version "
-                "WHERE ($1::text IS NULL OR u.feature = $1) AND ($2::text IS NULL OR u.device = $2) "
+                "WHERE ($1::text IS NULL OR u.feature = $1) "
+                "AND ($2::text IS NULL OR u.device = $2) "
                 'AND ($3::text IS NULL OR u."user" = $3) '
                 "ORDER BY u.feature, u.version, u.since, u.lease_id",
                 feature,
@@ -73,7 +74,8 @@ class ReadModels:
     async def reservations(self) -> list[Row]:
         return _records(
             await self.pool.fetch(
-                'SELECT reservation_id, feature, version, device, "user", count, in_use, created_at '
+                'SELECT reservation_id, feature, version, device, "user", count, in_use, '
+                "created_at "
                 "FROM reservations ORDER BY feature, version, created_at"
             )
         )

@@ -61,11 +61,13 @@ def reservation_row(r: Reservation) -> tuple:
 
 UPSERT_LICENSE = """
 INSERT INTO licenses (license_id, activated_at, features, server_ids) VALUES ($1, $2, $3, $4)
-ON CONFLICT (license_id) DO UPDATE SET activated_at = EXCLUDED.activated_at, features = EXCLUDED.features,
+ON CONFLICT (license_id) DO UPDATE SET activated_at = EXCLUDED.activated_at, \
+features = EXCLUDED.features,
     server_ids = EXCLUDED.server_ids"""
 
 UPSERT_SERVER = """
-INSERT INTO servers (node, server_id, api_url, registered_at, ever_licensed) VALUES ($1, $2, $3, $4, $5)
+INSERT INTO servers (node, server_id, api_url, registered_at, ever_licensed) \
+VALUES ($1, $2, $3, $4, $5)
 ON CONFLICT (node) DO UPDATE SET server_id = EXCLUDED.server_id, api_url = EXCLUDED.api_url,
     registered_at = EXCLUDED.registered_at, ever_licensed = EXCLUDED.ever_licensed"""
 
@@ -77,11 +79,14 @@ ON CONFLICT (name, version) DO UPDATE SET type = EXCLUDED.type, total = EXCLUDED
     reserved_in_use = EXCLUDED.reserved_in_use, expires_at = EXCLUDED.expires_at"""
 
 UPSERT_USAGE = """
-INSERT INTO usage (lease_id, feature, version, type, count, device, "user", since, lease_seconds, reservation_id)
+INSERT INTO usage (lease_id, feature, version, type, count, device, "user", since, \
+lease_seconds, reservation_id)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-ON CONFLICT (lease_id) DO UPDATE SET type = EXCLUDED.type, reservation_id = EXCLUDED.reservation_id"""
+ON CONFLICT (lease_id) DO UPDATE SET type = EXCLUDED.type, \
+reservation_id = EXCLUDED.reservation_id"""
 
 UPSERT_RESERVATION = """
-INSERT INTO reservations (reservation_id, feature, version, device, "user", count, in_use, created_at)
+INSERT INTO reservations (reservation_id, feature, version, device, "user", count, in_use, \
+created_at)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 ON CONFLICT (reservation_id) DO UPDATE SET in_use = EXCLUDED.in_use"""

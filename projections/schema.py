@@ -4,7 +4,8 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS projection_checkpoint (
     id               int PRIMARY KEY DEFAULT 1 CHECK (id = 1),
     stream_offset    bigint NOT NULL,            -- last stream message fully applied (-1: none)
-    digest           text   NOT NULL,            -- running digest of every event and verdict applied
+    digest           text   NOT NULL,            -- running digest of every event and \
+verdict applied
     events_applied   bigint NOT NULL,
     epoch            int    NOT NULL DEFAULT 0,
     writer_node      text,
@@ -14,7 +15,8 @@ CREATE TABLE IF NOT EXISTS projection_checkpoint (
 INSERT INTO projection_checkpoint (stream_offset, digest, events_applied)
 VALUES (-1, '', 0) ON CONFLICT (id) DO NOTHING;
 
-CREATE TABLE IF NOT EXISTS node_identity (  -- survives a replay; replaced by a License Server ID reset
+CREATE TABLE IF NOT EXISTS node_identity (  -- survives a replay; replaced by a License \
+Server ID reset
     id         int PRIMARY KEY DEFAULT 1 CHECK (id = 1),
     node       text NOT NULL,
     server_id  text NOT NULL,

@@ -1,4 +1,6 @@
-"""Postgres side of a projector: checkpoint, event_log copy and read models, one transaction a batch."""
+"""Postgres side of a projector: checkpoint, event_log copy and read models, one transaction
+a batch.
+"""
 
 from __future__ import annotations
 
@@ -50,9 +52,11 @@ class ProjectionStore:
 
     async def write(self, changes: BatchChanges, state: State, checkpoint: Checkpoint) -> None:
         async with self.pool.acquire() as conn, conn.transaction():
-            # The guard makes a batch written twice (a redelivery after a crash) fail, not count twice.
+            # The guard makes a batch written twice (a redelivery after a crash) fail, not count
+            # twice.
             moved = await conn.execute(
-                "UPDATE projection_checkpoint SET stream_offset = $1, digest = $2, events_applied = $3, "
+                "UPDATE projection_checkpoint "
+                "SET stream_offset = $1, digest = $2, events_applied = $3, "
                 "epoch = $4, writer_node = $5, writer_server_id = $6, updated_at = now() "
                 "WHERE id = 1 AND stream_offset < $1",
                 checkpoint.offset,
@@ -172,7 +176,8 @@ class ProjectionStore:
         async with self.pool.acquire() as conn, conn.transaction():
             await conn.execute(f"TRUNCATE {', '.join(READ_MODEL_TABLES)}")
             await conn.execute(
-                "UPDATE projection_checkpoint SET stream_offset = -1, digest = '', events_applied = 0, "
+                "UPDATE projection_checkpoint "
+                "SET stream_offset = -1, digest = '', events_applied = 0, "
                 "epoch = 0, writer_node = NULL, writer_server_id = NULL, updated_at = now()"
             )
 

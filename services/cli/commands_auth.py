@@ -16,7 +16,8 @@ MIN_LENGTH = 8
     "--stdin",
     "from_stdin",
     is_flag=True,
-    help="Read the password from the first line of standard input (for scripts) instead of prompting.",
+    help="Read the password from the first line of standard input (for scripts) "
+    "instead of prompting.",
 )
 @click.option(
     "--user",

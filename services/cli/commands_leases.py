@@ -89,7 +89,8 @@ async def _hold(ctx: CliContext, client: LicenseClient, command: Acquire) -> boo
     else:
         _print_lease(lease.reply)
     note(
-        f"Holding lease {lease.lease_id}, renewed every {lease.renew_every:.3g} s; press Ctrl-C to release it."
+        f"Holding lease {lease.lease_id}, renewed every {lease.renew_every:.3g} s; press Ctrl-C to "
+        "release it."
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -59,7 +59,8 @@ def _refused(ctx: CliContext, reply: Reply) -> None:
 
 
 def _prepare(ctx: CliContext, api_url: str, node: str, what: str) -> tuple[Located, Health | None]:
-    """Before sending: where the node answers and how it is now (None if the site does not know it)."""
+    """Before sending: where the node answers and how it is now (None if the site does not
+    know it)."""
     hint = "use --no-wait to only send the order"
     try:
         located = asyncio.run(locate(api_url))

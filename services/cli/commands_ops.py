@@ -1,4 +1,6 @@
-"""``watchdog`` (run the site's watchdog) and ``reseed`` (rebuild a lost stream from a node's copy)."""
+"""``watchdog`` (run the site's watchdog) and ``reseed`` (rebuild a lost stream from a node's
+copy).
+"""
 
 from __future__ import annotations
 
@@ -30,7 +32,8 @@ def _missing(exc: ModuleNotFoundError, package: str) -> bool:
 )
 @pass_cli
 def watchdog(ctx: CliContext, detect_seconds: float | None) -> None:
-    """Run the site's watchdog until interrupted: node heartbeats become status events (the tiles)."""
+    """Run the site's watchdog until interrupted: node heartbeats become status events
+    (the tiles)."""
     try:
         from services.watchdog.service import run  # written separately; imported only when it runs
     except ModuleNotFoundError as exc:

@@ -279,7 +279,8 @@ async def _supervise(children: list[ChildProcess], stop: asyncio.Event) -> int:
 
 
 async def _shutdown(children: list[ChildProcess]) -> None:
-    """SIGTERM every running child (watchdog first, primary last), SIGKILL after the grace period."""
+    """SIGTERM every running child (watchdog first, primary last), SIGKILL after the grace
+    period."""
 
     def killing(child: ChildProcess) -> None:
         note(
@@ -342,8 +343,8 @@ async def _up(
                     await _unless_stopped(demo_license, stop)
             elif (pair.get("primary"), pair.get("backup")) != names:
                 note(
-                    f"The site is already paired: {pair.get('primary')} (primary) and {pair.get('backup')} "
-                    f"(backup); not pairing {names[0]} and {names[1]}."
+                    f"The site is already paired: {pair.get('primary')} (primary) and "
+                    f"{pair.get('backup')} (backup); not pairing {names[0]} and {names[1]}."
                 )
             _check_children(children)
             servers = await _servers_with_pair(session, nodes[0].url, stop)
@@ -418,7 +419,8 @@ def up(
     log_dir: Path,
     start_timeout: float,
 ) -> None:
-    """Run a primary, a backup and the watchdog on this machine until Ctrl-C (what 'make up' runs)."""
+    """Run a primary, a backup and the watchdog on this machine until Ctrl-C
+    (what 'make up' runs)."""
     if primary == backup:
         raise click.BadParameter(
             "the primary and the backup need different names", param_hint="--backup"
@@ -431,7 +433,8 @@ def up(
     new_password = ensure_local_secrets(log_dir.parent / "secrets.env")
     if new_password:
         note(
-            f"License Manager administrator: admin / {new_password}  (shown once; the site's admin key and "
+            f"License Manager administrator: admin / {new_password}  "
+            "(shown once; the site's admin key and "
             f"this password's hash are in {log_dir.parent / 'secrets.env'})"
         )
     settings = ctx.settings()
@@ -440,7 +443,8 @@ def up(
         if not _port_is_free(host, port):
             note(
                 f"licensing up: port {port} on {host} (for {name}) is already in use — is another "
-                f"'licensing up' or node running? Choose another with --{'primary' if name == primary else 'backup'}-port."
+                "'licensing up' or node running? Choose another with "
+                f"--{'primary' if name == primary else 'backup'}-port."
             )
             raise click.exceptions.Exit(1)
     log_dir.mkdir(parents=True, exist_ok=True)

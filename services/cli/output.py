@@ -47,7 +47,8 @@ def fail(ctx: CliContext, code: str, message: str, reason: str | None = None) ->
 
 
 def finish(ctx: CliContext, reply: Reply, on_ok: Callable[[Reply], None]) -> None:
-    """Print a reply: JSON as is, or ``on_ok`` for a success / the error in words; exit 1 if refused."""
+    """Print a reply: JSON as is, or ``on_ok`` for a success / the error in words; exit 1 if
+    refused."""
     if ctx.json:
         emit_json(reply_data(reply))
         if not reply.ok:

@@ -42,7 +42,8 @@ def parse_feature(text: str) -> FeatureGrant:
 
 
 def load_entitlement(file: IO[bytes]) -> dict[str, Any]:
-    """An entitlement file: ``{"license_id": ..., "features": [{name, type, version, seats, expires_at?}]}``."""
+    """An entitlement file:
+    ``{"license_id": ..., "features": [{name, type, version, seats, expires_at?}]}``."""
     try:
         data = orjson.loads(file.read())
     except orjson.JSONDecodeError as exc:

@@ -86,7 +86,8 @@ class Broker:
         return redact_url(self._url)
 
     async def link(self, deadline: float) -> Link:
-        """A live link, or ``BrokerUnavailable`` if none can be had before ``deadline`` (loop time)."""
+        """A live link, or ``BrokerUnavailable`` if none can be had before ``deadline``
+        (loop time)."""
         link = self._link
         if link is not None and link.alive:
             return link

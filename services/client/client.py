@@ -90,7 +90,8 @@ class LicenseClient:
         return client
 
     async def open(self, timeout: float | None = None) -> None:
-        """Connect now (``send`` would connect on first use); ``BrokerUnavailable`` if not in time."""
+        """Connect now (``send`` would connect on first use); ``BrokerUnavailable`` if not in
+        time."""
         loop = asyncio.get_running_loop()
         await self._broker.link(loop.time() + (self.timeout if timeout is None else timeout))
 

@@ -102,7 +102,8 @@ class Lease:
     async def release(
         self, reason: str | None = None, *, timeout: float | None = None
     ) -> Reply | None:
-        """Give the seats back (idempotent). Returns the server's reply, None if the lease was lost."""
+        """Give the seats back (idempotent). Returns the server's reply, None if the lease was
+        lost."""
         async with self._release_lock:
             if self._release_reply is not None or self.lost:
                 return self._release_reply

@@ -180,7 +180,8 @@ def _acquire(command: c.Acquire, state: State, ctx: Context) -> Decision:
         if free_overall >= command.count:
             return deny(
                 DenialReason.RESERVED,
-                f"{free_overall} of {valid} seats of {what} are free but reserved for other devices or users",
+                f"{free_overall} of {valid} seats of {what} are free but reserved for other "
+                "devices or users",
             )
         return deny(
             DenialReason.NO_SEATS,
@@ -192,7 +193,8 @@ def _acquire(command: c.Acquire, state: State, ctx: Context) -> Decision:
             ctx,
             command,
             ErrorCode.CONFLICT,
-            f"command id {ctx.command_id} was used before for lease {lease_id}; use a new command id",
+            f"command id {ctx.command_id} was used before for lease {lease_id}; "
+            "use a new command id",
         )
     return LeaseGranted(
         lease_id=lease_id,
@@ -240,7 +242,8 @@ def _reserve(command: c.Reserve, state: State, ctx: Context) -> Decision:
             ctx,
             command,
             ErrorCode.NO_SEATS,
-            f"cannot reserve {command.count} seat(s) of {what}: only {max(free, 0)} are free and unreserved",
+            f"cannot reserve {command.count} seat(s) of {what}: only {max(free, 0)} are free and "
+            "unreserved",
         )
     if ctx.derived_id("R") in state.reservations:
         return refuse(

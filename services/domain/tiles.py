@@ -1,12 +1,12 @@
 """The seed's words for a server and for the pair, derived from the state (pure).
 
-| what happened (to the backup; the primary is symmetric) | server status        | pair status           |
-| both connected and running, same offset and digest      | Running              | Paired and Available  |
-| node shuts down (process or machine gone)               | Disconnected         | Backup not available  |
-| loses its network connection, or is stopped             | Stopped              | Backup not available  |
-| uninstalled                                             | Backup not available | Backup not available  |
-| pair not synced                                         | Running (both)       | Pair not synced       |
-| back and catching up (replaying)                        | Running              | Recovering            |
+| what happened (to the backup; primary: symmetric) | server status        | pair status          |
+| both connected, running, same offset and digest   | Running              | Paired and Available |
+| node shuts down (process or machine gone)         | Disconnected         | Backup not available |
+| loses its network connection, or is stopped       | Stopped              | Backup not available |
+| uninstalled                                       | Backup not available | Backup not available |
+| pair not synced                                   | Running (both)       | Pair not synced      |
+| back and catching up (replaying)                  | Running              | Recovering           |
 """
 
 from __future__ import annotations

@@ -43,7 +43,8 @@ async def publish_heartbeats(
 
 
 async def final_heartbeat(settings, topology: Topology, last: dict, timeout: float = 3.0) -> None:
-    """A graceful stop says so, so the watchdog shows Stopped at once rather than after a silence."""
+    """A graceful stop says so, so the watchdog shows Stopped at once rather than after a
+    silence."""
     try:
         connection = await asyncio.wait_for(
             aio_pika.connect(settings.amqp_url_with_heartbeat()), timeout

@@ -47,7 +47,8 @@ async def reseed(settings: Settings, from_node: str, page: int = 5000) -> int:
         end = await last_offset(connection, topology.events, quiet=1.0)
         if end is not None:
             raise ReseedRefused(
-                f"the stream {topology.events} is not empty (it ends at offset {end}); reseed only re-creates "
+                f"the stream {topology.events} is not empty (it ends at offset {end}); reseed only "
+                "re-creates "
                 f"a lost stream. If its tail was lost, delete the stream first, then reseed"
             )
         published, last_old = 0, -1
@@ -55,7 +56,8 @@ async def reseed(settings: Settings, from_node: str, page: int = 5000) -> int:
         cursor = (-1, -1)
         while True:
             rows = await db.fetch(
-                "SELECT stream_offset, idx, body::text AS body FROM event_log WHERE (stream_offset, idx) > ($1, $2) "
+                "SELECT stream_offset, idx, body::text AS body FROM event_log "
+                "WHERE (stream_offset, idx) > ($1, $2) "
                 "ORDER BY stream_offset, idx LIMIT $3",
                 cursor[0],
                 cursor[1],
@@ -76,7 +78,8 @@ async def reseed(settings: Settings, from_node: str, page: int = 5000) -> int:
         new_end = await last_offset(connection, topology.events, quiet=1.0)
         if new_end != last_old:
             raise ReseedRefused(
-                f"re-published {published} events, but the new stream ends at offset {new_end} where the old one "
+                f"re-published {published} events, but the new stream ends at offset {new_end} "
+                "where the old one "
                 f"ended at {last_old}: every node must now replay (licensing replay NODE)"
             )
         return published

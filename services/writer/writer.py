@@ -341,7 +341,8 @@ class Writer:
         )
 
     async def _publish_loop(self) -> None:
-        """Group commit: whatever was decided while the last publish awaited its confirm goes in one message."""
+        """Group commit: whatever was decided while the last publish awaited its confirm goes in
+        one message."""
         while True:
             batch = [await self._outbox.get()]
             while len(batch) < self.max_events_per_message and not self._outbox.empty():

@@ -174,7 +174,7 @@ async def test_an_administrator_runs_the_pair_from_the_browser(site, tmp_path):
         await expect(row).to_be_visible()
         await shot(page, "usage")
 
-        # A denial shows in Denials and on the capacity chart, which answers "do we have enough seats?".
+        # A denial shows in Denials and on the capacity chart ("do we have enough seats?").
         async with site.client() as product:
             denied = await product.send(
                 Acquire(
@@ -250,7 +250,8 @@ async def test_an_administrator_runs_the_pair_from_the_browser(site, tmp_path):
         await expect(notice("ok")).to_contain_text("License LIC-BROWSER is deactivated")
         await expect(page.locator("tr[data-key=LIC-BROWSER]")).to_have_count(0, timeout=LIVE)
 
-        # Reset the backup's License Server ID: Recovering while it replays, then Paired and Available.
+        # Reset the backup's License Server ID: Recovering while it replays, then Paired and
+        # Available.
         await go("Server Summary")
         await manage("Reset backup")
         await expect(notice("ok")).to_contain_text("backup has a new License Server ID")
@@ -296,7 +297,8 @@ async def _server_id(node) -> str | None:
 
 
 async def test_manage_actions_need_a_login_and_the_page_token(site):
-    """Reading is open; a POST without a session, without the CSRF token or with no administrators is refused."""
+    """Reading is open; a POST without a session, without the CSRF token or with no
+    administrators is refused."""
     import aiohttp
 
     node = site.start_node(

@@ -1,4 +1,6 @@
-"""The administrator's CLI against two real nodes: pair, unpair, refusals in words, reset-id and replay."""
+"""The administrator's CLI against two real nodes: pair, unpair, refusals in words, reset-id
+and replay.
+"""
 
 from __future__ import annotations
 

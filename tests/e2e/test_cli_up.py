@@ -1,4 +1,6 @@
-"""``licensing up``: a paired primary and backup plus the watchdog as processes; Ctrl-C stops them all."""
+"""``licensing up``: a paired primary and backup plus the watchdog as processes; Ctrl-C stops
+them all.
+"""
 
 from __future__ import annotations
 

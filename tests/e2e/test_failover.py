@@ -226,7 +226,8 @@ async def run_failover(
     fault: Callable[[Pair], Awaitable[None]],
     recover: Callable[[Pair], Awaitable[NodeProcess]],
 ) -> float:
-    """Start the pair, run the load, inject ``fault``, check everything. Returns the failover time."""
+    """Start the pair, run the load, inject ``fault``, check everything. Returns the failover
+    time."""
     async with site.client() as admin:
         pair = await start_pair(site, proxy, admin)
         nodes = [pair.primary, pair.backup]
@@ -375,9 +376,11 @@ def report(
     slowest = max((replied - sent for sent, replied in spans), default=0.0)
     notes = "".join(f"; {what} at {seconds:.2f}s" for what, seconds in pair.notes.items())
     print(
-        f"\nFAILOVER {name}: {failover:.2f}s (target < {target:.1f}s); backup health showed writer at "
-        f"{t_takeover - t_fault:.2f}s{notes}; {len(load.acquires)} acquires ({granted} granted), "
-        f"{len(load.releases)} releases; {len(spans)} commands in flight at the fault, slowest {slowest:.2f}s"
+        f"\nFAILOVER {name}: {failover:.2f}s (target < {target:.1f}s); "
+        f"backup health showed writer at {t_takeover - t_fault:.2f}s{notes}; "
+        f"{len(load.acquires)} acquires ({granted} granted), "
+        f"{len(load.releases)} releases; {len(spans)} commands in flight at the fault, slowest "
+        f"{slowest:.2f}s"
     )
     path = os.environ.get("FAILOVER_RESULTS")
     if path:

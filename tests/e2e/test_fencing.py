@@ -25,7 +25,8 @@ async def test_events_of_a_stale_writer_are_ignored_everywhere(site):
         writer = await wait_for(lambda: _writer(primary, backup), 5, "a writer")
         assert writer["epoch"] == 2
 
-        # The ghost wakes up and writes as if it were still the writer, then re-claims a taken epoch.
+        # The ghost wakes up and writes as if it still were the writer, then re-claims a taken
+        # epoch.
         late_grant = LeaseGranted(
             command_id="ghost-1",
             epoch=1,

@@ -74,8 +74,8 @@ async def test_a_reset_backup_replays_the_whole_log_to_the_primarys_digest(site)
 
     rate = EVENTS / replay_seconds
     print(
-        f"REPLAY {EVENTS} events: first build {first_build:.1f}s, sync replay {replay_seconds:.1f}s "
-        f"= {rate:,.0f} events/s"
+        f"REPLAY {EVENTS} events: first build {first_build:.1f}s, "
+        f"sync replay {replay_seconds:.1f}s = {rate:,.0f} events/s"
     )
     if os.environ.get("REPLAY_RESULTS"):
         with open(os.environ["REPLAY_RESULTS"], "a") as out:

@@ -1,4 +1,5 @@
-"""The seed's table, row by row, with real processes: what the tiles say, on both nodes, and how fast.
+"""The seed's table, row by row, with real processes: what the tiles say, on both nodes, and
+how fast.
 
 Each fault hits the backup or the primary (the seed's table is written for the
 backup; the primary is symmetric). Times are printed (pytest -s) and appended to

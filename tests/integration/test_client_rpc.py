@@ -367,7 +367,7 @@ async def test_renewals_that_time_out_do_not_stop_the_renewer(
 # -- the CLI -----------------------------------------------------------------------------
 
 
-def _invoke(args: list[str], env: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
+def _invoke(args: list[str], env: dict[str, str] | None = None):
     return CliRunner().invoke(cli, args, env=env)
 
 
@@ -390,7 +390,7 @@ def test_cli_usage_errors_exit_2(args: list[str]) -> None:
     assert result.exit_code == 2, result.output
 
 
-def test_cli_rejects_a_malformed_entitlement_file(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_cli_rejects_a_malformed_entitlement_file(tmp_path) -> None:
     path = tmp_path / "bad.json"
     path.write_text('{"license_id": "L", "features": [{"name": "F", "version": "1", "seats": 0}]}')
     result = _invoke(["activate", str(path)])
@@ -398,7 +398,7 @@ def test_cli_rejects_a_malformed_entitlement_file(tmp_path) -> None:  # type: ig
     assert "seats" in result.output
 
 
-async def test_cli_activate_json_output(site: str, writer: FakeWriter, tmp_path) -> None:  # type: ignore[no-untyped-def]
+async def test_cli_activate_json_output(site: str, writer: FakeWriter, tmp_path) -> None:
     env = {"LICENSING_SITE": site, "LICENSING_AMQP_URL": AMQP_URL}
     result = await asyncio.to_thread(
         _invoke,

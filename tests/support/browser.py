@@ -23,7 +23,8 @@ ARGS = [
 
 
 def chromium_or_skip() -> str:
-    """The browser's path; skip (or fail under CI, where scripts/ensure-browser.sh installs it) if missing."""
+    """The browser's path; skip (or fail under CI, where scripts/ensure-browser.sh installs it)
+    if missing."""
     path = CHROMIUM if os.path.exists(CHROMIUM) else shutil.which("chromium")
     if path is None:
         message = (

@@ -64,9 +64,12 @@ class Site:
             "usage": "SELECT * FROM usage ORDER BY lease_id",
             "reservations": "SELECT * FROM reservations ORDER BY reservation_id",
             "denials": "SELECT * FROM denials ORDER BY stream_offset, idx",
-            "usage_history": "SELECT * FROM usage_history ORDER BY stream_offset, idx, feature, version",
-            "event_log": "SELECT stream_offset, idx, type, ignored, body::text FROM event_log ORDER BY 1, 2",
-            "checkpoint": "SELECT stream_offset, digest, events_applied, epoch FROM projection_checkpoint",
+            "usage_history": "SELECT * FROM usage_history "
+            "ORDER BY stream_offset, idx, feature, version",
+            "event_log": "SELECT stream_offset, idx, type, ignored, body::text "
+            "FROM event_log ORDER BY 1, 2",
+            "checkpoint": "SELECT stream_offset, digest, events_applied, epoch "
+            "FROM projection_checkpoint",
         }
         async with self.database(node) as conn:
             return {

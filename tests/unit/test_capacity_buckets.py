@@ -1,4 +1,6 @@
-"""The capacity chart folds a period into at most about ``buckets`` intervals of a readable width."""
+"""The capacity chart folds a period into at most about ``buckets`` intervals of a readable
+width.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""``licensing hash-password``: the hash it prints is what the License Manager checks sign-ins against."""
+"""``licensing hash-password``: the hash it prints is what the License Manager checks sign-ins
+against.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""The process helper (services/adapters/processes.py) on small Python children: no broker needed."""
+"""The process helper (services/adapters/processes.py) on small Python children: no broker
+needed.
+"""
 
 from __future__ import annotations
 

@@ -134,7 +134,7 @@ def test_cancelling_a_reservation_frees_its_unused_seats_for_everyone():
     assert isinstance(w.acquire(device="hmi-2"), LeaseGranted)
 
 
-def test_cancelling_a_reservation_while_its_seats_are_leased_keeps_the_leases_and_the_books_balanced():
+def test_cancelling_a_reservation_whose_seats_are_leased_keeps_the_leases_and_the_books_balanced():
     w = Writer()
     w.activate("LIC-1", grant(seats=3))
     r = w.reserve(count=2, device="hmi-1")
