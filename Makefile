@@ -51,7 +51,7 @@ lint: install  ## the gates: ruff, the import contracts (import-linter), mypy on
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/mypy
 
-test: install services  ## every test tier that exists (unit, integration, e2e)
+test: install lint services  ## the gates (make lint), then every test tier that exists
 	scripts/ensure-browser.sh
 	$(call pytest,$(or $(TIERS),tests))
 
