@@ -17,15 +17,6 @@ from services.cli.parsing import node_name
 positive = click.FloatRange(min=0, min_open=True)
 
 
-def _missing(exc: ModuleNotFoundError, package: str) -> bool:
-    """Is it ``package`` (or a part of it) that is missing, rather than something it imports?"""
-    return bool(exc.name) and (
-        exc.name == package
-        or exc.name.startswith(package + ".")
-        or package.startswith(exc.name + ".")
-    )
-
-
 @click.command()
 @click.option(
     "--detect-seconds", type=positive, help="Declare a silent node gone after this many seconds."
@@ -34,14 +25,9 @@ def _missing(exc: ModuleNotFoundError, package: str) -> bool:
 def watchdog(ctx: CliContext, detect_seconds: float | None) -> None:
     """Run the site's watchdog until interrupted: node heartbeats become status events
     (the tiles)."""
-    try:
-        from services.watchdog.service import run  # written separately; imported only when it runs
-    except ModuleNotFoundError as exc:
-        if not _missing(exc, "services.watchdog.service"):
-            raise
-        raise click.ClickException(
-            f"the watchdog is not available in this installation: {exc}"
-        ) from None
+    # Imported here, not at the top: every other CLI command starts without loading it.
+    from services.watchdog.service import run
+
     settings = ctx.settings()
     options: dict[str, Any] = {}
     if detect_seconds is not None:
@@ -68,12 +54,8 @@ def watchdog(ctx: CliContext, detect_seconds: float | None) -> None:
 @pass_cli
 def reseed(ctx: CliContext, from_node: str) -> None:
     """Re-publish the log into the site's stream from NODE's copy (after the broker lost it)."""
-    try:
-        from services.replay.reseed import reseed as reseed_stream  # written separately
-    except ModuleNotFoundError as exc:
-        if not _missing(exc, "services.replay.reseed"):
-            raise
-        raise click.ClickException(f"reseed is not available in this installation: {exc}") from None
+    from services.replay.reseed import reseed as reseed_stream  # loaded only when it runs
+
     settings = ctx.settings()
     try:
         count = asyncio.run(reseed_stream(settings, from_node=from_node))

@@ -21,10 +21,7 @@ from services.cli.parsing import node_name
 @pass_cli
 def server(ctx: CliContext, node: str, http_port: int | None) -> None:
     """Run a license server node until interrupted."""
-    try:
-        from services.node.node import serve  # imported only when a node runs
-    except ModuleNotFoundError as exc:
-        raise click.ClickException(f"the node runtime is not available: {exc}") from None
+    from services.node.node import serve  # loaded only when a node runs: the CLI starts fast
 
     settings = ctx.settings()
     options: dict[str, Any] = {"node": node}
