@@ -31,6 +31,7 @@ async def test_kill_9_during_catch_up_then_resume_matches_a_clean_replay(site):
         return a and b and a["offset"] == b["offset"] and a["events_applied"] >= EVENTS and (a, b)
 
     resumed, reference = await wait_for(together, 30, "both nodes at the same offset")
+    resumed, reference = await site.quiet(victim, clean)  # nothing late still on its way
 
     assert 0 < at_kill["events_applied"] < EVENTS
     assert resumed["digest"] == reference["digest"]

@@ -90,6 +90,7 @@ async def test_a_reset_backup_replays_the_whole_log_to_the_primarys_digest(site)
                 )
                 + "\n"
             )
+    await site.quiet(primary, backup)
     assert await site.read_models("primary") == await site.read_models("backup")
     features = (await backup.get("/api/features"))["features"]
     assert {(f["name"], f["version"]): f["in_use"] for f in features} == {
@@ -119,4 +120,5 @@ async def test_a_node_rebuilds_from_a_peers_copy_of_the_log(site):
     done = await wait_for(rebuilt, 60, "the backup rebuilt from the primary's copy")
     assert done["last_rebuild"]["source"] == "primary's event_log"
     assert done["last_rebuild"]["copied_events"] >= 5_000
+    await site.quiet(primary, backup)
     assert await site.read_models("primary") == await site.read_models("backup")

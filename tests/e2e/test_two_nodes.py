@@ -46,16 +46,7 @@ async def test_both_nodes_show_an_acquire_within_a_second_and_hold_identical_rea
         print(f"USAGE on both nodes {seen_after * 1000:.0f} ms after the acquire was sent")
         assert seen_after < 1.0, f"usage took {seen_after:.3f}s to show on both nodes"
 
-    async def quiet():
-        a, b = await primary.health(), await backup.health()
-        if not (a and b):
-            return None
-        offsets = {a["offset"], a["applied_offset"], b["offset"], b["applied_offset"]}
-        if len(offsets) != 1 or a["offset"] < 0:
-            return None
-        return await site.stream_end() == a["offset"] and (a, b)
-
-    a, b = await wait_for(quiet, 5, "both nodes at the stream's last offset")
+    a, b = await site.quiet(primary, backup, timeout=5)
     assert a["digest"] == b["digest"]
     models_a, models_b = await site.read_models("primary"), await site.read_models("backup")
     assert models_a == models_b

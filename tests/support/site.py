@@ -15,6 +15,7 @@ from services.adapters.topology import Topology
 from services.client import LicenseClient
 from tests.support.processes import NodeProcess
 from tests.support.sites import AMQP_URL, PG_DSN, remove_site, settings_for
+from tests.support.waiting import wait_for
 
 
 class Site:
@@ -55,6 +56,28 @@ class Site:
             return await last_offset(connection, Topology(self.name).events)
         finally:
             await connection.close()
+
+    async def quiet(self, *nodes: NodeProcess, timeout: float = 10) -> list[dict]:
+        """Wait until the log is quiet: every node committed what it applied, all at one offset,
+        which is the stream's last, with one digest. Returns their healths.
+
+        Equal offsets alone are not enough before comparing rows: a late message (a node's
+        registration, a watchdog report) may already be in the stream, and a node that commits
+        it between two reads makes identical nodes look different.
+        """
+
+        async def settled() -> list[dict] | None:
+            healths = [await node.health() for node in nodes]
+            if not all(healths):
+                return None
+            offsets = {h[k] for h in healths for k in ("offset", "applied_offset")}
+            if len(offsets) != 1 or len({h["digest"] for h in healths}) != 1:
+                return None
+            (offset,) = offsets
+            return healths if offset >= 0 and await self.stream_end() == offset else None
+
+        names = ", ".join(node.node for node in nodes)
+        return await wait_for(settled, timeout, f"{names} quiet at the stream's last offset")
 
     async def read_models(self, node: str) -> dict[str, list[tuple]]:
         """Every read-model row of a node, in a stable order, for comparing nodes."""
