@@ -131,9 +131,15 @@ node_signal() {
     printf '%s\n' "$pid"
 }
 
+pid_alive() {  # a zombie counts as gone: its parent (often init) may reap it late
+    local state
+    state=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
+    [[ -n $state && $state != Z ]]
+}
+
 wait_pid_gone() {  # pid seconds
     local deadline=$((SECONDS + $2))
-    while kill -0 "$1" 2>/dev/null; do
+    while pid_alive "$1"; do
         ((SECONDS < deadline)) || return 1
         sleep 0.2
     done
