@@ -4,6 +4,8 @@
 #   LICENSING_CLUSTER_BASE     where every node keeps its files (default /var/tmp/licensing-cluster)
 #   LICENSING_CLUSTER_TIMEOUT  seconds to wait for a node to answer (default 90)
 #   LICENSING_CLUSTER_PARTITIONS  cluster_partition_handling (default autoheal)
+#   LICENSING_CLUSTER_NET_TICKTIME  Erlang net_ticktime in seconds (default 60, RabbitMQ's):
+#                              how soon the others call a silent (paused) node down
 #
 # Node N listens for AMQP on 5680+N and for Erlang distribution on 25680+N; no plugin is
 # enabled, so nothing else listens (the default broker runs none either, and a plugin's
@@ -15,8 +17,10 @@
 CLUSTER_BASE=${LICENSING_CLUSTER_BASE:-/var/tmp/licensing-cluster}
 CLUSTER_TIMEOUT=${LICENSING_CLUSTER_TIMEOUT:-90}
 CLUSTER_PARTITIONS=${LICENSING_CLUSTER_PARTITIONS:-autoheal}
+CLUSTER_TICKTIME=${LICENSING_CLUSTER_NET_TICKTIME:-60}
 CLUSTER_NODES=(1 2 3)
-RABBIT_BIN=/usr/lib/rabbitmq/bin  # not /usr/sbin: that wrapper overwrites the default broker's startup_log
+# Not /usr/sbin: that wrapper writes the default broker's /var/log/rabbitmq/startup_log.
+RABBIT_BIN=/usr/lib/rabbitmq/bin
 
 cluster_say() { printf '%s: %s\n' "${0##*/}" "$*" >&2; }
 cluster_fail() { printf '%s: ERROR: %s\n' "${0##*/}" "$*" >&2; }
@@ -103,6 +107,7 @@ node_start() {
         RABBITMQ_PID_FILE="$(node_pid_file "$n")" \
         RABBITMQ_CONFIG_FILE="$dir/rabbitmq.conf" \
         RABBITMQ_ENABLED_PLUGINS_FILE="$dir/enabled_plugins" \
+        RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel net_ticktime $CLUSTER_TICKTIME" \
         "$RABBIT_BIN/rabbitmq-server" -detached >>"$dir/log/startup.log" 2>&1)
 }
 
