@@ -1,4 +1,5 @@
 """The loopback 3-node broker cluster: a quorum queue outlives the node holding its leader."""
+
 from __future__ import annotations
 
 import os
@@ -13,9 +14,12 @@ from tests.support import cluster
 
 pytestmark = [
     pytest.mark.cluster,
-    pytest.mark.skipif(os.geteuid() != 0 or shutil.which("runuser") is None
-                       or not os.path.exists(f"{cluster.RABBIT_BIN}/rabbitmq-server"),
-                       reason="the loopback cluster needs root, runuser and rabbitmq-server"),
+    pytest.mark.skipif(
+        os.geteuid() != 0
+        or shutil.which("runuser") is None
+        or not os.path.exists(f"{cluster.RABBIT_BIN}/rabbitmq-server"),
+        reason="the loopback cluster needs root, runuser and rabbitmq-server",
+    ),
 ]
 
 SERVE_DEADLINE = 15.0  # kill -9 of the leader's node to a message published and consumed
@@ -31,7 +35,9 @@ async def publish_and_consume(url: str, queue: str, body: bytes, deadline: float
                 channel = await connection.channel(publisher_confirms=True)
                 await channel.default_exchange.publish(
                     aio_pika.Message(body, delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
-                    routing_key=queue, timeout=5)
+                    routing_key=queue,
+                    timeout=5,
+                )
                 declared = await channel.get_queue(queue, ensure=False)
                 while time.monotonic() < deadline:
                     message = await declared.get(timeout=5, fail=False)
@@ -63,8 +69,11 @@ async def test_a_quorum_queue_serves_on_after_its_leaders_node_is_killed():
         connection = await aio_pika.connect(cluster.node_url(1), timeout=5)
         async with connection:
             channel = await connection.channel()
-            await channel.declare_queue(queue, durable=True, arguments={
-                "x-queue-type": "quorum", "x-quorum-initial-group-size": 3})
+            await channel.declare_queue(
+                queue,
+                durable=True,
+                arguments={"x-queue-type": "quorum", "x-quorum-initial-group-size": 3},
+            )
         leader, members = await cluster.queue_replicas(queue, asked=1)
         assert members == [1, 2, 3]
         assert await cluster.queue_leader(queue, asked=1) == leader
@@ -75,8 +84,9 @@ async def test_a_quorum_queue_serves_on_after_its_leaders_node_is_killed():
             assert await cluster.node_pid(leader) is None
             survivor = next(node for node in cluster.NODES if node != leader)
             body = f"after kill -9 of c{leader} (pid {killed_pid})".encode()
-            got = await publish_and_consume(cluster.node_url(survivor), queue, body,
-                                            deadline=killed_at + SERVE_DEADLINE)
+            got = await publish_and_consume(
+                cluster.node_url(survivor), queue, body, deadline=killed_at + SERVE_DEADLINE
+            )
             assert got == body
             assert await cluster.queue_leader(queue, asked=survivor) != leader
         finally:

@@ -6,6 +6,7 @@ by the pid in the node's own pid file, so the default broker on 5672 is never to
 The scripts need root (the nodes run as the rabbitmq user). Everything here is async:
 a ``rabbitmqctl`` call costs about a second, and a test's publishers keep running meanwhile.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -64,8 +65,12 @@ async def _run(args: list[str], timeout: float) -> str:
     # Its own process group: on a timeout the CLI's Erlang VM under runuser must die too,
     # or it holds our pipe open until the node it waits for gives up (60 s and more).
     proc = await asyncio.create_subprocess_exec(
-        *args, cwd=REPO, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-        start_new_session=True)
+        *args,
+        cwd=REPO,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         out, _ = await asyncio.wait_for(proc.communicate(), timeout)
     except TimeoutError:
@@ -129,10 +134,23 @@ async def stop_node(node: int) -> None:
 async def _cli(tool: str, node: int, args: tuple[str, ...], timeout: float) -> str:
     if os.geteuid() != 0:
         raise ClusterError("the loopback cluster needs root (its nodes run as rabbitmq)")
-    env = ["env", "HOME=/var/lib/rabbitmq",
-           "RABBITMQ_CTL_DIST_PORT_MIN=35700", "RABBITMQ_CTL_DIST_PORT_MAX=35730"]
-    command = ["runuser", "-u", "rabbitmq", "--", *env, f"{RABBIT_BIN}/{tool}",
-               "-q", "-n", node_name(node)]
+    env = [
+        "env",
+        "HOME=/var/lib/rabbitmq",
+        "RABBITMQ_CTL_DIST_PORT_MIN=35700",
+        "RABBITMQ_CTL_DIST_PORT_MAX=35730",
+    ]
+    command = [
+        "runuser",
+        "-u",
+        "rabbitmq",
+        "--",
+        *env,
+        f"{RABBIT_BIN}/{tool}",
+        "-q",
+        "-n",
+        node_name(node),
+    ]
     return await _run([*command, *args], timeout)
 
 
@@ -163,8 +181,9 @@ async def wait_until_joined(node: int, timeout: float = 120.0, asked: int | None
         except (ClusterError, KeyError, ValueError) as exc:
             last = exc
         await asyncio.sleep(0.5)
-    raise TimeoutError(f"{node_name(node)} not back in the cluster within {timeout}s "
-                       f"(last: {last!r})")
+    raise TimeoutError(
+        f"{node_name(node)} not back in the cluster within {timeout}s (last: {last!r})"
+    )
 
 
 async def queue_replicas(queue: str, asked: int, vhost: str = "/") -> tuple[int, list[int]]:
@@ -173,16 +192,20 @@ async def queue_replicas(queue: str, asked: int, vhost: str = "/") -> tuple[int,
     ``list_queues`` asks every node it knows: while a node is paused (SIGSTOP) this call
     hangs until its timeout. ``queue_leader`` does not.
     """
-    rows = json.loads(await rabbitmqctl(
-        asked, "list_queues", "-p", vhost, "name", "leader", "members", "--formatter", "json"))
+    rows = json.loads(
+        await rabbitmqctl(
+            asked, "list_queues", "-p", vhost, "name", "leader", "members", "--formatter", "json"
+        )
+    )
     for row in rows:
         if row["name"] == queue:
             return node_of(row["leader"]), sorted(node_of(m) for m in row["members"])
     raise ClusterError(f"no queue {queue!r} in vhost {vhost!r} on {node_name(asked)}")
 
 
-async def queue_leader(queue: str, asked: int = 1, kind: str = "quorum", vhost: str = "/",
-                       timeout: float = 10.0) -> int:
+async def queue_leader(
+    queue: str, asked: int = 1, kind: str = "quorum", vhost: str = "/", timeout: float = 10.0
+) -> int:
     """The node that hosts the leader of a quorum queue (``kind="quorum"``) or the writer
     of a stream (``kind="stream"``), as the replicas report it to node ``asked``.
 
@@ -192,12 +215,20 @@ async def queue_leader(queue: str, asked: int = 1, kind: str = "quorum", vhost: 
     replica claims the lead (an election in progress, or the majority lost).
     """
     if kind == "quorum":
-        out = await _cli("rabbitmq-queues", asked,
-                         ("quorum_status", "-p", vhost, queue, "--formatter", "json"), timeout)
+        out = await _cli(
+            "rabbitmq-queues",
+            asked,
+            ("quorum_status", "-p", vhost, queue, "--formatter", "json"),
+            timeout,
+        )
         leaders = [r["Node Name"] for r in json.loads(out) if r.get("Raft State") == "leader"]
     elif kind == "stream":
-        out = await _cli("rabbitmq-streams", asked,
-                         ("stream_status", "-p", vhost, queue, "--formatter", "json"), timeout)
+        out = await _cli(
+            "rabbitmq-streams",
+            asked,
+            ("stream_status", "-p", vhost, queue, "--formatter", "json"),
+            timeout,
+        )
         leaders = [r["node"] for r in json.loads(out) if r.get("role") == "writer"]
     else:
         raise ValueError(f"kind is 'quorum' or 'stream', not {kind!r}")
@@ -206,8 +237,9 @@ async def queue_leader(queue: str, asked: int = 1, kind: str = "quorum", vhost: 
     return node_of(leaders[0])
 
 
-async def wait_for_new_leader(queue: str, old: int, asked: int, kind: str = "quorum",
-                              timeout: float = 60.0, vhost: str = "/") -> tuple[int, float]:
+async def wait_for_new_leader(
+    queue: str, old: int, asked: int, kind: str = "quorum", timeout: float = 60.0, vhost: str = "/"
+) -> tuple[int, float]:
     """Wait until a node other than ``old`` leads ``queue``; returns (leader, seconds waited)."""
     started = time.monotonic()
     last: object = None
@@ -220,5 +252,4 @@ async def wait_for_new_leader(queue: str, old: int, asked: int, kind: str = "quo
         except (ClusterError, KeyError, ValueError) as exc:
             last = exc
         await asyncio.sleep(0.2)
-    raise TimeoutError(f"{queue!r} still led by {node_name(old)} after {timeout}s "
-                       f"(last: {last!r})")
+    raise TimeoutError(f"{queue!r} still led by {node_name(old)} after {timeout}s (last: {last!r})")
