@@ -7,6 +7,9 @@ The nodes and the watchdog hold the node keys; the forger holds only the broker 
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -22,7 +25,7 @@ from services.auth.log_signing import NodeKeys
 from services.domain.decide import Context, decide
 from services.domain.model import State
 from tests.support.fake_log import TEST_NODE_KEYS, publish_events, publish_raw
-from tests.support.processes import ServiceProcess
+from tests.support.processes import REPO, ServiceProcess, site_env
 from tests.support.sites import AMQP_URL
 from tests.support.waiting import wait_for
 
@@ -188,3 +191,59 @@ async def test_forged_or_malformed_heartbeats_neither_stop_the_watchdog_nor_move
     assert not [
         r for r in timeline if r["node"] == "zz" or r["server_status"] == ServerStatus.STOPPED
     ], timeline
+
+
+async def test_a_reseeded_signed_log_keeps_its_verdicts_for_every_reader(site):
+    node = site.start_node("primary", **ENV)
+    await node.wait_registered()
+    async with site.client(actor="admin") as admin:
+        assert (
+            await admin.activate("LIC-R", [FeatureGrant(name="InTouch", version="2017", seats=5)])
+        ).ok
+    await publish_raw(site.name, [RAW])
+    async with site.client(actor="admin") as admin:  # one more signed message after it
+        lease = await admin.acquire("InTouch", "2017", device="hmi", user="op", lease_seconds=3600)
+        await lease.stop_renewing()
+
+    async def read_all():
+        (h,) = await settled(site, node)
+        assert h["unverified_messages"] == 1 and h["offset"] == h["applied_offset"], h
+        return h
+
+    before = await wait_for(read_all, 10, "the node read the whole log")
+    node.stop()
+    connection = await aio_pika.connect(AMQP_URL)  # the broker loses the stream
+    channel = await connection.channel()
+    await channel.queue_delete(Topology(site.name).events)
+    await connection.close()
+
+    done = subprocess.run(
+        [sys.executable, "-m", "services.cli.main", "--site", site.name, "reseed"]
+        + ["--from", "primary", "--json"],
+        cwd=REPO,
+        capture_output=True,
+        timeout=60,
+        env={**os.environ, **site_env(site.name, ENV)},
+    )
+    assert done.returncode == 0, done.stderr.decode()
+    assert orjson.loads(done.stdout)["events"] == before["events_applied"]
+    assert await site.stream_end() == before["offset"]  # same offsets: the node just resumes
+
+    # The node resumes where it was; a new node reads the re-seeded stream from its start:
+    # both record the same rejection, signatures of the re-signed messages hold.
+    node, fresh = site.start_node("primary", **ENV), site.start_node("fresh", **ENV)
+    for n in (node, fresh):
+        await n.wait_healthy()
+
+    async def caught_up():
+        healths = await settled(site, node, fresh)
+        assert all(h["projector_halted"] is None for h in healths), healths
+        return healths
+
+    again, joined = await wait_for(caught_up, 20, "both nodes read the re-seeded log")
+    assert again["digest"] == joined["digest"]  # (the restarted node appended a promotion)
+    assert again["events_applied"] > before["events_applied"]
+    assert joined["unverified_messages"] == again["unverified_messages"] == 1
+    async with site.database("fresh") as db:
+        copied = await db.fetchval("SELECT count(*) FROM event_log WHERE type = '?'")
+    assert copied == 1
