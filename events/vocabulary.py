@@ -86,6 +86,7 @@ class IgnoredReason(StrEnum):
     EPOCH_TAKEN = "epoch_taken"
     DUPLICATE_COMMAND = "duplicate_command"
     BAD_ENTITLEMENT = "bad_entitlement"  # a LicenseActivated whose entitlement fails verification
+    BAD_SIGNATURE = "bad_signature"  # a stream message not signed with a node key of the site
 
 
 class OrderKind(StrEnum):

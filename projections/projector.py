@@ -11,19 +11,27 @@ Where the batches come from lives above it: ``services/node/stream_consumer.py``
 subscribes to the stream from the checkpoint, batches the deliveries, hands them to
 ``apply_messages`` and acks after the commit. A stream message is new iff its offset
 is past the checkpoint (stream offsets are not dense), and that check is made here.
+
+On a signed site (node keys) every message is verified first, with the ``verify`` the
+node hands in (the key material stays above this layer, like the vendor ``trust``). One
+that fails is recorded as rejected (``projections/rejected.py``) and changes nothing;
+a signed message that cannot be read is our bug and halts, as in open mode.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import Any, NoReturn
 
 import orjson
 
 from events.base import Event
 from events.codec import canonical, event_from_dict
 from projections import digest as digests
+from projections import rejected
 from projections.changes import BatchChanges
+from projections.rejected import Rejected
 from projections.store import Checkpoint, ProjectionStore
 from services.domain.evolve import CannotApply, apply
 from services.domain.model import State
@@ -33,6 +41,12 @@ log = logging.getLogger(__name__)
 
 # event, verdict, state after, stream offset
 Listener = Callable[[Event, "str | None", State, int], None]
+# (body, its x-sig header) -> is it the site's? None: an open site, every message is.
+Verify = Callable[[bytes, Any], bool]
+# A stream message as the consumer hands it over: offset, body, x-sig header (or None).
+Message = tuple[int, bytes, Any]
+# What a batch applies at an offset: the message's events, or the record of its rejection.
+Entry = tuple[int, "list[dict] | Rejected"]
 
 
 class ProjectionHalted(Exception):
@@ -43,8 +57,12 @@ class ProjectionHalted(Exception):
 
 
 class Projector:
-    def __init__(self, store: ProjectionStore, trust: Trust = Trust()) -> None:
+    def __init__(
+        self, store: ProjectionStore, trust: Trust = Trust(), verify: Verify | None = None
+    ) -> None:
         self.trust = trust  # the vendor keys the fence checks entitlements with (invariant 12)
+        self.verify = verify  # the node keys' check of stream messages (invariant 10)
+        self.unverified_messages = 0  # rejected messages in the log so far (same on every node)
         self.store = store
         self.state = State()
         self.checkpoint = Checkpoint()
@@ -57,9 +75,15 @@ class Projector:
     async def load(self) -> None:
         """Rebuild the in-memory state from this node's own event_log copy; check its digest."""
         checkpoint = await self.store.checkpoint()
-        state, digest, count = State(), "", 0
+        state, digest, count, unverified = State(), "", 0, 0
         async for page in self.store.event_log():
             for row in page:
+                if row["type"] == rejected.TYPE:
+                    # The recorded verdict is replayed as it is: the message's bytes are gone.
+                    record = _rejected_row(row)
+                    digest = digests.advance(digest, record.canonical(), record.reason)
+                    count, unverified = count + 1, unverified + 1
+                    continue
                 event = event_from_dict(orjson.loads(row["body"]))
                 state, ignored = apply(state, event, self.trust)
                 if ignored != row["ignored"]:
@@ -75,30 +99,38 @@ class Projector:
                 "local event_log does not match the checkpoint digest; reset this node"
             )
         self.state, self.checkpoint, self.consistent = state, checkpoint, True
-        self.applied_offset = checkpoint.offset
+        self.applied_offset, self.unverified_messages = checkpoint.offset, unverified
 
     def forget(self) -> None:
         """Drop the in-memory state at once (a reset's first step): nothing stale is shown."""
         self.state, self.checkpoint, self.consistent = State(), Checkpoint(), False
-        self.applied_offset = -1
+        self.applied_offset, self.unverified_messages = -1, 0
 
     async def reset(self) -> None:
         self.forget()
         await self.store.reset()
         self.consistent, self.halted = True, None
 
-    async def apply_messages(self, messages: list[tuple[int, bytes]]) -> bool:
-        """Apply the new ones of (offset, body) stream messages; True if any was new.
+    async def apply_messages(self, messages: list[Message]) -> bool:
+        """Apply the new ones of (offset, body, signature) stream messages; True if any was new.
 
         A message at or before the checkpoint is a redelivery from the start of a
         stream chunk: it is already applied.
         """
-        batch = []
-        for offset, body in messages:
+        batch: list[Entry] = []
+        for offset, body, signature in messages:
             if offset <= self.checkpoint.offset:
                 continue
+            if self.verify is not None and not self.verify(body, signature):
+                log.warning("stream message at offset %s is not signed by the site", offset)
+                batch.append((offset, Rejected.of(body)))
+                continue
             try:
-                items = orjson.loads(body)["events"]
+                parsed = orjson.loads(body)
+                if isinstance(parsed, dict) and "rejected" in parsed:  # a re-seeded verdict
+                    batch.append((offset, Rejected.from_record(parsed["rejected"])))
+                    continue
+                items = parsed["events"]
             except Exception as exc:
                 self._halt(f"stream message at offset {offset} is not a valid event batch: {exc}")
             batch.append((offset, items))
@@ -106,13 +138,22 @@ class Projector:
             await self.apply_batch(batch)
         return bool(batch)
 
-    async def apply_batch(self, batch: list[tuple[int, list[dict]]]) -> None:
+    async def apply_batch(self, batch: list[Entry]) -> None:
         """Apply (offset, events) pairs in memory, then their rows and the checkpoint in one
-        Postgres transaction."""
+        Postgres transaction. A rejected message gets its row and its link in the digest,
+        nothing else."""
         changes = BatchChanges()
         state, digest = self.state, self.checkpoint.digest
         count = self.checkpoint.events_applied
         for offset, items in batch:
+            if isinstance(items, Rejected):
+                digest = digests.advance(digest, items.canonical(), items.reason)
+                count += 1
+                changes.log_rows.append(
+                    (offset, 0, rejected.TYPE, items.reason, orjson.dumps(items.record()).decode())
+                )
+                self.unverified_messages += 1
+                continue
             try:
                 events = [event_from_dict(item) for item in items]
             except Exception as exc:
@@ -141,11 +182,15 @@ class Projector:
     async def rebuild_from(self, peer: ProjectionStore, page: int = 5000) -> None:
         """Replay a peer's event_log copy instead of the stream (then the stream takes over)."""
         await self.reset()
-        held: list[tuple[int, list[dict]]] = []
+        held: list[Entry] = []
         async for rows in peer.event_log(page=page):
             for row in rows:
-                if held and held[-1][0] == row["stream_offset"]:
-                    held[-1][1].append(orjson.loads(row["body"]))
+                if row["type"] == rejected.TYPE:
+                    held.append((row["stream_offset"], _rejected_row(row)))
+                elif held and held[-1][0] == row["stream_offset"]:
+                    events = held[-1][1]
+                    assert isinstance(events, list)  # a rejected message is one row
+                    events.append(orjson.loads(row["body"]))
                 else:
                     held.append((row["stream_offset"], [orjson.loads(row["body"])]))
             # The last message of a page may continue on the next one: keep it back.
@@ -155,7 +200,24 @@ class Projector:
         if held:
             await self.apply_batch(held)
 
-    def _halt(self, why: str) -> None:
+    def _halt(self, why: str) -> NoReturn:
         self.halted = why
         log.error("projector halted: %s", why)
         raise ProjectionHalted(why)
+
+
+def _rejected_row(row: Any) -> Rejected:
+    """An event_log row of a rejected message; a row that is not one is a corrupt copy."""
+    try:
+        record = Rejected.from_record(orjson.loads(row["body"]))
+    except ValueError as exc:
+        raise ProjectionHalted(
+            f"local event_log at {row['stream_offset']}/{row['idx']} is not a record of a "
+            f"rejected message ({exc}); reset this node"
+        ) from None
+    if record.reason != row["ignored"]:
+        raise ProjectionHalted(
+            f"local event_log at {row['stream_offset']}/{row['idx']} records {row['ignored']!r} "
+            f"for a rejected message; reset this node"
+        )
+    return record

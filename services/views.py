@@ -79,6 +79,8 @@ class Health(View):
     admin_commands: str = ""
     entitlements: str = ""  # which activations the site accepts (vendor-signed or not)
     site_public_key: str | None = None  # the site's key for deactivation receipts (Ed25519)
+    stream: str = ""  # whether stream messages must be signed with a node key, or it is open
+    unverified_messages: int = 0  # stream messages ignored for a bad signature (invariant 10)
 
 
 # ---- the heartbeat -----------------------------------------------------------------

@@ -47,6 +47,10 @@ class Settings(BaseSettings):
     # The site's Ed25519 private key (base64 of its 32 bytes): it signs deactivation receipts;
     # its public key goes into activation requests. ``licensing up`` generates one.
     site_key: SecretStr | None = None
+    # The site's node keys, "kid:secret,..." (secrets of 32 characters or more): the first
+    # signs every stream message and heartbeat, all verify (services.auth.log_signing, which
+    # parses them: settings sit beside services.auth, not above it). Unset: an open stream.
+    node_keys: SecretStr | None = None
 
     @field_validator("site")
     @classmethod
@@ -83,6 +87,9 @@ class Settings(BaseSettings):
     def site_public_key(self) -> str | None:
         private = self.site_key_value()
         return keys.public_text(private) if private else None
+
+    def node_keys_value(self) -> str:
+        return self.node_keys.get_secret_value() if self.node_keys else ""
 
     def admin_key_value(self) -> str | None:
         return self.admin_key.get_secret_value() if self.admin_key else None

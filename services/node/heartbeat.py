@@ -1,4 +1,8 @@
-"""A node's heartbeat: about once a second on the site's transient fanout exchange."""
+"""A node's heartbeat: about once a second on the site's transient fanout exchange.
+
+Signed like the stream's messages (``services.auth.log_signing``): anyone on the broker
+could publish to the exchange, and the watchdog turns what it hears into status events.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from aio_pika.abc import AbstractConnection
 
 from events.vocabulary import ServerStatus
 from services.adapters.topology import Topology
+from services.auth.log_signing import OPEN, NodeKeys
 
 HEARTBEAT_SECONDS = 1.0
 
@@ -21,15 +26,17 @@ async def publish_heartbeats(
     topology: Topology,
     snapshot: Callable[[], dict],
     interval: float = HEARTBEAT_SECONDS,
+    keys: NodeKeys = OPEN,
 ) -> None:
     channel = await connection.channel(publisher_confirms=False)
     exchange = await topology.declare_heartbeats(channel)
     try:
         while True:
-            body = {**snapshot(), "at": datetime.now(UTC).isoformat()}
+            body = orjson.dumps({**snapshot(), "at": datetime.now(UTC).isoformat()})
             await exchange.publish(
                 aio_pika.Message(
-                    orjson.dumps(body),
+                    body,
+                    headers=keys.headers(body),  # the watchdog drops what a node did not sign
                     content_type="application/json",
                     expiration=max(1, int(interval * 3)),
                 ),
@@ -54,15 +61,18 @@ async def final_heartbeat(settings, topology: Topology, last: dict, timeout: flo
     try:
         channel = await connection.channel(publisher_confirms=False)
         exchange = await topology.declare_heartbeats(channel)
-        body = {
-            **last,
-            "status": ServerStatus.STOPPED,
-            "writer": False,
-            "final": True,
-            "at": datetime.now(UTC).isoformat(),
-        }
+        body = orjson.dumps(
+            {
+                **last,
+                "status": ServerStatus.STOPPED,
+                "writer": False,
+                "final": True,
+                "at": datetime.now(UTC).isoformat(),
+            }
+        )
+        keys = NodeKeys.from_setting(settings.node_keys_value())
         await exchange.publish(
-            aio_pika.Message(orjson.dumps(body), content_type="application/json"),
+            aio_pika.Message(body, headers=keys.headers(body), content_type="application/json"),
             routing_key="",
             mandatory=False,
         )

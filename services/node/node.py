@@ -26,6 +26,7 @@ from projections.database import database_name, open_pool
 from projections.projector import ProjectionHalted, Projector
 from projections.store import ProjectionStore
 from services.adapters.topology import Topology
+from services.auth.log_signing import NodeKeys
 from services.client import ClientError, LicenseClient
 from services.config.settings import Settings, safe_node_name
 from services.domain.model import State
@@ -55,6 +56,7 @@ class Node:
         self.api_url = api_url
         self.topology = Topology(settings.site)
         self.database = database_name(settings.site, self.name)
+        self.node_keys = NodeKeys.from_setting(settings.node_keys_value())
         self.pool: asyncpg.Pool | None = None
         self.projector: Projector | None = None
         self.consumer: StreamConsumer | None = None
@@ -75,7 +77,11 @@ class Node:
         self.pool = await open_pool(self.settings.pg_dsn, self.database)
         self.server_id = await identity.load_or_create(self.pool, self.name)
         self._handled_offset = await orders.handled_offset(self.pool)
-        self.projector = Projector(ProjectionStore(self.pool), self.settings.trust())
+        self.projector = Projector(
+            ProjectionStore(self.pool),
+            self.settings.trust(),
+            verify=self.node_keys.verify if self.node_keys.signed else None,
+        )
         self.projector.listeners.append(self._watch_orders)
         self.consumer = StreamConsumer(self.projector, self.topology, self.settings.projector_batch)
         self.consumer.after_commit = self._carry_out_orders
@@ -90,6 +96,7 @@ class Node:
             admin_key=self.settings.admin_key_value(),
             trust=self.settings.trust(),
             site_key=self.settings.site_key_value(),
+            node_keys=self.node_keys,
         )
 
     def stop(self) -> None:
@@ -140,7 +147,9 @@ class Node:
             asyncio.create_task(self.consumer.run(connection), name="projector"),
             asyncio.create_task(self.writer.run(connection), name="writer"),
             asyncio.create_task(
-                publish_heartbeats(connection, self.topology, self._heartbeat_body),
+                publish_heartbeats(
+                    connection, self.topology, self._heartbeat_body, keys=self.node_keys
+                ),
                 name="heartbeat",
             ),
             asyncio.create_task(self._watch_dead_letters(connection), name="dead-letters"),
@@ -332,6 +341,8 @@ class Node:
             admin_commands="signed" if self.settings.admin_key else "open (no LICENSING_ADMIN_KEY)",
             entitlements=self.settings.trust().describe(),
             site_public_key=self.settings.site_public_key(),
+            stream=self.node_keys.describe(),
+            unverified_messages=self.projector.unverified_messages,
         )
 
     def servers(self) -> ServersView:

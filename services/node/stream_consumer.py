@@ -24,6 +24,7 @@ from aio_pika.abc import AbstractConnection, AbstractIncomingMessage
 from projections.projector import Projector
 from services.adapters.stream_end import last_offset
 from services.adapters.topology import Topology
+from services.auth import log_signing
 
 
 class StreamBehind(Exception):
@@ -99,7 +100,11 @@ class StreamConsumer:
     async def _project(self, messages: list[AbstractIncomingMessage]) -> None:
         applied = await self.projector.apply_messages(
             [
-                (int(m.headers["x-stream-offset"]), m.body)  # type: ignore[arg-type]
+                (
+                    int(m.headers["x-stream-offset"]),  # type: ignore[arg-type]
+                    m.body,
+                    m.headers.get(log_signing.HEADER),  # the projector verifies it
+                )
                 for m in messages
             ]
         )

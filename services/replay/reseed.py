@@ -13,6 +13,14 @@ Messages are re-published one to one, so when the old offsets were dense (the
 writer never batches sub-entries) the new stream has the same offsets and every
 node simply resumes. If they differ, ``reseed`` says so: each node then needs
 ``licensing replay NODE``.
+
+The event_log copy keeps no headers, so reseed signs every message it re-publishes
+with the site's current node key (``LICENSING_NODE_KEYS``, the first one): the copy
+was verified when the node applied it, and the reseeding operator holds the node key
+anyway. A message the node had rejected (bad signature) cannot be re-published, since
+only its hash was kept: its record goes out instead, signed, and every projector
+records the same verdict again (``projections/rejected.py``), so offsets and digests
+stay what they were. Re-seeding an open site (no node keys) publishes unsigned.
 """
 
 from __future__ import annotations
@@ -21,9 +29,12 @@ import aio_pika
 import asyncpg
 import orjson
 
+from projections import rejected
 from projections.database import database_name, dsn_for
+from projections.rejected import Rejected
 from services.adapters.stream_end import last_offset
 from services.adapters.topology import Topology
+from services.auth.log_signing import NodeKeys
 from services.config.settings import Settings
 
 
@@ -33,6 +44,7 @@ class ReseedRefused(Exception):
 
 async def reseed(settings: Settings, from_node: str, page: int = 5000) -> int:
     topology = Topology(settings.site)
+    keys = NodeKeys.from_setting(settings.node_keys_value())
     database = database_name(settings.site, from_node)
     try:
         db = await asyncpg.connect(dsn_for(settings.pg_dsn, database))
@@ -56,7 +68,7 @@ async def reseed(settings: Settings, from_node: str, page: int = 5000) -> int:
         cursor = (-1, -1)
         while True:
             rows = await db.fetch(
-                "SELECT stream_offset, idx, body::text AS body FROM event_log "
+                "SELECT stream_offset, idx, type, body::text AS body FROM event_log "
                 "WHERE (stream_offset, idx) > ($1, $2) "
                 "ORDER BY stream_offset, idx LIMIT $3",
                 cursor[0],
@@ -67,14 +79,18 @@ async def reseed(settings: Settings, from_node: str, page: int = 5000) -> int:
                 break
             for row in rows:
                 if message and row["stream_offset"] != last_old:
-                    await _publish(channel, topology, message)
+                    await _publish(channel, topology, keys, orjson.dumps({"events": message}))
                     message = []
-                message.append(orjson.loads(row["body"]))
                 last_old = row["stream_offset"]
                 published += 1
+                if row["type"] == rejected.TYPE:  # one row, a whole message of its own
+                    record = Rejected.from_record(orjson.loads(row["body"]))
+                    await _publish(channel, topology, keys, record.reseeded_body())
+                    continue
+                message.append(orjson.loads(row["body"]))
             cursor = (rows[-1]["stream_offset"], rows[-1]["idx"])
         if message:
-            await _publish(channel, topology, message)
+            await _publish(channel, topology, keys, orjson.dumps({"events": message}))
         new_end = await last_offset(connection, topology.events, quiet=1.0)
         if new_end != last_old:
             raise ReseedRefused(
@@ -89,11 +105,12 @@ async def reseed(settings: Settings, from_node: str, page: int = 5000) -> int:
 
 
 async def _publish(
-    channel: aio_pika.abc.AbstractChannel, topology: Topology, events: list[dict]
+    channel: aio_pika.abc.AbstractChannel, topology: Topology, keys: NodeKeys, body: bytes
 ) -> None:
     await channel.default_exchange.publish(
         aio_pika.Message(
-            orjson.dumps({"events": events}),
+            body,
+            headers=keys.headers(body),
             content_type="application/json",
             delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
         ),

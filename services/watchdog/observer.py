@@ -43,8 +43,9 @@ class Observer:
     def heard(self, beat: Heartbeat | dict[str, Any], now: float) -> None:
         """Raises ValueError (pydantic's ValidationError is one) for a malformed heartbeat."""
         heartbeat = Heartbeat.model_validate(beat)
-        if heartbeat.at is None:
-            raise ValueError("a heartbeat without its time (at)")
+        if heartbeat.at is None or heartbeat.at.utcoffset() is None:
+            # A naive time could not even be compared with the others' (a TypeError later on).
+            raise ValueError("a heartbeat without its time (at) and its UTC offset")
         self.seen[heartbeat.node] = Seen(heartbeat, now, heartbeat.at)
 
     def _newest(self) -> Heartbeat | None:

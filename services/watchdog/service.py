@@ -21,6 +21,8 @@ import orjson
 from events.status import ReportPairSync, ReportServerStatus
 from events.vocabulary import Activity
 from services.adapters.topology import Topology
+from services.auth import log_signing
+from services.auth.log_signing import NodeKeys
 from services.client import ClientError, LicenseClient
 from services.config.settings import Settings
 from services.watchdog.observer import SILENT, Observer
@@ -57,6 +59,9 @@ class Watchdog:
             max_lag_seconds=settings.watchdog_max_lag_seconds,
         )
         self.tick = tick
+        self.node_keys = NodeKeys.from_setting(settings.node_keys_value())
+        self.unverified_heartbeats = 0
+        self.malformed_heartbeats = 0
         self.reported: dict[str, Activity] = {}  # what this watchdog last got accepted, per node
         self.reported_sync: tuple[bool, str] | None = None
         self.resend_every = 10.0
@@ -87,13 +92,7 @@ class Watchdog:
             self.observer.seen.clear()
             self.observer.started_monotonic = time.monotonic()
 
-            async def on_beat(message: aio_pika.abc.AbstractIncomingMessage) -> None:
-                try:
-                    self.observer.heard(orjson.loads(message.body), time.monotonic())
-                except (ValueError, KeyError, TypeError) as exc:
-                    log.warning("ignoring a malformed heartbeat: %s", exc)
-
-            await queue.consume(on_beat, no_ack=True)
+            await queue.consume(self._on_beat, no_ack=True)
             while not connection.is_closed:
                 await self._judge(client)
                 await asyncio.sleep(self.tick)
@@ -101,6 +100,24 @@ class Watchdog:
         finally:
             if not connection.is_closed:
                 await connection.close()
+
+    async def _on_beat(self, message: aio_pika.abc.AbstractIncomingMessage) -> None:
+        """Hear one heartbeat. Anyone on the broker can publish to the exchange, so an unsigned
+        or badly signed one is dropped and counted, and nothing a body holds can end the
+        watchdog (row 10 of issue 9)."""
+        signature = (message.headers or {}).get(log_signing.HEADER)
+        if self.node_keys.signed and not self.node_keys.verify(message.body, signature):
+            self.unverified_heartbeats += 1
+            log.warning(
+                "dropping a heartbeat not signed by the site (%s so far)",
+                self.unverified_heartbeats,
+            )
+            return
+        try:
+            self.observer.heard(orjson.loads(message.body), time.monotonic())
+        except Exception as exc:
+            self.malformed_heartbeats += 1
+            log.warning("ignoring a malformed heartbeat: %s", exc)
 
     async def _judge(self, client: LicenseClient) -> None:
         now = time.monotonic()
@@ -124,12 +141,14 @@ class Watchdog:
             if self.reported.get(node) != activity or resend:
                 seen = self.observer.seen.get(node)
                 observed = seen.at if seen else datetime.now(UTC)
-                if await self._send(
-                    client,
-                    ReportServerStatus(
+                try:
+                    report = ReportServerStatus(
                         node=node, activity=activity, reason=reason, observed_at=observed
-                    ),
-                ):
+                    )
+                except ValueError as exc:  # a name no command can carry: not a node of ours
+                    log.warning("not reporting %r: %s", node, exc)
+                    continue
+                if await self._send(client, report):
                     self.reported[node] = activity
         sync = self.observer.sync(now)
         if sync is not None:

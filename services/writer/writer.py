@@ -30,6 +30,7 @@ from events.replies import Reply
 from events.writer import WriterPromoted
 from projections.projector import Projector
 from services.adapters.topology import Topology
+from services.auth.log_signing import OPEN, NodeKeys
 from services.domain.decide import Context, ExpireLease, decide
 from services.domain.evolve import evolve
 from services.domain.model import State
@@ -66,6 +67,7 @@ class Writer:
         admin_key: str | None = None,
         trust: Trust = Trust(),
         site_key: str | None = None,
+        node_keys: NodeKeys = OPEN,
     ) -> None:
         self.node, self.server_id = node, server_id
         self.projector, self.topology = projector, topology
@@ -73,6 +75,7 @@ class Writer:
         self.max_events_per_message = max_events_per_message
         self.admin_key = admin_key
         self.trust, self.site_key = trust, site_key
+        self.node_keys = node_keys  # the first signs what this writer appends
         # aio-pika holds a channel's lock until a publish is written to the socket, so one
         # reply channel lets only one reply out per few event-loop turns: under load that,
         # not the broker, capped the writer. Replies go round-robin over a few channels.
@@ -331,9 +334,11 @@ class Writer:
     # ---- appending -------------------------------------------------------------------
 
     async def _publish(self, events: list[Event]) -> None:
+        body = codec.dumps_events(events)
         await self._publish_channel.default_exchange.publish(
             aio_pika.Message(
-                codec.dumps_events(events),
+                body,
+                headers=self.node_keys.headers(body),  # every reader verifies it (invariant 10)
                 content_type="application/json",
                 delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
             ),

@@ -7,15 +7,18 @@ from datetime import timedelta
 from events.commands import FeatureGrant
 from events.leases import LeaseGranted
 from events.writer import WriterPromoted
-from tests.support.fake_log import START, publish_events
+from services.auth.log_signing import NodeKeys
+from tests.support.fake_log import START, TEST_NODE_KEYS, publish_events
 from tests.support.waiting import wait_for
 
 
 async def test_events_of_a_stale_writer_are_ignored_everywhere(site):
-    # A ghost writer held epoch 1 before the real nodes came up.
+    # A ghost writer held epoch 1 before the real nodes came up. It was a real node, so it
+    # holds the node key: its messages pass verification and the epoch fence is what stops it.
+    keys, env = NodeKeys.from_setting(TEST_NODE_KEYS), {"LICENSING_NODE_KEYS": TEST_NODE_KEYS}
     ghost = WriterPromoted(epoch=1, node="ghost", server_id="GHOST_00000000", at=START)
-    await publish_events(site.name, [ghost])
-    primary, backup = site.start_node("primary"), site.start_node("backup")
+    await publish_events(site.name, [ghost], keys=keys)
+    primary, backup = site.start_node("primary", **env), site.start_node("backup", **env)
     await primary.wait_healthy()
     await backup.wait_healthy()
     async with site.client() as client:
@@ -41,7 +44,7 @@ async def test_events_of_a_stale_writer_are_ignored_everywhere(site):
             expires_at=START + timedelta(seconds=61),
         )
         retake = WriterPromoted(epoch=2, node="ghost", server_id="GHOST_00000000", at=START)
-        await publish_events(site.name, [late_grant, retake])
+        await publish_events(site.name, [late_grant, retake], keys=keys)
 
         # The real writer is unaffected and the only seat is still free.
         lease = await client.acquire("InTouch", "2017", device="hmi1", user="op")
@@ -53,6 +56,7 @@ async def test_events_of_a_stale_writer_are_ignored_everywhere(site):
 
     a, b = await wait_for(settled, 5, "both nodes at the same offset")
     assert a["digest"] == b["digest"]
+    assert a["unverified_messages"] == b["unverified_messages"] == 0  # the signatures held
     for node in ("primary", "backup"):
         async with site.database(node) as db:
             verdicts = dict(

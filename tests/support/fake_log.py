@@ -1,7 +1,9 @@
 """Write a realistic event log straight onto a site's stream, as a writer would.
 
 Events come from the real pure domain (decide + evolve), so they are valid; only the
-broker round trips of a live writer are skipped. Used to make long logs quickly.
+broker round trips of a live writer are skipped. Used to make long logs quickly, and to
+forge messages: unsigned (anyone on the broker) or signed with the node keys (a stale
+writer, which holds the real key).
 """
 
 from __future__ import annotations
@@ -16,12 +18,15 @@ from events.base import Event
 from events.commands import Acquire, ActivateLicense, FeatureGrant, Release
 from events.writer import WriterPromoted
 from services.adapters.topology import Topology
+from services.auth.log_signing import OPEN, NodeKeys
 from services.domain.decide import Context, decide
 from services.domain.evolve import evolve
 from services.domain.model import State
 from tests.support.sites import AMQP_URL
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
+# The node keys of tests that run a signed site (LICENSING_NODE_KEYS of their processes).
+TEST_NODE_KEYS = "test-1:" + "k" * 40
 
 
 def license_events(
@@ -67,17 +72,27 @@ def license_events(
     return events, state
 
 
-async def publish_events(site: str, events: list[Event], per_message: int = 1) -> None:
+async def publish_events(
+    site: str, events: list[Event], per_message: int = 1, keys: NodeKeys = OPEN
+) -> None:
+    """Append events as a writer would; signed if ``keys`` holds a node key."""
+    bodies = [
+        codec.dumps_events(events[i : i + per_message]) for i in range(0, len(events), per_message)
+    ]
+    await publish_raw(site, bodies, keys)
+
+
+async def publish_raw(site: str, bodies: list[bytes], keys: NodeKeys = OPEN) -> None:
+    """Append these exact bodies to the site's stream, signed if ``keys`` holds a node key."""
     topology = Topology(site)
     connection = await aio_pika.connect(AMQP_URL)
     try:
         channel = await connection.channel(publisher_confirms=True)
         await topology.declare_events(channel)
         # One at a time, each confirmed: the order of the log matters more than speed here.
-        for i in range(0, len(events), per_message):
-            body = codec.dumps_events(events[i : i + per_message])
+        for body in bodies:
             await channel.default_exchange.publish(
-                aio_pika.Message(body), routing_key=topology.events
+                aio_pika.Message(body, headers=keys.headers(body)), routing_key=topology.events
             )
     finally:
         await connection.close()

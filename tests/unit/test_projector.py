@@ -34,10 +34,12 @@ async def test_only_messages_past_the_checkpoint_are_applied_and_offsets_need_no
     store = MemoryStore()
     projector = Projector(store)  # type: ignore[arg-type]
 
-    assert await projector.apply_messages([(3, promoted(1)), (7, promoted(2))])
+    assert await projector.apply_messages([(3, promoted(1), None), (7, promoted(2), None)])
     # A redelivery from the start of the chunk, then one new message further on.
-    assert await projector.apply_messages([(3, promoted(1)), (7, promoted(2)), (12, promoted(3))])
-    assert not await projector.apply_messages([(12, promoted(3))])
+    assert await projector.apply_messages(
+        [(3, promoted(1), None), (7, promoted(2), None), (12, promoted(3), None)]
+    )
+    assert not await projector.apply_messages([(12, promoted(3), None)])
 
     assert [c.offset for c in store.written] == [7, 12]
     assert [c.events_applied for c in store.written] == [2, 3]
@@ -50,7 +52,7 @@ async def test_a_message_that_is_not_an_event_batch_halts_and_writes_nothing():
     projector = Projector(store)  # type: ignore[arg-type]
 
     with pytest.raises(ProjectionHalted):
-        await projector.apply_messages([(0, promoted(1)), (1, b"not json")])
+        await projector.apply_messages([(0, promoted(1), None), (1, b"not json", None)])
 
     assert projector.halted and "offset 1" in projector.halted
     assert store.written == [] and projector.checkpoint.offset == -1

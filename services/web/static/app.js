@@ -39,6 +39,7 @@ function drawHeader() {
     const where = `Log position ${fmtNum(hl.offset)}${hl.caught_up ? "" : " (catching up)"}`;
     const who = hl.writer ? "this server decides" : `decisions by ${hl.writer_node || "—"}`;
     $("#nav-foot").textContent = `${where} · ${who}`;
+    if (hl.unverified_messages) $("#nav-foot").textContent += ` · ${fmtNum(hl.unverified_messages)} unverified messages ignored`;
   }
 }
 
