@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from datetime import timedelta
 from typing import Any
 
 import aio_pika
@@ -75,7 +76,8 @@ class Node:
         self.pool = await open_pool(self.settings.pg_dsn, self.database)
         self.server_id = await identity.load_or_create(self.pool, self.name)
         self._handled_offset = await orders.handled_offset(self.pool)
-        self.projector = Projector(ProjectionStore(self.pool), self.settings.trust())
+        retention = timedelta(days=self.settings.denial_retention_days)
+        self.projector = Projector(ProjectionStore(self.pool, retention), self.settings.trust())
         self.projector.listeners.append(self._watch_orders)
         self.consumer = StreamConsumer(self.projector, self.topology, self.settings.projector_batch)
         self.consumer.after_commit = self._carry_out_orders
