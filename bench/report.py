@@ -13,6 +13,7 @@ TARGETS = {
     "lag": "p99 < 250 ms",
     "replay": "≥ 0.5 × bare consumer",
     "failover": "< 2 s (every run)",
+    "memory": "≤ 1024 bytes",
 }
 
 
@@ -132,6 +133,18 @@ def verdicts(results: dict) -> list[dict]:
             "ratio": None,
             "target": TARGETS["failover"],
             "met": None if fo.get("max_s") is None else fo["max_s"] < 2.0,
+        }
+    )
+    mem = results.get("memory") or {}
+    rows.append(
+        {
+            "scenario": "5 memory",
+            "figure": "answer memory, bytes per remembered command id",
+            "system": mem.get("bytes_per_command_id"),
+            "floor": None,
+            "ratio": None,
+            "target": TARGETS["memory"],
+            "met": mem.get("ok"),
         }
     )
     return rows

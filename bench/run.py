@@ -15,11 +15,11 @@ from pathlib import Path
 
 from rich.console import Console
 
-from bench import acquire, failover, machine, replay, report
+from bench import acquire, failover, machine, memory, replay, report
 from bench.config import RESULTS, Plan
 from bench.sites import new_run_id
 
-SCENARIOS = ("acquire", "replay", "failover")
+SCENARIOS = ("acquire", "replay", "failover", "memory")
 console = Console(width=max(150, Console().width))
 
 
@@ -74,6 +74,14 @@ async def run(plan: Plan, only: tuple[str, ...], quiet_wait: float, log_dir: Pat
             f"4. failover, {plan.failover_runs} runs",
             lambda: failover.failover(plan, f"{run_id}f", log_dir, say),
         )
+    if "memory" in only:
+
+        async def answer_memory() -> dict:
+            figure = await asyncio.to_thread(memory.answer_memory)
+            say(f"  {figure['bytes_per_command_id']:,} bytes per remembered command id")
+            return figure
+
+        await scenario("memory", "5. the writer's answer memory (pure domain)", answer_memory)
     results["seconds"] = round(time.perf_counter() - started, 1)
     results["summary"] = report.verdicts(results)
     return results

@@ -4,12 +4,15 @@ Rows of the current-state tables (licenses, features, usage, reservations) are
 written from the state after the batch, for the keys the batch touched: present
 means upsert, absent means delete. History tables (event_log, denials,
 usage_history) get one row per event, keyed by stream position, so a batch that is
-written twice fails instead of counting twice.
+written twice fails instead of counting twice. Denials are also counted per day,
+feature and reason (``denial_days``), which outlives the pruned denial rows.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 
 from events.base import Event
 from events.leases import AcquireDenied, LeaseExpired, LeaseGranted, LeaseReleased
@@ -81,6 +84,17 @@ class BatchChanges:
     reservations: set[str] = field(default_factory=set)
     servers: set[str] = field(default_factory=set)
     pair_since: object = None  # the time of the last pair change in the batch, if any
+    newest_at: datetime | None = None  # the latest event time applied: the pruning clock
+
+    def denial_days(self) -> list[tuple[date, str, str, str, int, int]]:
+        """The batch's denials counted per (UTC day, feature, version, reason): times, seats."""
+        times: Counter[tuple[date, str, str, str]] = Counter()
+        seats: Counter[tuple[date, str, str, str]] = Counter()
+        for _o, _i, at, feature, version, _d, _u, count, reason, _m, _c in self.denials:
+            key = (at.astimezone(UTC).date(), feature, version, reason)
+            times[key] += 1
+            seats[key] += count
+        return [(*key, times[key], seats[key]) for key in sorted(times)]
 
     def record(
         self,
@@ -94,7 +108,9 @@ class BatchChanges:
     ) -> None:
         self.log_rows.append((offset, idx, event.type, ignored, body))
         if ignored is not None:
-            return
+            return  # an ignored event's time may be anything: it must not prune
+        if self.newest_at is None or event.at > self.newest_at:
+            self.newest_at = event.at
         if isinstance(event, _TIMELINE):
             self.timeline.append(_timeline_row(after, event, offset, idx))
         touched_features = self._touch(before, event)

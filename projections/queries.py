@@ -31,6 +31,22 @@ class CapacityRows:
     current: list[asyncpg.Record]  # the features as they are now
 
 
+_LICENSED = "EXISTS (SELECT 1 FROM features f WHERE f.name = d.feature AND f.version = d.version)"
+_DENIED_BUCKETS = (
+    "WITH d AS (SELECT feature, version, at, count, reason FROM denials "
+    "  WHERE at >= $1 AND at <= $2), "
+    f"named AS ((SELECT feature, version FROM d WHERE {_LICENSED} GROUP BY 1, 2) "
+    f"  UNION ALL (SELECT feature, version FROM d WHERE NOT {_LICENSED} GROUP BY 1, 2 "
+    "  ORDER BY count(*) DESC, feature, version LIMIT $5)) "
+    "SELECT CASE WHEN n.feature IS NULL THEN $6 ELSE d.feature END AS feature, "
+    "CASE WHEN n.feature IS NULL THEN '' ELSE d.version END AS version, "
+    "date_bin($3::interval, d.at, $1) AS t, count(*) AS times, "
+    "sum(d.count)::bigint AS seats, d.reason "
+    "FROM d LEFT JOIN named n ON n.feature = d.feature AND n.version = d.version "
+    "GROUP BY 1, 2, 3, d.reason ORDER BY 1, 2, 3 LIMIT $4"
+)
+
+
 class ReadModels:
     """Reads of one node's own read models (never another node's)."""
 
@@ -92,6 +108,22 @@ class ReadModels:
             )
         )
 
+    async def denial_days(self, days: int, feature: str | None = None) -> list[Row]:
+        """Denials per day, feature and reason for the newest ``days`` days, newest first.
+
+        Kept for ever, while the denial rows themselves go after the retention period.
+        """
+        return _records(
+            await self.pool.fetch(
+                "SELECT day, feature, version, reason, times, seats FROM denial_days "
+                "WHERE day > (SELECT max(day) FROM denial_days) - $1::int "
+                "AND ($2::text IS NULL OR feature = $2) "
+                "ORDER BY day DESC, feature, version, reason",
+                days,
+                feature,
+            )
+        )
+
     async def history(
         self, limit: int, feature: str | None = None, version: str | None = None
     ) -> list[Row]:
@@ -135,8 +167,26 @@ class ReadModels:
             last = await conn.fetchval("SELECT max(at) FROM usage_history")
         return first, last
 
-    async def capacity(self, start: datetime, end: datetime, stride: timedelta) -> CapacityRows:
-        """Seats and denials from ``start`` to ``end`` folded into buckets of ``stride``."""
+    async def feature_count(self) -> int:
+        return await self.pool.fetchval("SELECT count(*) FROM features")
+
+    async def capacity(
+        self,
+        start: datetime,
+        end: datetime,
+        stride: timedelta,
+        *,
+        max_rows: int,
+        denied_features: int,
+        others: str,
+    ) -> CapacityRows:
+        """Seats and denials from ``start`` to ``end`` folded into buckets of ``stride``.
+
+        At most ``max_rows`` bucket rows and as many denial rows, however many rows the
+        period holds: denials of licensed features and of the ``denied_features`` most
+        denied unlicensed ones are shown by name, every other feature's are summed under ``others``
+        (25,000 unknown names must not make 25,000 series).
+        """
         async with self.pool.acquire() as conn:
             # One index probe per feature.
             before = await conn.fetch(
@@ -154,19 +204,14 @@ class ReadModels:
                 "(array_agg(total ORDER BY stream_offset DESC, idx DESC))[1] AS total, "
                 "max(total) AS most "
                 "FROM usage_history WHERE at >= $1 AND at <= $2 "
-                "GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
+                "GROUP BY 1, 2, 3 ORDER BY 1, 2, 3 LIMIT $4",
                 start,
                 end,
                 stride,
+                max_rows,
             )
             denied = await conn.fetch(
-                "SELECT feature, version, date_bin($3::interval, at, $1) AS t, count(*) AS times, "
-                "sum(count)::bigint AS seats, reason "
-                "FROM denials WHERE at >= $1 AND at <= $2 "
-                "GROUP BY 1, 2, 3, reason ORDER BY 1, 2, 3",
-                start,
-                end,
-                stride,
+                _DENIED_BUCKETS, start, end, stride, max_rows, denied_features, others
             )
             current = await conn.fetch(
                 "SELECT name, version, type, total, in_use, reserved FROM features"

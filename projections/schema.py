@@ -10,6 +10,9 @@ verdict applied
     epoch            int    NOT NULL DEFAULT 0,
     writer_node      text,
     writer_server_id text,
+    -- Denials before this are pruned: the newest event time applied minus the retention,
+    -- never the wall clock, so every node at the same offset holds the same rows.
+    denials_kept_from timestamptz,
     updated_at       timestamptz NOT NULL DEFAULT now()
 );
 INSERT INTO projection_checkpoint (stream_offset, digest, events_applied)
@@ -133,6 +136,26 @@ CREATE TABLE IF NOT EXISTS usage_history (  -- in use against total per feature,
     PRIMARY KEY (stream_offset, idx, feature, version)
 );
 CREATE INDEX IF NOT EXISTS usage_history_feature_at ON usage_history (feature, version, at);
+
+-- Denials per day, feature and reason, kept forever while the denial rows themselves are
+-- pruned after the retention period (counted as each denial is applied, so a replay
+-- rebuilds the same counts).
+CREATE TABLE IF NOT EXISTS denial_days (
+    day     date   NOT NULL,
+    feature text   NOT NULL,
+    version text   NOT NULL,
+    reason  text   NOT NULL,
+    times   bigint NOT NULL,
+    seats   bigint NOT NULL,
+    PRIMARY KEY (day, feature, version, reason)
+);
+
+-- Not a read model (not in READ_MODEL_TABLES): a replay or a reset must not empty it, or a
+-- signed-out License Manager session would be good again.
+CREATE TABLE IF NOT EXISTS revoked_sessions (
+    sid        text PRIMARY KEY,
+    revoked_at timestamptz NOT NULL DEFAULT now()
+);
 """
 
 READ_MODEL_TABLES = (
@@ -145,5 +168,6 @@ READ_MODEL_TABLES = (
     "pair",
     "status_history",
     "denials",
+    "denial_days",
     "usage_history",
 )

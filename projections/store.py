@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import timedelta
 
 import asyncpg
 
@@ -22,9 +23,15 @@ class Checkpoint:
     events_applied: int = 0
 
 
+DEFAULT_DENIAL_RETENTION = timedelta(days=90)
+
+
 class ProjectionStore:
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(
+        self, pool: asyncpg.Pool, denial_retention: timedelta = DEFAULT_DENIAL_RETENTION
+    ) -> None:
         self.pool = pool
+        self.denial_retention = denial_retention
 
     async def checkpoint(self) -> Checkpoint:
         row = await self.pool.fetchrow(
@@ -92,6 +99,9 @@ class ProjectionStore:
                         "command_id",
                     ],
                 )
+                await conn.executemany(UPSERT_DENIAL_DAY, changes.denial_days())
+            if changes.newest_at is not None:
+                await _prune_denials(conn, changes.newest_at - self.denial_retention)
             if changes.timeline:
                 await conn.copy_records_to_table(
                     "status_history",
@@ -177,13 +187,37 @@ class ProjectionStore:
             await conn.execute(f"TRUNCATE {', '.join(READ_MODEL_TABLES)}")
             await conn.execute(
                 "UPDATE projection_checkpoint "
-                "SET stream_offset = -1, digest = '', events_applied = 0, "
-                "epoch = 0, writer_node = NULL, writer_server_id = NULL, updated_at = now()"
+                "SET stream_offset = -1, digest = '', events_applied = 0, epoch = 0, "
+                "writer_node = NULL, writer_server_id = NULL, denials_kept_from = NULL, "
+                "updated_at = now()"
             )
 
 
 class StaleBatch(Exception):
     """A batch older than the stored checkpoint: another projector of this node is running."""
+
+
+UPSERT_DENIAL_DAY = (
+    "INSERT INTO denial_days (day, feature, version, reason, times, seats) "
+    "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (day, feature, version, reason) "
+    "DO UPDATE SET times = denial_days.times + EXCLUDED.times, "
+    "seats = denial_days.seats + EXCLUDED.seats"
+)
+
+
+async def _prune_denials(conn: asyncpg.Connection, cutoff) -> None:
+    """Drop denials older than the furthest cutoff any batch so far reached.
+
+    The cutoff only moves forward (``greatest``), so the rows kept at an offset are those
+    at or after (newest event time up to that offset) minus the retention, however the
+    log was cut into batches: two nodes at the same offset hold the same rows.
+    """
+    kept_from = await conn.fetchval(
+        "UPDATE projection_checkpoint SET denials_kept_from = greatest(denials_kept_from, $1) "
+        "WHERE id = 1 RETURNING denials_kept_from",
+        cutoff,
+    )
+    await conn.execute("DELETE FROM denials WHERE at < $1", kept_from)
 
 
 async def _sync(

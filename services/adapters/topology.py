@@ -1,11 +1,55 @@
-"""Names and declarations of the broker objects of one site (docs/protocol.md)."""
+"""Names and declarations of the broker objects of one site (docs/protocol.md).
+
+The dead-letter queue is bounded: at most ``DEAD_LETTER_MAX_LENGTH`` messages and
+``DEAD_LETTER_MAX_BYTES`` in all, the oldest dropped first (``drop-head``), so a flood
+of garbage costs the broker a fixed amount, never its disk. A dead letter should keep
+only the first ``DEAD_LETTER_BODY_BYTES`` of its body plus why (``dead_letter``
+builds that copy, for a publisher that dead-letters by publishing; a message the broker
+dead-letters itself, on a rejection or the delivery limit, keeps its whole body, and
+the byte cap bounds those).
+
+Sites whose dead-letter queue was declared before the cap: RabbitMQ refuses a
+re-declare with other arguments (``PRECONDITION_FAILED``, closing the channel). We
+handle that case rather than require a broker policy (the management plugin is not
+always there): the channel is reopened, the existing queue is used as it is (declared
+passively) and a warning says how to cap it: delete the queue once it is drained (the
+next start declares it capped), or set a policy, e.g. ``rabbitmqctl set_policy
+--apply-to queues licensing-dead-letters '^licensing\\..*\\.dead-letters$'
+'{"max-length":10000,"max-length-bytes":67108864,"overflow":"drop-head"}'``.
+"""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractQueue
+
+log = logging.getLogger(__name__)
+
+DEAD_LETTER_MAX_LENGTH = 10_000
+DEAD_LETTER_MAX_BYTES = 64 * 1024 * 1024
+DEAD_LETTER_BODY_BYTES = 4 * 1024
+DEAD_LETTER_ARGUMENTS = {
+    "x-queue-type": "quorum",
+    "x-max-length": DEAD_LETTER_MAX_LENGTH,
+    "x-max-length-bytes": DEAD_LETTER_MAX_BYTES,
+    "x-overflow": "drop-head",
+}
+
+
+def dead_letter(body: bytes, why: str, headers: dict | None = None) -> aio_pika.Message:
+    """What to keep of a message that cannot be handled: its first few KB and the reason."""
+    return aio_pika.Message(
+        body[:DEAD_LETTER_BODY_BYTES],
+        headers={
+            **(headers or {}),
+            "x-reason": why[:1024],
+            "x-original-length": len(body),
+        },
+        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+    )
 
 
 @dataclass(frozen=True)
@@ -56,9 +100,19 @@ class Topology:
         dlx = await channel.declare_exchange(
             self.dead_letter_exchange, aio_pika.ExchangeType.FANOUT, durable=True
         )
-        queue = await channel.declare_queue(
-            self.dead_letters, durable=True, arguments={"x-queue-type": "quorum"}
-        )
+        try:
+            queue = await channel.declare_queue(
+                self.dead_letters, durable=True, arguments=DEAD_LETTER_ARGUMENTS
+            )
+        except aio_pika.exceptions.ChannelPreconditionFailed:
+            await channel.reopen()
+            queue = await channel.declare_queue(self.dead_letters, passive=True)
+            log.warning(
+                "%s was declared before dead letters were capped and keeps every message: "
+                "delete it once drained, or set a max-length policy (services/adapters/"
+                "topology.py says how)",
+                self.dead_letters,
+            )
         await queue.bind(dlx)
         return queue
 

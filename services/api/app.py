@@ -67,6 +67,12 @@ def build_api(node: NodeViews, reads: ReadModels) -> web.Application:
         limit = _int(request, "limit", 100, 1, 10_000)
         return json({"denials": await reads.denials(limit, request.query.get("feature"))})
 
+    @routes.get("/api/denials/daily")
+    async def denial_days(request: web.Request) -> web.Response:
+        # Per day, feature and reason, kept for ever (the rows above go after the retention).
+        days = _int(request, "days", 90, 1, 36_600)
+        return json({"days": await reads.denial_days(days, request.query.get("feature"))})
+
     @routes.get("/api/history")
     async def history(request: web.Request) -> web.Response:
         q = request.query

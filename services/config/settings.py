@@ -40,6 +40,15 @@ class Settings(BaseSettings):
     # Administrators of the License Manager: "user:scrypt$...,other:scrypt$..."
     # (make a hash with ``licensing hash-password``).
     admin_users: SecretStr = SecretStr("")
+    # Sign-in throttling per client address and per user name (services/web/throttle.py):
+    # from the second failure each one doubles a wait starting at login_backoff_seconds;
+    # login_lock_after failures (twice that for an address) lock it for login_lock_seconds.
+    login_backoff_seconds: float = Field(default=1.0, ge=0)
+    login_lock_after: int = Field(default=6, ge=1)
+    login_lock_seconds: float = Field(default=900.0, ge=0)
+    # Denial rows older than this (at the event time of the batch being applied) are
+    # pruned; their per-day counts per feature and reason are kept for ever.
+    denial_retention_days: float = Field(default=90.0, gt=0)
     # The vendor public keys whose entitlements this site activates (base64, comma separated;
     # ``licensing vendor keygen`` prints one). Keep an old key while licenses it signed are in
     # the log: every replay checks them again. Empty: unsigned activations (demo and test mode).

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from datetime import timedelta
 from typing import Any
 
 import aio_pika
@@ -77,8 +78,9 @@ class Node:
         self.pool = await open_pool(self.settings.pg_dsn, self.database)
         self.server_id = await identity.load_or_create(self.pool, self.name)
         self._handled_offset = await orders.handled_offset(self.pool)
+        retention = timedelta(days=self.settings.denial_retention_days)
         self.projector = Projector(
-            ProjectionStore(self.pool),
+            ProjectionStore(self.pool, retention),
             self.settings.trust(),
             verify=self.node_keys.verify if self.node_keys.signed else None,
         )

@@ -5,10 +5,16 @@ Read from the node's ``usage_history`` (one row per change of a feature's seats)
 folded into at most ``buckets`` time buckets on the server, so a week of a busy
 plant is a few kilobytes: per bucket the peak (so no peak is ever hidden), the low
 and the value at its end, and the denials in it.
+
+Bounded however many rows the period holds: fewer buckets when there are many
+features, so features times buckets stays under ``MAX_POINTS``; denials of unlicensed
+features beyond the ``DENIED_OTHERS`` most denied are summed under ``OTHERS``; and the
+SQL never answers more than ``MAX_POINTS`` rows of either kind (``truncated`` says so).
 """
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,6 +26,9 @@ PERIODS = {
     "week": timedelta(days=7),
     "all": None,
 }
+MAX_POINTS = 5_000  # bucket rows, and as many denial rows, in one answer
+DENIED_OTHERS = 20  # unlicensed features named in the chart; the rest are summed
+OTHERS = "(other features)"
 _NICE = [
     1,
     2,
@@ -48,7 +57,8 @@ _NICE = [
 
 def bucket_seconds(span: timedelta, buckets: int) -> int:
     wanted = max(span.total_seconds() / max(buckets, 1), 1.0)
-    return next((n for n in _NICE if n >= wanted), _NICE[-1])
+    # Past the widest nice width, whole days: never more buckets than asked for.
+    return next((n for n in _NICE if n >= wanted), math.ceil(wanted / 86400) * 86400)
 
 
 async def capacity(
@@ -64,11 +74,23 @@ async def capacity(
         end = max(now, last) if last else now
     else:
         start, end = now - span, now
+    licensed = await reads.feature_count()
+    series = licensed + DENIED_OTHERS + 1
+    # One bucket more than asked for can appear (the aligned start), hence the - 1.
+    buckets = max(1, min(buckets, MAX_POINTS // series - 1))
     step = bucket_seconds(end - start, buckets)
     start = start - timedelta(seconds=start.timestamp() % step)  # aligned buckets read better
-    return fold(
-        await reads.capacity(start, end, timedelta(seconds=step)), period, start, end, step, now
+    rows = await reads.capacity(
+        start,
+        end,
+        timedelta(seconds=step),
+        max_rows=MAX_POINTS,
+        denied_features=DENIED_OTHERS,
+        others=OTHERS,
     )
+    answer = fold(rows, period, start, end, step, now)
+    answer["truncated"] = MAX_POINTS in (len(rows.buckets), len(rows.denied))
+    return answer
 
 
 def fold(

@@ -18,8 +18,10 @@ from services.web.feed import LiveFeed
 from services.web.manage import Manager
 from services.web.pages import PAGES, STATIC, Pages, security_headers
 from services.web.responses import json_response, read_body
+from services.web.revocations import Revocations
 from services.web.sessions import CSRF_FIELD, Sessions
 from services.web.signin import SignIn
+from services.web.throttle import LoginThrottle
 
 log = logging.getLogger(__name__)
 
@@ -71,14 +73,23 @@ def mount(
     reads: ReadModels,
 ) -> None:
     """Add the License Manager of ``node`` to its app: ``health`` drives the live feed."""
-    sessions = Sessions(node, settings.admin_users.get_secret_value(), settings.admin_key_value())
+    sessions = Sessions(
+        node,
+        settings.admin_users.get_secret_value(),
+        settings.admin_key_value(),
+        Revocations(reads.pool),
+    )
     pages = Pages(settings, node, sessions)
-    signin = SignIn(sessions)
+    throttle = LoginThrottle(
+        settings.login_backoff_seconds, settings.login_lock_after, settings.login_lock_seconds
+    )
+    signin = SignIn(sessions, throttle)
     actions = ManageActions(sessions, Manager(settings))
     feed = LiveFeed(health)
     chart = CapacityChart(reads)
 
     app.on_response_prepare.append(security_headers)
+    app.on_startup.append(sessions.load_revoked)
     app.on_shutdown.append(feed.close)
     app.on_cleanup.append(actions.close)
     for path in PAGES:

@@ -7,12 +7,13 @@ so a session id planted before the login is worth nothing. Every POST must carry
 the session's token in the ``X-CSRF-Token`` header or a ``csrf_token`` form field.
 
 The secret is derived from the site's admin key when there is one (sessions then
-survive a restart of the node), otherwise it is random for the process.
+survive a restart of the node), otherwise it is random for the process. A sign-out
+revokes the session's id in the node's database (services/web/revocations.py), loaded at
+start, so a signed-out cookie stays signed out across restarts too.
 """
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import hmac
@@ -23,7 +24,8 @@ from dataclasses import dataclass
 import orjson
 from aiohttp import web
 
-from services.auth.passwords import check_password, parse_users
+from services.auth.passwords import parse_users, verify
+from services.web.revocations import Revocations
 
 SESSION_SECONDS = 12 * 3600
 CSRF_HEADER = "X-CSRF-Token"
@@ -45,7 +47,13 @@ class Session:
 
 
 class Sessions:
-    def __init__(self, node: str, admin_users: str, admin_key: str | None) -> None:
+    def __init__(
+        self,
+        node: str,
+        admin_users: str,
+        admin_key: str | None,
+        revocations: Revocations | None = None,
+    ) -> None:
         self.cookie = f"lm_session_{node}"  # cookies are per host, not per port: one name per node
         self.users = parse_users(admin_users)
         if admin_key:
@@ -55,6 +63,11 @@ class Sessions:
         else:
             self.secret = secrets.token_bytes(32)
         self.revoked: set[str] = set()
+        self.revocations = revocations  # None: revocations last as long as the process
+
+    async def load_revoked(self, _: web.Application | None = None) -> None:
+        if self.revocations is not None:
+            self.revoked |= await self.revocations.load(SESSION_SECONDS)
 
     # ---- the cookie ---------------------------------------------------------------------
 
@@ -155,12 +168,17 @@ class Sessions:
 
     async def authenticate(self, username: str, password: str) -> bool:
         stored = self.users.get(username)
-        ok = await asyncio.to_thread(check_password, password, stored or _DUMMY_HASH)
+        ok = await verify(password, stored or _DUMMY_HASH)
         return ok and stored is not None
 
-    def revoke(self, session: Session | None) -> None:
-        if session is not None:
-            self.revoked.add(session.sid)
+    async def revoke(self, session: Session | None) -> None:
+        if session is None:
+            return
+        self.revoked.add(session.sid)
+        if self.revocations is not None and session.user is not None:
+            # An anonymous session grants nothing after a restart (its CSRF token alone
+            # signs no one in), so only signed-in ones are worth a row.
+            await self.revocations.add(session.sid)
 
 
 def _refused(status: int, code: str, message: str) -> web.HTTPException:

@@ -1,18 +1,24 @@
-"""Administrators sign in and out of the License Manager; every change is CSRF-checked."""
+"""Administrators sign in and out of the License Manager; every change is CSRF-checked.
+
+Guessing is throttled per client address and per user name (services/web/throttle.py):
+an attempt that comes too soon is a ``429`` with ``Retry-After``, refused before any
+password is hashed.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import logging
+import time
+from datetime import UTC, datetime, timedelta
 
 from aiohttp import web
 
 from events.vocabulary import ErrorCode
 from services.web.responses import json_response, read_body
 from services.web.sessions import NO_ADMINS, Sessions
+from services.web.throttle import LoginThrottle, Refusal
 
 log = logging.getLogger(__name__)
-GUESS_DELAY_SECONDS = 0.5  # a failed sign-in waits this long: slows down guessing
 
 
 def _refusal(message: str, code: str, status: int) -> web.Response:
@@ -21,9 +27,22 @@ def _refusal(message: str, code: str, status: int) -> web.Response:
     )
 
 
+def _too_soon(refusal: Refusal) -> web.Response:
+    when = datetime.now(UTC) + timedelta(seconds=refusal.retry_after)
+    who = "this user name" if refusal.key_kind == "user" else "this address"
+    why = "locked after too many failed sign-ins" if refusal.locked else "signing in too fast"
+    message = (
+        f"{who} is {why}; try again in {refusal.retry_after_header} s (at {when:%H:%M:%S} UTC)"
+    )
+    response = _refusal(message, "too_many_attempts", 429)
+    response.headers["Retry-After"] = refusal.retry_after_header
+    return response
+
+
 class SignIn:
-    def __init__(self, sessions: Sessions) -> None:
+    def __init__(self, sessions: Sessions, throttle: LoginThrottle) -> None:
         self.sessions = sessions
+        self.throttle = throttle
 
     async def login(self, request: web.Request) -> web.Response:
         body = await read_body(request)
@@ -33,15 +52,29 @@ class SignIn:
             return _refusal(NO_ADMINS, "no_admins", 403)
         username = str(body.get("username") or "").strip()
         password = str(body.get("password") or "")
-        if not (username and password and await self.sessions.authenticate(username, password)):
-            await asyncio.sleep(GUESS_DELAY_SECONDS)
+        address = request.remote or "?"
+        refusal = self.throttle.begin(address, username, time.monotonic())
+        if refusal is not None:
             log.warning(
-                "License Manager: failed sign-in for %r from %s", username[:64], request.remote
+                "License Manager: sign-in for %r from %s refused for %.1f s",
+                username[:64],
+                address,
+                refusal.retry_after,
             )
+            return _too_soon(refusal)
+        ok = False
+        try:
+            ok = bool(
+                username and password and await self.sessions.authenticate(username, password)
+            )
+        finally:  # a cancelled request must not leave its keys claimed for ever
+            self.throttle.end(address, username, time.monotonic(), ok=ok)
+        if not ok:
+            log.warning("License Manager: failed sign-in for %r from %s", username[:64], address)
             return _refusal("wrong user name or password", ErrorCode.UNAUTHORIZED, 401)
-        self.sessions.revoke(session)
+        await self.sessions.revoke(session)
         fresh = self.sessions.new(username)
-        log.info("License Manager: %s signed in from %s", username, request.remote)
+        log.info("License Manager: %s signed in from %s", username, address)
         response = json_response(
             {
                 "ok": True,
@@ -57,7 +90,7 @@ class SignIn:
         body = await read_body(request)
         session = self.sessions.current(request)
         self.sessions.check_csrf(request, session, body)
-        self.sessions.revoke(session)
+        await self.sessions.revoke(session)
         fresh = self.sessions.new()
         response = json_response(
             {"ok": True, "user": None, "csrf": fresh.csrf, "message": "Signed out."}
