@@ -23,7 +23,13 @@ class CapacityQuery(Query):
     buckets: Annotated[int, clamp(10, 600)] = clamped(120, 10, 600, "at most about this many")
 
 
-class Seats(BaseModel):
+class Folded(BaseModel):
+    """Checks ``capacity.fold``'s dict: a key it adds fails loudly until it is named here."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Seats(Folded):
     in_use: int
     total: int
 
@@ -34,7 +40,7 @@ Point = tuple[str, int, int, int, int]
 DenialMark = tuple[str, int, int, dict[str, int]]
 
 
-class FeatureCapacity(BaseModel):
+class FeatureCapacity(Folded):
     """One feature's chart: where it started, a point per bucket, its denials, its peak."""
 
     feature: str
@@ -54,10 +60,10 @@ class FeatureCapacity(BaseModel):
     denied_reasons: dict[str, int]
 
 
-class Capacity(BaseModel):
+class Capacity(Folded):
     """In use against owned over a period, per feature, folded into time buckets."""
 
-    model_config = ConfigDict(populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     period: Period
     from_: str = Field(alias="from")
