@@ -20,7 +20,7 @@ define pytest
 	exit $$rc
 endef
 
-.PHONY: help install services up lint test test-unit test-integration test-e2e bench clean
+.PHONY: help install services up lint openapi test test-unit test-integration test-e2e bench clean
 
 help:  ## list the targets
 	@echo "Targets:"
@@ -50,6 +50,9 @@ lint: install  ## the gates: ruff, the import contracts (import-linter), mypy on
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/mypy
+
+openapi: install  ## regenerate docs/openapi.json from the API's models (a unit test compares)
+	$(PY) -m services.node.openapi docs/openapi.json
 
 test: install lint services  ## the gates (make lint), then every test tier that exists
 	scripts/ensure-browser.sh

@@ -11,7 +11,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, PlainSerializer, Tag
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    PlainSerializer,
+    Tag,
+    WithJsonSchema,
+)
 
 from events.vocabulary import Activity, OrderKind, PairStatus, Role, ServerStatus
 from services.domain import tiles
@@ -20,7 +28,9 @@ from services.domain.model import Server, State
 # Times as ``datetime.isoformat()`` writes them ("+00:00", not pydantic's "Z"): the page,
 # the tests and operators' scripts read these strings as they always were.
 IsoTime = Annotated[
-    datetime, PlainSerializer(datetime.isoformat, return_type=str, when_used="json")
+    datetime,
+    PlainSerializer(datetime.isoformat, return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "format": "date-time"}),
 ]
 
 

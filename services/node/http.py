@@ -9,6 +9,7 @@ from aiohttp import web
 from projections.queries import ReadModels
 from services import web as license_manager
 from services.api.app import build_api
+from services.node import openapi
 
 if TYPE_CHECKING:
     from services.node.node import Node
@@ -20,4 +21,9 @@ def node_app(node: Node) -> web.Application:
     reads = ReadModels(node.pool)
     app = build_api(node, reads)
     license_manager.mount(app, node.settings, node.name, health=node.health, reads=reads)
+    app.router.add_get("/api/openapi.json", serve_openapi)
     return app
+
+
+async def serve_openapi(request: web.Request) -> web.Response:
+    return web.Response(body=openapi.text(), content_type="application/json")

@@ -10,6 +10,7 @@ import orjson
 from aiohttp import web
 
 from services.config.settings import Settings
+from services.web.answers import SessionView
 from services.web.responses import json_response
 from services.web.sessions import NO_ADMINS, Sessions
 
@@ -77,15 +78,14 @@ class Pages:
         response = json_response({})
         session = self.sessions.ensure(request, response)
         admins = bool(self.sessions.users)
-        response.body = orjson.dumps(
-            {
-                "user": session.user,
-                "csrf": session.csrf,
-                "admins_configured": admins,
-                "no_admins_message": None if admins else NO_ADMINS,
-                "node": self.node,
-                "site": self.settings.site,
-                "admin_key": bool(self.settings.admin_key),
-            }
+        view = SessionView(
+            user=session.user,
+            csrf=session.csrf,
+            admins_configured=admins,
+            no_admins_message=None if admins else NO_ADMINS,
+            node=self.node,
+            site=self.settings.site,
+            admin_key=bool(self.settings.admin_key),
         )
+        response.body = orjson.dumps(view.model_dump(mode="json"))
         return response

@@ -12,10 +12,18 @@ from aiohttp import web
 
 from projections.queries import ReadModels
 from services.config.settings import Settings
+from services.openapi import Answer, BadRequest, Operation, parse_query
 from services.views import Health
-from services.web.capacity import PERIODS, capacity
+from services.web.answers import (
+    Capacity,
+    CapacityQuery,
+    ManageAnswer,
+    ManageForm,
+    SessionView,
+)
+from services.web.capacity import capacity
 from services.web.feed import LiveFeed
-from services.web.manage import Manager
+from services.web.manage import ACTIONS, Manager
 from services.web.pages import PAGES, STATIC, Pages, security_headers
 from services.web.responses import json_response, read_body
 from services.web.revocations import Revocations
@@ -40,8 +48,9 @@ class ManageActions:
         assert session.user is not None
         action = request.match_info["action"]
         status, answer = await self.manager.run(action, body, session.user)
-        log.info("License Manager: %s did %s: %s", session.user, action, answer["message"])
-        return json_response(answer, status)
+        outcome = ManageAnswer.model_validate(answer)
+        log.info("License Manager: %s did %s: %s", session.user, action, outcome.message)
+        return json_response(outcome.body(), status)
 
     async def close(self, _: web.Application) -> None:
         await self.manager.close()
@@ -54,14 +63,9 @@ class CapacityChart:
         self.reads = reads
 
     async def data(self, request: web.Request) -> web.Response:
-        period = request.query.get("period", "day")
-        if period not in PERIODS:
-            return json_response({"error": f"period must be one of {', '.join(PERIODS)}"}, 400)
-        try:
-            buckets = max(10, min(600, int(request.query.get("buckets", "120"))))
-        except ValueError:
-            return json_response({"error": "buckets must be an integer"}, 400)
-        return json_response(await capacity(self.reads, period, buckets))
+        q = parse_query(request, CapacityQuery)
+        chart = Capacity.model_validate(await capacity(self.reads, q.period, q.buckets))
+        return json_response(chart.body())
 
 
 def mount(
@@ -101,3 +105,50 @@ def mount(
     app.router.add_get("/api/capacity", chart.data)
     app.router.add_get("/api/events", feed.events)
     app.router.add_static("/static/", STATIC, name="static", append_version=False)
+
+
+_REFUSED = "not signed in as an administrator, or no administrators are configured"
+OPERATIONS = [
+    Operation(
+        "get",
+        "/api/session",
+        "who is signed in on this page, and its CSRF token (sets the session cookie)",
+        {200: Answer("the session", SessionView)},
+        tags=("license-manager",),
+    ),
+    Operation(
+        "get",
+        "/api/capacity",
+        "seats in use against seats owned over a period, per feature",
+        {
+            200: Answer("the capacity chart's data", Capacity),
+            400: Answer("a query parameter is not what it must be", BadRequest),
+        },
+        query=CapacityQuery,
+        tags=("license-manager",),
+    ),
+    Operation(
+        "post",
+        "/api/manage/{action}",
+        "a Manage action of a signed-in administrator (X-CSRF-Token header): a signed command",
+        {
+            200: Answer("the command's outcome, a refusal included (ok says which)", ManageAnswer),
+            400: Answer("the form is not filled in right (the message says how)", ManageAnswer),
+            401: Answer("sign in as an administrator first", ManageAnswer),
+            403: Answer("a missing or stale CSRF token, or no administrators", ManageAnswer),
+            404: Answer("there is no such action", ManageAnswer),
+            503: Answer("the broker cannot be reached", ManageAnswer),
+        },
+        path_parameters={"action": {"type": "string", "enum": list(ACTIONS)}},
+        body=ManageForm,
+        body_types=("application/json", "application/x-www-form-urlencoded"),
+        tags=("license-manager",),
+    ),
+    Operation(
+        "get",
+        "/api/events",
+        "the live feed: an event 'changed' whenever the node has applied something new",
+        {200: Answer("server-sent events, until the page goes away", None, "text/event-stream")},
+        tags=("license-manager",),
+    ),
+]

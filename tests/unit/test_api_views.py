@@ -58,3 +58,12 @@ async def test_servers_is_the_view_dumped():
     status, servers = await get("/api/servers")
     assert status == 200 and servers == ServersView(site="plant").model_dump(mode="json")
     assert servers["pair"] is None and servers["servers"] == []
+
+
+async def test_a_bad_query_parameter_is_a_400_that_names_it():
+    status, answer = await get("/api/denials?limit=many")
+    assert status == 400
+    assert answer["error"].startswith("limit: ") and "integer" in answer["error"]
+    status, answer = await get("/api/usage?feature=a%00b")
+    assert status == 400 and answer["error"].startswith("feature: ")
+    assert "NUL" in answer["error"]
