@@ -17,6 +17,8 @@ from pydantic import BaseModel
 from events.vocabulary import as_json as vocabulary
 from projections.queries import ReadModels
 from services.api.responses import (
+    DenialDays,
+    DenialDaysQuery,
     Denials,
     DenialsQuery,
     Features,
@@ -92,8 +94,8 @@ def build_api(node: NodeViews, reads: ReadModels) -> web.Application:
     @routes.get("/api/denials/daily")
     async def denial_days(request: web.Request) -> web.Response:
         # Per day, feature and reason, kept for ever (the rows above go after the retention).
-        days = _int(request, "days", 90, 1, 36_600)
-        return json({"days": await reads.denial_days(days, request.query.get("feature"))})
+        q = parse_query(request, DenialDaysQuery)
+        return answer(DenialDays(days=await reads.denial_days(q.days, q.feature)))
 
     @routes.get("/api/history")
     async def history(request: web.Request) -> web.Response:
@@ -140,6 +142,12 @@ OPERATIONS = [
     _read("/api/licenses", "the activated licenses", Licenses),
     _read("/api/reservations", "the reservations", Reservations),
     _read("/api/denials", "the newest denials, newest first", Denials, DenialsQuery),
+    _read(
+        "/api/denials/daily",
+        "denials per day, feature and reason (kept for ever)",
+        DenialDays,
+        DenialDaysQuery,
+    ),
     _read("/api/history", "the newest changes of seats, oldest first", History, HistoryQuery),
     _read("/api/timeline", "status changes of servers and the pair", Timeline, TimelineQuery),
 ]

@@ -7,6 +7,7 @@ instead of being dropped from the answer without a word.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, create_model
@@ -91,6 +92,17 @@ class DenialRow(Row):
     command_id: str
 
 
+class DenialDayRow(Row):
+    """How often a feature was denied on one day, and for how many seats."""
+
+    day: date
+    feature: str
+    version: str
+    reason: str  # a DenialReason word
+    times: int
+    seats: int
+
+
 class HistoryRow(Row):
     """A change of a feature's seats."""
 
@@ -139,6 +151,12 @@ class Denials(BaseModel):
     denials: list[DenialRow]
 
 
+class DenialDays(BaseModel):
+    """Denials per day, feature and reason, newest day first; kept for ever."""
+
+    days: list[DenialDayRow]
+
+
 class History(BaseModel):
     """The newest changes of seats, oldest first."""
 
@@ -176,6 +194,11 @@ class UsageQuery(Query):
 
 class DenialsQuery(Query):
     limit: Annotated[int, clamp(1, 10_000)] = clamped(100, 1, 10_000, "the newest this many")
+    feature: Filter = None
+
+
+class DenialDaysQuery(Query):
+    days: Annotated[int, clamp(1, 36_600)] = clamped(90, 1, 36_600, "the newest this many days")
     feature: Filter = None
 
 

@@ -71,6 +71,7 @@ class Capacity(Folded):
     bucket_seconds: int
     now: str
     features: list[FeatureCapacity]
+    truncated: bool = False  # SQL stopped at its cap of points (capacity.MAX_POINTS)
 
     def body(self) -> dict[str, Any]:
         return self.model_dump(mode="json", by_alias=True)

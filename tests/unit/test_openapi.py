@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 from aiohttp import web
 
 from services.api.app import build_api
@@ -22,7 +24,8 @@ async def _nothing(request: web.Request) -> web.Response:
 
 def _api_routes() -> set[tuple[str, str]]:
     app = build_api(node=None, reads=None)  # type: ignore[arg-type]  # nothing is served
-    mount(app, Settings(site="plant"), "p", health=Health, reads=None)  # type: ignore[arg-type]
+    nothing = SimpleNamespace(pool=None)  # routes are only listed, never served
+    mount(app, Settings(site="plant"), "p", health=Health, reads=nothing)  # type: ignore[arg-type]
     app.router.add_get("/api/openapi.json", _nothing)  # as node_app adds it
     return {
         (route.method.lower(), route.resource.canonical)
