@@ -9,7 +9,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
 # Test tiers, run in this order; only those that exist. PYTEST_ARGS adds options.
-TIERS       := $(wildcard tests/unit tests/integration tests/e2e)
+TIERS       := $(wildcard tests/unit tests/integration tests/security tests/e2e)
 PYTEST_ARGS ?=
 
 # Run pytest; exit code 5 (no tests collected) is a failure, not a pass.
