@@ -444,6 +444,16 @@ def up(
             f"this password's hash are in {log_dir.parent / 'secrets.env'})"
         )
     settings = ctx.settings()
+    host = settings.http_host
+    for name, port in ((primary, primary_port), (backup, backup_port)):
+        if not _port_is_free(host, port):
+            note(
+                f"licensing up: port {port} on {host} (for {name}) is already in use — is another "
+                "'licensing up' or node running? Choose another with "
+                f"--{'primary' if name == primary else 'backup'}-port."
+            )
+            raise click.exceptions.Exit(1)
+    log_dir.mkdir(parents=True, exist_ok=True)
     secrets = log_dir.parent / "secrets.env"
     try:
         broker_urls, made = asyncio.run(ensure_set_up(settings, secrets))
@@ -455,16 +465,6 @@ def up(
             f"Made the site's broker users (node, product, watchdog); their URLs are in {secrets}."
         )
     note(f"Products connect with LICENSING_AMQP_URL={broker_urls['product']}")
-    host = settings.http_host
-    for name, port in ((primary, primary_port), (backup, backup_port)):
-        if not _port_is_free(host, port):
-            note(
-                f"licensing up: port {port} on {host} (for {name}) is already in use — is another "
-                "'licensing up' or node running? Choose another with "
-                f"--{'primary' if name == primary else 'backup'}-port."
-            )
-            raise click.exceptions.Exit(1)
-    log_dir.mkdir(parents=True, exist_ok=True)
     code = asyncio.run(
         _up(
             ctx,
