@@ -11,6 +11,7 @@ leaves it as it was, which is what each test checks again).
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 
@@ -20,7 +21,8 @@ import pytest
 import pytest_asyncio
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
 
-from events.commands import FeatureGrant, PairServers
+from events import codec
+from events.commands import Acquire, FeatureGrant, PairServers
 from services.adapters.topology import Topology
 from tests.support.site import Site
 from tests.support.sites import new_site_name
@@ -142,3 +144,28 @@ async def test_a_product_user_acquires_and_releases(paired: Site) -> None:
         again = await client.acquire(FEATURE, VERSION, device="hmi2", user="operator", count=5)
         assert again.lease_id  # all five seats: the release gave the first one back
         assert (await again.release()).ok
+
+
+async def test_a_product_user_may_take_its_reply_by_direct_reply_to(paired: Site) -> None:
+    """The other way a product reads only its own replies: no queue at all."""
+    site, topology = paired, Topology(paired.name)
+    body = codec.dumps(Acquire(feature=FEATURE, version=VERSION, device="drt", user="operator"))
+    connection = await aio_pika.connect(site.settings.amqp_url)
+    try:
+        channel = await connection.channel(publisher_confirms=True)
+        replies: asyncio.Queue[bytes] = asyncio.Queue()
+
+        async def on_reply(message: AbstractIncomingMessage) -> None:
+            await replies.put(message.body)
+
+        pseudo = await channel.get_queue("amq.rabbitmq.reply-to", ensure=False)
+        await pseudo.consume(on_reply, no_ack=True)
+        ingress = await channel.get_exchange(topology.ingress, ensure=False)
+        message = aio_pika.Message(
+            body, message_id="drt-1", correlation_id="c1", reply_to="amq.rabbitmq.reply-to"
+        )
+        await ingress.publish(message, routing_key="", mandatory=True)
+        reply = codec.loads_reply(await asyncio.wait_for(replies.get(), 5.0))
+    finally:
+        await connection.close()
+    assert reply.ok and reply.command_id == "drt-1", reply
