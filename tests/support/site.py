@@ -15,7 +15,7 @@ from services.adapters.topology import Topology
 from services.client import LicenseClient
 from services.config.settings import Settings
 from tests.support.processes import NodeProcess
-from tests.support.sites import AMQP_URL, PG_DSN, create_site, remove_site, settings_for
+from tests.support.sites import AMQP_URL, PG_DSN, create_site, remove_site, role_url, settings_for
 
 
 class Site:
@@ -34,6 +34,10 @@ class Site:
     def settings(self) -> Settings:
         """A product's settings (the product user)."""
         return settings_for(self.name)
+
+    def broker_url(self, role: str) -> str:
+        """The AMQP URL of the site's ``role`` user (node, product, watchdog)."""
+        return role_url(self.name, role)
 
     def start_node(self, node: str, **env: str) -> NodeProcess:
         proc = NodeProcess(self.name, node, self.log_dir, **env).start()
