@@ -20,7 +20,7 @@ define pytest
 	exit $$rc
 endef
 
-.PHONY: help install services up lint test test-unit test-integration test-e2e bench clean
+.PHONY: help install services up lint test test-unit test-integration test-security test-e2e bench clean
 
 help:  ## list the targets
 	@echo "Targets:"
@@ -60,6 +60,9 @@ test-unit: install  ## unit tests only (no services needed)
 
 test-integration: install services  ## integration tests only
 	$(call pytest,tests/integration)
+
+test-security: install services  ## the trust boundary: what a product's broker user may not do
+	$(call pytest,tests/security)
 
 test-e2e: install services  ## end-to-end tests only
 	$(call pytest,tests/e2e)
