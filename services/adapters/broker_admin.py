@@ -12,8 +12,9 @@ Three users per site, each with RabbitMQ's own permission regexes (configure, wr
   stream or the commands queue, nor to the heartbeats exchange.
 - ``licensing-<site>-watchdog``: reads the heartbeats exchange into its own server-named
   queue (binding needs write on that queue and read on the exchange), declares the
-  heartbeats exchange if no node has yet (configure on that one name) and sends its reports
-  through the ingress, like a product.
+  heartbeats exchange if no node has yet (configure on that one name, which would also let it
+  delete that transient exchange: the watchdog holds the node key anyway) and sends its
+  reports through the ingress, like a product.
 
 Direct reply-to (``amq.rabbitmq.reply-to``) needs no permission at all on 3.10: consuming
 the pseudo-queue is not checked, and the responder publishes the reply through the default
@@ -27,9 +28,10 @@ create and 15 ms to delete, so cost does not decide it. What does: a vhost per s
 cleaner least privilege (a node may write the default exchange, and so any queue of its
 vhost; in a shared vhost that includes other sites' streams, which only the signed log then
 stops), but every URL, tool and test that names ``/`` would have to learn the site's vhost.
-So a site gets its own vhost when its AMQP URL names one (``amqp://host/licensing-<site>``,
-as compose does): ``setup`` creates it and ``remove`` deletes it when it is named
-``licensing-<site>``; with ``/`` the anchored regexes keep products apart exactly.
+So a site gets its own vhost when its AMQP URL names one (``amqp://host/licensing-<site>``;
+not exercised by the tests, which use ``/``): ``setup`` creates it and ``remove`` deletes
+it when it is named ``licensing-<site>``; with ``/`` the anchored regexes keep products
+apart exactly.
 ``remove`` deletes exactly the three users by name (their permissions go with them).
 """
 
