@@ -9,7 +9,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
 # Test tiers, run in this order; only those that exist. PYTEST_ARGS adds options.
-TIERS       := $(wildcard tests/unit tests/integration tests/e2e)
+TIERS       := $(wildcard tests/unit tests/integration tests/security tests/e2e)
 PYTEST_ARGS ?=
 
 # Run pytest; exit code 5 (no tests collected) is a failure, not a pass.
@@ -20,7 +20,7 @@ define pytest
 	exit $$rc
 endef
 
-.PHONY: help install services up lint openapi test test-unit test-integration test-e2e bench clean
+.PHONY: help install services up lint openapi test test-unit test-integration test-security test-e2e bench clean
 
 help:  ## list the targets
 	@echo "Targets:"
@@ -63,6 +63,9 @@ test-unit: install  ## unit tests only (no services needed)
 
 test-integration: install services  ## integration tests only
 	$(call pytest,tests/integration)
+
+test-security: install services  ## the trust boundary: what a product's broker user may not do
+	$(call pytest,tests/security)
 
 test-e2e: install services  ## end-to-end tests only
 	$(call pytest,tests/e2e)

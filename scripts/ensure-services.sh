@@ -9,6 +9,10 @@
 #   ENSURE_SERVICES_TIMEOUT  seconds to wait for each service (default 60)
 #   ENSURE_SERVICES_NO_START set to 1 to only check, never start anything
 #
+# It also enables RabbitMQ's management plugin (its HTTP API is how a site's broker users
+# and permissions are set up: services/adapters/broker_admin.py), when it can run
+# rabbitmq-plugins here.
+#
 # Exit status: 0 when both answer, 1 otherwise (with what to do on stderr).
 set -uo pipefail
 
@@ -172,7 +176,26 @@ ensure_rabbitmq() {
     ensure_streams
 }
 
+# The management plugin serves the HTTP API that sets sites up (licensing site setup).
+# Idempotent: enabling an enabled plugin changes nothing.
+ensure_management() {
+    if ! can_ctl || ! command -v rabbitmq-plugins >/dev/null 2>&1; then
+        say "cannot run rabbitmq-plugins here; assuming rabbitmq_management is enabled"
+        return 0
+    fi
+    if rabbitmq-plugins -q list -e 2>/dev/null | grep -q '\brabbitmq_management\b'; then
+        say "RabbitMQ plugin rabbitmq_management is enabled"
+        return 0
+    fi
+    say "enabling the RabbitMQ plugin rabbitmq_management (rabbitmq-plugins enable)"
+    if ! rabbitmq-plugins -q enable rabbitmq_management >/dev/null; then
+        fail "could not enable rabbitmq_management; site setup needs its HTTP API"
+        return 1
+    fi
+    say "RabbitMQ plugin rabbitmq_management is enabled"
+}
+
 status=0
 ensure_postgres || status=1
-ensure_rabbitmq || status=1
+if ensure_rabbitmq; then ensure_management || status=1; else status=1; fi
 exit $status

@@ -12,7 +12,7 @@ from tests.support.sites import new_site_name
 
 @pytest.fixture
 async def site(tmp_path, request) -> AsyncIterator[Site]:
-    the_site = Site(new_site_name(), tmp_path)
+    the_site = await Site(new_site_name(), tmp_path).create()
     yield the_site
     if request.node.rep_call.failed if hasattr(request.node, "rep_call") else False:
         for proc in the_site.processes:

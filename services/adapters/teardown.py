@@ -22,7 +22,7 @@ async def remove_site(amqp_url: str, pg_dsn: str, site: str, nodes: list[str]) -
                 await (await connection.channel()).queue_delete(name)
             except aio_pika.exceptions.AMQPError:
                 pass
-        for name in (topology.dead_letter_exchange, topology.heartbeats):
+        for name in (topology.dead_letter_exchange, topology.heartbeats, topology.ingress):
             try:
                 await (await connection.channel()).exchange_delete(name)
             except aio_pika.exceptions.AMQPError:

@@ -61,6 +61,11 @@ class Topology:
         return f"licensing.{self.site}.commands"
 
     @property
+    def ingress(self) -> str:
+        """The one exchange products may publish to; it routes to the commands queue."""
+        return f"licensing.{self.site}.ingress"
+
+    @property
     def events(self) -> str:
         return f"licensing.{self.site}.events"
 
@@ -77,8 +82,9 @@ class Topology:
         return f"licensing.{self.site}.heartbeats"
 
     async def declare_commands(self, channel: AbstractChannel) -> AbstractQueue:
+        """The commands queue, its dead letters, and the ingress exchange bound to it."""
         await self.declare_dead_letters(channel)
-        return await channel.declare_queue(
+        queue = await channel.declare_queue(
             self.commands,
             durable=True,
             arguments={
@@ -89,6 +95,12 @@ class Topology:
                 "x-delivery-limit": 5,
             },
         )
+        # Fanout: whatever routing key a product picks, a command can only reach this queue.
+        ingress = await channel.declare_exchange(
+            self.ingress, aio_pika.ExchangeType.FANOUT, durable=True
+        )
+        await queue.bind(ingress)
+        return queue
 
     async def declare_events(self, channel: AbstractChannel) -> AbstractQueue:
         # No retention limits: the stream is the truth and replays start at the first offset.

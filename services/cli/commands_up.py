@@ -26,6 +26,7 @@ from rich.table import Table
 from rich.text import Text
 
 from events.commands import PairServers
+from services.adapters.broker_admin import BrokerAdminError
 from services.adapters.processes import (
     CLI,
     STOP_GRACE_SECONDS,
@@ -38,6 +39,7 @@ from services.adapters.processes import (
 )
 from services.cli import first_run
 from services.cli.api import ApiUnavailable, get_json
+from services.cli.commands_site import ensure_set_up
 from services.cli.context import CliContext, json_option, pass_cli
 from services.cli.following import read_health
 from services.cli.local_secrets import ensure_local_secrets
@@ -306,12 +308,16 @@ async def _up(
     with_watchdog: bool,
     log_dir: Path,
     start_timeout: float,
+    broker_urls: dict[str, str],
 ) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    env = {"LICENSING_SITE": settings.site, "LICENSING_AMQP_URL": settings.amqp_url}
+    # Each process with its role's broker user; this command itself sends as a product does.
+    env = {"LICENSING_SITE": settings.site, "LICENSING_AMQP_URL": broker_urls["node"]}
+    watchdog_env = {**env, "LICENSING_AMQP_URL": broker_urls["watchdog"]}
+    settings = settings.model_copy(update={"amqp_url": broker_urls["product"]})
     host = _shown_host(settings)
     nodes = [
         NodeProcess(name, port, log_dir / f"{name}.log", env, host=host)
@@ -329,7 +335,7 @@ async def _up(
                 note(f"{child.name} is up (pid {child.pid}).")
             if with_watchdog:
                 watchdog = ChildProcess(
-                    "watchdog", [*CLI, "watchdog"], log_dir / "watchdog.log", env
+                    "watchdog", [*CLI, "watchdog"], log_dir / "watchdog.log", watchdog_env
                 )
                 note(f"Starting the watchdog — log {watchdog.log_path}")
                 children.append(watchdog.start(banner=_banner(watchdog)))
@@ -448,6 +454,17 @@ def up(
             )
             raise click.exceptions.Exit(1)
     log_dir.mkdir(parents=True, exist_ok=True)
+    secrets = log_dir.parent / "secrets.env"
+    try:
+        broker_urls, made = asyncio.run(ensure_set_up(settings, secrets))
+    except BrokerAdminError as exc:
+        note(f"licensing up: could not set the site's broker users up: {exc}")
+        raise click.exceptions.Exit(1) from None
+    if made:
+        note(
+            f"Made the site's broker users (node, product, watchdog); their URLs are in {secrets}."
+        )
+    note(f"Products connect with LICENSING_AMQP_URL={broker_urls['product']}")
     code = asyncio.run(
         _up(
             ctx,
@@ -457,6 +474,7 @@ def up(
             not no_watchdog,
             log_dir,
             start_timeout,
+            broker_urls,
         )
     )
     raise click.exceptions.Exit(code)

@@ -6,6 +6,9 @@ On the first run, where the environment sets neither ``LICENSING_ADMIN_KEY`` nor
 and the password's scrypt hash (file mode 600; ``.run/`` is ignored by git). It also
 makes the site's Ed25519 key (``LICENSING_SITE_KEY``, which signs deactivation
 receipts). Later runs read them back. Values set in the environment always win.
+
+``licensing site setup`` adds the site's broker users (``broker_url_key``): each role's AMQP
+URL, password included, and the password alone, for tools that take it apart.
 """
 
 from __future__ import annotations
@@ -30,6 +33,39 @@ def _read(path: Path) -> dict[str, str]:
     return values
 
 
+def broker_url_key(role: str) -> str:
+    return f"LICENSING_BROKER_{role.upper()}_URL"
+
+
+def broker_password_key(role: str) -> str:
+    return f"LICENSING_BROKER_{role.upper()}_PASSWORD"
+
+
+def stored_broker_urls(path: Path, roles: tuple[str, ...]) -> dict[str, str]:
+    """The broker URL of each role kept in ``path`` (only the roles it has)."""
+    stored = _read(path)
+    return {role: stored[broker_url_key(role)] for role in roles if broker_url_key(role) in stored}
+
+
+def store_broker_users(path: Path, users: dict[str, tuple[str, str]]) -> None:
+    """Keep ``{role: (amqp_url, password)}`` in ``path`` (mode 600), replacing older ones."""
+    stored = _read(path)
+    for role, (url, password) in users.items():
+        stored[broker_url_key(role)] = url
+        stored[broker_password_key(role)] = password
+    _write(path, stored)
+
+
+def _write(path: Path, stored: dict[str, str]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600, exist_ok=True)
+    path.chmod(0o600)  # before the secrets go in
+    path.write_text(
+        "# made by licensing up; keep it private\n"
+        + "".join(f"{k}={v}\n" for k, v in stored.items())
+    )
+
+
 def ensure_local_secrets(path: Path = Path(".run/secrets.env")) -> str | None:
     """Put the admin key and users into os.environ; return a new admin password, if one was made."""
     stored = _read(path)
@@ -41,12 +77,7 @@ def ensure_local_secrets(path: Path = Path(".run/secrets.env")) -> str | None:
         stored[USERS] = f"admin:{hash_password(password)}"
     if SITE_KEY not in stored:
         stored[SITE_KEY] = new_private_key()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(
-        "# made by licensing up; keep it private\n"
-        + "".join(f"{k}={v}\n" for k, v in stored.items())
-    )
-    path.chmod(0o600)
+    _write(path, stored)
     for name in (KEY, USERS, SITE_KEY):
         os.environ.setdefault(name, stored[name])
     return password if os.environ[USERS] == stored[USERS] else None

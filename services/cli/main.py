@@ -17,6 +17,7 @@ from services.cli.commands_ops import reseed, watchdog
 from services.cli.commands_pair import pair, unpair
 from services.cli.commands_reservations import reserve, unreserve
 from services.cli.commands_server import server
+from services.cli.commands_site import site
 from services.cli.commands_up import up
 from services.cli.commands_view import status, usage
 from services.cli.context import CliContext
@@ -102,6 +103,7 @@ for command in (
     hash_password,
     vendor,
     activation_request,
+    site,
 ):
     cli.add_command(command)
 

@@ -1,5 +1,10 @@
 """The client's connection to the broker: one connection, one channel, one reply queue.
 
+A product's broker user may only publish to the site's ingress exchange and read its own
+server-named reply queue (services/adapters/broker_admin.py), so the client declares
+nothing of the site: the nodes do. Until they have, a send is refused (no exchange) or
+returned (no queue bound), and retried under the same command id.
+
 A ``Link`` is replaced wholesale when it breaks (connection or channel closed):
 the next ``Broker.link()`` reconnects with backoff, declares a fresh exclusive
 reply queue and hands the new link to whoever is retrying. Reconnection is
@@ -16,7 +21,12 @@ from typing import Any
 
 import aio_pika
 import aiormq.exceptions
-from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractIncomingMessage
+from aio_pika.abc import (
+    AbstractChannel,
+    AbstractConnection,
+    AbstractExchange,
+    AbstractIncomingMessage,
+)
 
 from services.adapters.topology import Topology
 from services.client.errors import BrokerUnavailable, ClientClosed
@@ -40,14 +50,20 @@ BACKOFF_MAX = 2.0
 
 
 class Link:
-    """A live connection + channel + reply queue. ``broken`` resolves when it dies."""
+    """A live connection + channel + reply queue, and the ingress exchange commands go to.
+    ``broken`` resolves when it dies."""
 
     def __init__(
-        self, connection: AbstractConnection, channel: AbstractChannel, reply_to: str
+        self,
+        connection: AbstractConnection,
+        channel: AbstractChannel,
+        reply_to: str,
+        ingress: AbstractExchange,
     ) -> None:
         self.connection = connection
         self.channel = channel
         self.reply_to = reply_to
+        self.ingress = ingress
         self.broken: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
     @property
@@ -141,13 +157,14 @@ class Broker:
         connection = await aio_pika.connect(self._url, timeout=CONNECT_ATTEMPT_TIMEOUT)
         try:
             channel = await connection.channel(publisher_confirms=True)
-            await self._topology.declare_commands(channel)
+            # No declaration (ensure=False): a product may not, and the nodes already have.
+            ingress = await channel.get_exchange(self._topology.ingress, ensure=False)
             queue = await channel.declare_queue("", exclusive=True, auto_delete=True)
             await queue.consume(self._on_reply, no_ack=True)
         except BaseException:
             await connection.close()
             raise
-        link = Link(connection, channel, queue.name)
+        link = Link(connection, channel, queue.name, ingress)
         connection.close_callbacks.add(link.mark_broken)
         channel.close_callbacks.add(link.mark_broken)
         log.debug("connected to %s, replies on %s", self.url, queue.name)

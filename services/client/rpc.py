@@ -37,7 +37,7 @@ def new_command_id() -> str:
 
 
 class Rpc:
-    """Sends commands to one routing key and waits for their replies."""
+    """Sends commands through the site's ingress exchange and waits for their replies."""
 
     def __init__(
         self,
@@ -109,8 +109,9 @@ class Rpc:
                 correlation_ids.append(correlation_id)
                 self._pending[correlation_id] = result
                 attempts += 1
-                if not await self._publish(link, body, command_id, correlation_id, actor, deadline):
-                    await asyncio.sleep(min(SEND_ERROR_PAUSE, max(deadline - loop.time(), 0)))
+                pause = await self._publish(link, body, command_id, correlation_id, actor, deadline)
+                if pause is not None:
+                    await asyncio.sleep(min(pause, max(deadline - loop.time(), 0)))
                     continue
                 wait = max(min(self.attempt_timeout, deadline - loop.time()), 0.0)
                 await asyncio.wait(
@@ -157,8 +158,10 @@ class Rpc:
         correlation_id: str,
         actor: str | None,
         deadline: float,
-    ) -> bool:
-        """Publish one attempt; False if the broker did not take it (the caller retries)."""
+    ) -> float | None:
+        """Publish one attempt: None if the broker took it, else how long to pause before the
+        caller retries. No node has declared the site yet (no ingress, or nothing bound to
+        it): nobody can answer, so the attempt counts as one without a reply."""
         message = aio_pika.Message(
             body,
             message_id=command_id,
@@ -171,12 +174,20 @@ class Rpc:
         remaining = deadline - asyncio.get_running_loop().time()
         try:
             async with asyncio.timeout(max(remaining, 0.0)):
-                await link.channel.default_exchange.publish(message, routing_key=self.routing_key)
-            return True
+                # mandatory: a command no queue takes yet comes back (DeliveryError) and is
+                # sent again, instead of being confirmed into nowhere.
+                await link.ingress.publish(message, routing_key=self.routing_key, mandatory=True)
+            return None
         except TimeoutError:
-            return False  # no publisher confirm before the deadline; the loop raises CommandTimeout
+            return 0.0  # no publisher confirm before the deadline; the loop raises CommandTimeout
+        except aiormq.exceptions.ChannelNotFoundEntity:
+            log.info("no ingress exchange for %s yet (no node has run); retrying", command_id)
+            link.mark_broken()  # the broker closed the channel
+            return self.attempt_timeout
+        except aiormq.exceptions.DeliveryError:
+            log.info("no commands queue takes %s yet; retrying", command_id)
+            return self.attempt_timeout
         except _SEND_ERRORS as exc:
             log.info("publishing %s failed (%s); reconnecting", command_id, exc)
-            if not isinstance(exc, aiormq.exceptions.DeliveryError):
-                link.mark_broken()
-            return False
+            link.mark_broken()
+            return SEND_ERROR_PAUSE

@@ -16,6 +16,9 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="LICENSING_", extra="ignore")
 
     amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    # The broker's management API, with an administrator's login: only ``licensing site
+    # setup`` / ``remove`` (and ``up`` on its first run) use it, to make the site's users.
+    broker_admin_url: str = "http://guest:guest@127.0.0.1:15672"
     pg_dsn: str = "postgresql://postgres@127.0.0.1:5432/postgres"
     site: str = "default"
     # Where the node's HTTP API and License Manager listen. 127.0.0.1 by default; a

@@ -115,6 +115,18 @@ async def test_up_runs_a_paired_pair_and_the_watchdog_and_ctrl_c_stops_every_chi
             f"server --node primary --http-port {ports[0]}",
             "watchdog",
         ], commands
+        # Each child logs in as its role's broker user, never as guest.
+        logins = sorted(
+            (cmd.split(" services.cli.main ", 1)[-1].split()[0], _amqp_user(pid))
+            for pid, cmd in kids.items()
+        )
+        assert logins == [
+            ("server", f"licensing-{site}-node"),
+            ("server", f"licensing-{site}-node"),
+            ("watchdog", f"licensing-{site}-watchdog"),
+        ]
+        secrets = (tmp_path / "secrets.env").read_text()
+        assert f"LICENSING_BROKER_PRODUCT_URL=amqp://licensing-{site}-product:" in secrets
 
         up.send_signal(signal.SIGINT)
         out, err = await asyncio.to_thread(up.communicate, timeout=30)
@@ -140,6 +152,12 @@ async def test_up_runs_a_paired_pair_and_the_watchdog_and_ctrl_c_stops_every_chi
         if up.poll() is None:
             up.wait(10)
         await remove_site(site, ["primary", "backup"])
+
+
+def _amqp_user(pid: int) -> str:
+    environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    url = next(v for v in environ if v.startswith(b"LICENSING_AMQP_URL=")).decode()
+    return url.split("://", 1)[1].split(":", 1)[0]
 
 
 async def _demo_licensed(url: str) -> list[str] | None:

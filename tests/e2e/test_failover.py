@@ -193,7 +193,7 @@ class Pair:
 
 
 async def start_pair(site, proxy: TcpProxy, admin: LicenseClient) -> Pair:
-    primary_env = {"LICENSING_AMQP_URL": proxy.amqp_url()}
+    primary_env = {"LICENSING_AMQP_URL": proxy.via(site.broker_url("node"))}
     primary = site.start_node("primary", **primary_env)
     await primary.wait_healthy()
     reply = await admin.activate(
@@ -474,7 +474,9 @@ async def test_kill_9_the_writer(proxy, site):
         pair.primary.kill()
 
     async def recover(pair: Pair) -> NodeProcess:
-        restarted = site.start_node("primary", LICENSING_AMQP_URL=proxy.amqp_url())
+        restarted = site.start_node(
+            "primary", LICENSING_AMQP_URL=proxy.via(site.broker_url("node"))
+        )
         await restarted.wait_healthy()
         note(pair, "restarted primary healthy")
         return restarted

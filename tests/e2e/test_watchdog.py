@@ -173,7 +173,9 @@ async def test_a_node_that_dies_shows_disconnected(site, role):
 @pytest.mark.parametrize("role", ROLES)
 async def test_a_node_that_loses_its_network_shows_stopped_then_running(site, role):
     async with TcpProxy(5672) as proxy:
-        nodes = await start_pair(site, env={role: {"LICENSING_AMQP_URL": proxy.amqp_url()}})
+        nodes = await start_pair(
+            site, env={role: {"LICENSING_AMQP_URL": proxy.via(site.broker_url("node"))}}
+        )
         started = time.monotonic()
         proxy.blackhole()
         await wait_for(

@@ -31,6 +31,7 @@ from events.commands import (
     RenewLeases,
 )
 from events.replies import DenialReason, ErrorCode, Reply
+from services.adapters.broker_admin import BrokerAdmin
 from services.adapters.topology import Topology
 from services.cli.main import cli
 from services.client import BrokerUnavailable, CommandTimeout, LicenseClient, LicenseDenied
@@ -160,6 +161,7 @@ async def _delete_site(site: str) -> None:
         for queue in (topology.commands, topology.dead_letters):
             await channel.queue_delete(queue)
         await channel.exchange_delete(topology.dead_letter_exchange)
+        await channel.exchange_delete(topology.ingress)
     finally:
         await connection.close()
 
@@ -169,11 +171,14 @@ async def site() -> AsyncIterator[str]:
     name = "t" + uuid.uuid4().hex[:8]
     yield name
     await _delete_site(name)
+    await BrokerAdmin().remove(name)
 
 
 @pytest.fixture
-def settings(site: str) -> Settings:
-    return Settings(site=site, amqp_url=AMQP_URL)
+async def settings(site: str) -> Settings:
+    """The client sends as the site's product user (the fake writer is a full-rights login)."""
+    users = {user.role: user for user in await BrokerAdmin().setup(site)}
+    return Settings(site=site, amqp_url=users["product"].amqp_url(AMQP_URL))
 
 
 @pytest.fixture
@@ -276,6 +281,8 @@ async def test_reconnects_and_resends_after_losing_the_connection(
 async def test_commands_wait_for_a_writer_that_comes_late(settings: Settings, site: str) -> None:
     """A failover looks like this to a client: nobody answers for a while, then someone does."""
     fake = FakeWriter(site)
+    await fake.start()  # the topology stays as the writer that failed over declared it
+    await fake.stop()
     async with LicenseClient(settings, attempt_timeout=0.3, timeout=10) as client:
         sending = asyncio.create_task(
             client.send(Acquire(feature="F", version="1", device="d", user="u"))

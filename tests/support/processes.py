@@ -13,7 +13,7 @@ from typing import Any
 
 from services.adapters import processes
 from services.adapters.processes import free_port
-from tests.support.sites import AMQP_URL, PG_DSN
+from tests.support.sites import PG_DSN, role_url
 from tests.support.waiting import wait_for
 
 REPO = Path(__file__).resolve().parents[2]
@@ -21,24 +21,27 @@ REPO = Path(__file__).resolve().parents[2]
 __all__ = ["REPO", "NodeProcess", "ServiceProcess", "free_port"]
 
 
-def site_env(site: str, env: dict[str, str]) -> dict[str, str]:
+def site_env(site: str, env: dict[str, str], role: str = "node") -> dict[str, str]:
+    """A process of the site, logged in as its role's broker user (``env`` may override)."""
     return {
         "LICENSING_SITE": site,
-        "LICENSING_AMQP_URL": AMQP_URL,
+        "LICENSING_AMQP_URL": role_url(site, role),
         "LICENSING_PG_DSN": PG_DSN,
         **env,
     }
 
 
 class ServiceProcess(processes.ChildProcess):
-    """Any long-running ``licensing`` subcommand of a site (e.g. the watchdog)."""
+    """Any long-running ``licensing`` subcommand of a site (e.g. the watchdog), as ``role``."""
 
-    def __init__(self, site, name: str, args: list[str], **env: str) -> None:
+    def __init__(
+        self, site, name: str, args: list[str], role: str = "watchdog", **env: str
+    ) -> None:
         super().__init__(
             name,
             [*processes.CLI, *args],
             site.log_dir / f"{name}.log",
-            site_env(site.name, env),
+            site_env(site.name, env, role),
             cwd=REPO,
         )
         self.node = name

@@ -160,7 +160,7 @@ def demo_log(now: datetime, seed: int = 17) -> list[Event]:
 
 async def take(out: Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
-    site = Site(new_site_name(), Path(tempfile.mkdtemp(prefix="lm-screens-")))
+    site = await Site(new_site_name(), Path(tempfile.mkdtemp(prefix="lm-screens-"))).create()
     taken: list[Path] = []
     try:
         await publish_events(site.name, demo_log(datetime.now(UTC)), per_message=20)

@@ -13,8 +13,9 @@ from projections.database import database_name, dsn_for
 from services.adapters.stream_end import last_offset
 from services.adapters.topology import Topology
 from services.client import LicenseClient
+from services.config.settings import Settings
 from tests.support.processes import NodeProcess
-from tests.support.sites import AMQP_URL, PG_DSN, remove_site, settings_for
+from tests.support.sites import AMQP_URL, PG_DSN, create_site, remove_site, role_url, settings_for
 from tests.support.waiting import wait_for
 
 
@@ -22,9 +23,22 @@ class Site:
     def __init__(self, name: str, log_dir: Path) -> None:
         self.name = name
         self.log_dir = log_dir
-        self.settings = settings_for(name)
         self.processes: list[NodeProcess] = []
         self.node_names: set[str] = set()
+
+    async def create(self) -> Site:
+        """Make the site's broker users; nodes and clients of the site log in as them."""
+        await create_site(self.name)
+        return self
+
+    @property
+    def settings(self) -> Settings:
+        """A product's settings (the product user)."""
+        return settings_for(self.name)
+
+    def broker_url(self, role: str) -> str:
+        """The AMQP URL of the site's ``role`` user (node, product, watchdog)."""
+        return role_url(self.name, role)
 
     def start_node(self, node: str, **env: str) -> NodeProcess:
         proc = NodeProcess(self.name, node, self.log_dir, **env).start()

@@ -25,6 +25,7 @@ import contextlib
 import logging
 import socket
 import struct
+from urllib.parse import urlsplit, urlunsplit
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +113,14 @@ class TcpProxy:
     def amqp_url(self, user: str = "guest", password: str = "guest", vhost: str = "/") -> str:
         assert self.port is not None, "start the proxy first"
         return f"amqp://{user}:{password}@{self.host}:{self.port}{vhost}"
+
+    def via(self, amqp_url: str) -> str:
+        """``amqp_url`` (its user, password and vhost) through this proxy."""
+        assert self.port is not None, "start the proxy first"
+        parts = urlsplit(amqp_url)
+        login = parts.netloc.rpartition("@")[0]
+        netloc = f"{login}@{self.host}:{self.port}" if login else f"{self.host}:{self.port}"
+        return urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
 
     @property
     def open_connections(self) -> int:
