@@ -458,6 +458,13 @@ def test_cli_timeout_exits_1_with_a_message(site: str) -> None:
     assert "no reply to Release" in result.output
 
 
+def test_cli_release_needs_the_lease_secret_or_a_reason(site: str) -> None:
+    env = {"LICENSING_SITE": site, "LICENSING_AMQP_URL": AMQP_URL}
+    result = _invoke(["--timeout", "0.6", "release", "lease-1"], env)
+    assert result.exit_code == 2
+    assert "--secret" in result.output and "--reason" in result.output
+
+
 def test_cli_unreachable_broker_exits_1_without_the_password() -> None:
     env = {"LICENSING_SITE": "nowhere", "LICENSING_AMQP_URL": "amqp://guest:s3cret@127.0.0.1:1/"}
     result = _invoke(["--timeout", "0.5", "--json", "unreserve", "R1"], env)
