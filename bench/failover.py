@@ -45,7 +45,11 @@ async def _writer(nodes: dict[str, NodeProcess], client: LicenseClient, timeout:
                 Acquire(feature=FEATURE, version=VERSION, device="wake", user="bench")
             )
             if reply.ok:
-                await client.send(Release(lease_id=reply.result["lease_id"]))  # type: ignore[index]
+                await client.send(
+                    Release(
+                        lease_id=reply.result["lease_id"], lease_secret=reply.result["lease_secret"]
+                    )
+                )  # type: ignore[index]
         if time.monotonic() > deadline:
             raise TimeoutError(f"no single writer with both nodes in sync: {healths}")
         await asyncio.sleep(0.1)
@@ -102,7 +106,11 @@ async def failover(plan: Plan, site: str, log_dir: Path, say) -> dict:
                 await asyncio.sleep(0.5)
                 stop.set()
                 await asyncio.gather(*workers)
-                await probe_client.send(Release(lease_id=reply.result["lease_id"]))  # type: ignore[index]
+                await probe_client.send(
+                    Release(
+                        lease_id=reply.result["lease_id"], lease_secret=reply.result["lease_secret"]
+                    )
+                )  # type: ignore[index]
                 after = await nodes[survivor].health() or {}
                 later = [done for due, done in out.acquire if due >= t_dead]
                 run = {

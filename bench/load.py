@@ -68,7 +68,11 @@ class Load:
                     - result["lease_seconds"]
                 )
                 out.stages.append((sent, decided - WALL, done))
-            reply = await client.send(Release(lease_id=reply.result["lease_id"]))  # type: ignore[index]
+            reply = await client.send(
+                Release(
+                    lease_id=reply.result["lease_id"], lease_secret=reply.result["lease_secret"]
+                )
+            )  # type: ignore[index]
             out.release.append((done, time.perf_counter()))
             if not reply.ok:
                 out.refused += 1

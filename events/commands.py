@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Union
+from typing import Annotated, Any, ClassVar, Literal, Union
 
-from pydantic import AwareDatetime, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from events import limits
 from events.base import Command
 from events.signed import SignedDocument
 from events.status import ReportPairSync, ReportServerStatus
+from events.upcasting import upcaster
 
 NameStr = Annotated[str, Field(min_length=1, max_length=limits.MAX_NAME)]
 VersionStr = Annotated[str, Field(min_length=1, max_length=limits.MAX_VERSION)]
@@ -65,19 +66,46 @@ class Acquire(Command):
     )
 
 
+SecretStr = Annotated[str, Field(min_length=1, max_length=limits.MAX_NAME)]
+
+
 class Release(Command):
-    """Give a lease back. With a ``reason`` it is an administrator's force-release."""
+    """Give a lease back, proven by its ``lease_secret`` (the grant's reply holds it). With a
+    ``reason`` it is an administrator's force-release, signed with the admin key instead."""
 
     type: Literal["Release"] = "Release"
     lease_id: NameStr
     reason: str | None = Field(default=None, max_length=limits.MAX_REASON)
+    lease_secret: SecretStr | None = None
+
+
+class HeldLease(BaseModel):
+    """A lease and the secret that proves it is held."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+    lease_id: NameStr
+    lease_secret: SecretStr | None = None
 
 
 class RenewLeases(Command):
-    """Keep leases alive. Renewals are soft state in the writer: no event is written."""
+    """Keep leases alive. Renewals are soft state in the writer: no event is written.
 
+    v2 names each lease with its secret; a v1 renewal (bare lease ids) proves nothing, so it
+    renews only leases granted before secrets."""
+
+    SCHEMA_VERSION: ClassVar[int] = 2
+    schema_version: int = 2
     type: Literal["RenewLeases"] = "RenewLeases"
-    lease_ids: list[NameStr] = Field(min_length=1, max_length=limits.MAX_LEASES_PER_RENEWAL)
+    leases: list[HeldLease] = Field(min_length=1, max_length=limits.MAX_LEASES_PER_RENEWAL)
+
+
+@upcaster("RenewLeases", 1)
+def _ids_without_secrets_before_v2(data: dict[str, Any]) -> dict[str, Any]:
+    old = {k: v for k, v in data.items() if k != "lease_ids"}
+    ids = data.get("lease_ids")
+    leases = [{"lease_id": i} for i in ids] if isinstance(ids, list) else ids
+    return {**old, "leases": leases}
 
 
 class Reserve(Command):

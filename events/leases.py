@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, ClassVar, Literal
 
 from events.base import Decision
+from events.upcasting import upcaster
 
 
 class LeaseGranted(Decision):
-    """``count`` seats given to device/user; ``reserved`` of them come from ``reservation_id``."""
+    """``count`` seats given to device/user; ``reserved`` of them come from ``reservation_id``.
 
+    v2 carries ``secret_hash``, the SHA-256 of the lease secret only the grant's reply holds;
+    renewing or releasing the lease needs the secret. None: no proof required (v1 leases)."""
+
+    SCHEMA_VERSION: ClassVar[int] = 2
+    schema_version: int = 2
     type: Literal["LeaseGranted"] = "LeaseGranted"
     lease_id: str
     feature: str
@@ -22,6 +28,12 @@ class LeaseGranted(Decision):
     expires_at: datetime
     reservation_id: str | None = None
     reserved: int = 0
+    secret_hash: str | None = None
+
+
+@upcaster("LeaseGranted", 1)
+def _no_secret_before_v2(data: dict[str, Any]) -> dict[str, Any]:
+    return {**data, "secret_hash": None}
 
 
 class AcquireDenied(Decision):

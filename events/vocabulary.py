@@ -89,6 +89,13 @@ class IgnoredReason(StrEnum):
     BAD_SIGNATURE = "bad_signature"  # a stream message not signed with a node key of the site
 
 
+class Authority(StrEnum):
+    """Who signed a command (header ``x-authority``; services.auth.signing)."""
+
+    ADMIN = "admin"  # the site's admin key: administrators and their tools
+    NODE = "node"  # the site's first node key: the nodes and the watchdog
+
+
 class OrderKind(StrEnum):
     """What the log can order a node to do."""
 

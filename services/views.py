@@ -87,6 +87,8 @@ class Health(View):
     database: str = ""
     last_rebuild: Rebuild | None = None
     admin_commands: str = ""
+    # RegisterServer and the watchdog's reports: "signed" (node keys) or "open (...)"
+    node_commands: str = ""
     entitlements: str = ""  # which activations the site accepts (vendor-signed or not)
     site_public_key: str | None = None  # the site's key for deactivation receipts (Ed25519)
     stream: str = ""  # whether stream messages must be signed with a node key, or it is open

@@ -19,7 +19,10 @@ from services.client import LicenseClient, LicenseDenied
 
 
 def _print_lease(reply: Reply) -> None:
-    click.echo((reply.result or {}).get("lease_id", ""))
+    result = reply.result or {}
+    click.echo(result.get("lease_id", ""))
+    if result.get("lease_secret"):  # stdout stays the lease id alone, for scripts
+        note(f"Lease secret (to release it: --secret): {result['lease_secret']}")
 
 
 @click.command()
@@ -117,10 +120,15 @@ async def _hold(ctx: CliContext, client: LicenseClient, command: Acquire) -> boo
 @click.command()
 @click.argument("lease_id")
 @click.option("--reason", help="Force-release by an administrator, with this reason.")
+@click.option("--secret", help="The lease's secret (its acquire printed it): a holder's release.")
 @json_option
 @pass_cli
-def release(ctx: CliContext, lease_id: str, reason: str | None) -> None:
-    """Release lease LEASE_ID."""
-    command = build(Release, None, lease_id=lease_id, reason=reason)
+def release(ctx: CliContext, lease_id: str, reason: str | None, secret: str | None) -> None:
+    """Release lease LEASE_ID: its holder with --secret, an administrator with --reason."""
+    if reason is None and secret is None:
+        raise click.UsageError(
+            "give --secret (the holder's release) or --reason (an administrator's force-release)"
+        )
+    command = build(Release, None, lease_id=lease_id, reason=reason, lease_secret=secret)
     reply = with_client(ctx, lambda client: client.send(command))
     finish(ctx, reply, lambda r: click.echo(f"Released lease {lease_id}."))

@@ -24,6 +24,7 @@ from events.commands import (
     CancelReservation,
     DeactivateLicense,
     FeatureGrant,
+    HeldLease,
     Release,
     RenewLeases,
     Reserve,
@@ -62,6 +63,7 @@ class LicenseClient:
             attempt_timeout=attempt_timeout,
             timeout=timeout,
             admin_key=self.settings.admin_key_value(),
+            node_key=next(iter(self.settings.node_key_secrets()), None),
         )
         self._broker = Broker(
             self.settings.amqp_url_with_heartbeat(), self.topology, self._rpc.on_reply
@@ -169,11 +171,23 @@ class LicenseClient:
 
     # -- leases ------------------------------------------------------------------------
 
-    async def release(self, lease_id: str, reason: str | None = None, **send: Any) -> Reply:
-        return await self.send(Release(lease_id=lease_id, reason=reason), **send)
+    async def release(
+        self,
+        lease_id: str,
+        reason: str | None = None,
+        *,
+        lease_secret: str | None = None,
+        **send: Any,
+    ) -> Reply:
+        """Give a lease back: its holder with ``lease_secret`` (from the grant's reply), an
+        administrator with a ``reason`` (a force-release, signed with the admin key)."""
+        command = Release(lease_id=lease_id, reason=reason, lease_secret=lease_secret)
+        return await self.send(command, **send)
 
-    async def renew(self, lease_ids: list[str], **send: Any) -> Reply:
-        return await self.send(RenewLeases(lease_ids=list(lease_ids)), **send)
+    async def renew(self, leases: dict[str, str | None], **send: Any) -> Reply:
+        """Renew leases, each ``{lease_id: lease_secret}``."""
+        held = [HeldLease(lease_id=i, lease_secret=s) for i, s in leases.items()]
+        return await self.send(RenewLeases(leases=held), **send)
 
     def acquire(
         self,

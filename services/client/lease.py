@@ -25,13 +25,16 @@ _RENEWERS: set[asyncio.Task[None]] = set()  # the loop holds tasks weakly; this 
 
 
 class _Sender(Protocol):
-    async def renew(self, lease_ids: list[str], *, timeout: float | None = None) -> Reply: ...
+    async def renew(
+        self, leases: dict[str, str | None], *, timeout: float | None = None
+    ) -> Reply: ...
 
     async def release(
         self,
         lease_id: str,
         reason: str | None = None,
         *,
+        lease_secret: str | None = None,
         command_id: str | None = None,
         timeout: float | None = None,
     ) -> Reply: ...
@@ -55,6 +58,8 @@ class Lease:
         result = reply.result or {}
         self.reply = reply
         self.lease_id: str = result["lease_id"]
+        # The proof that we hold it (renew, release); never logged, never in repr.
+        self.lease_secret: str | None = result.get("lease_secret")
         self.feature: str | None = result.get("feature")
         self.version: str | None = result.get("version")
         self.count: int | None = result.get("count")
@@ -109,7 +114,11 @@ class Lease:
                 return self._release_reply
             await self.stop_renewing()
             reply = await self._client.release(
-                self.lease_id, reason, command_id=self._release_id, timeout=timeout
+                self.lease_id,
+                reason,
+                lease_secret=self.lease_secret,
+                command_id=self._release_id,
+                timeout=timeout,
             )
             self._release_reply = reply
             self.released = True
@@ -141,7 +150,7 @@ class Lease:
             delay = self.renew_every
             try:
                 reply = await self._client.renew(
-                    [self.lease_id], timeout=max(self.renew_every, 1.0)
+                    {self.lease_id: self.lease_secret}, timeout=max(self.renew_every, 1.0)
                 )
             except Exception as exc:  # a timeout, a broker outage: never let the renewer die
                 log.warning("renewing lease %s failed: %s; retrying", self.lease_id, exc)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from datetime import UTC, datetime
 
 import aio_pika
 import aiormq.exceptions
@@ -20,6 +21,7 @@ from pydantic import ValidationError
 from events import codec, limits
 from events.base import Command
 from events.replies import ErrorCode, Reply
+from events.vocabulary import Authority
 from services.auth import signing
 from services.client.broker import Broker, Link
 from services.client.errors import ClientClosed, CommandTimeout, ProtocolError
@@ -46,9 +48,12 @@ class Rpc:
         attempt_timeout: float,
         timeout: float,
         admin_key: str | None = None,
+        node_key: str | None = None,
     ) -> None:
         self.routing_key = routing_key
-        self.admin_key = admin_key  # signs commands (services.auth.signing) when the site has a key
+        # Sign the commands that need authority (services.auth.signing) with what this
+        # client holds: products hold neither key, the nodes and the watchdog a node key.
+        self.keys = {Authority.ADMIN: admin_key, Authority.NODE: node_key}
         self.attempt_timeout = attempt_timeout
         self.timeout = timeout
         self._pending: dict[str, asyncio.Future[Reply]] = {}
@@ -109,7 +114,10 @@ class Rpc:
                 correlation_ids.append(correlation_id)
                 self._pending[correlation_id] = result
                 attempts += 1
-                pause = await self._publish(link, body, command_id, correlation_id, actor, deadline)
+                headers = self._headers(command, command_id, actor, body)
+                pause = await self._publish(
+                    link, body, command_id, correlation_id, headers, deadline
+                )
                 if pause is not None:
                     await asyncio.sleep(min(pause, max(deadline - loop.time(), 0)))
                     continue
@@ -144,10 +152,17 @@ class Rpc:
             self._pending.pop(correlation_id, None)
         correlation_ids.clear()
 
-    def _headers(self, command_id: str, actor: str | None, body: bytes) -> dict[str, str] | None:
+    def _headers(
+        self, command: Command, command_id: str, actor: str | None, body: bytes
+    ) -> dict[str, str] | None:
+        """Signed afresh on every attempt: a retry after minutes must not look like a replay."""
         headers = {"x-actor": actor} if actor else {}
-        if self.admin_key:
-            headers[signing.HEADER] = signing.sign(self.admin_key, command_id, actor, body)
+        for authority in signing.needed_authority(command):
+            key = self.keys[authority]
+            if key:
+                now = datetime.now(UTC)
+                headers.update(signing.headers(key, authority, command_id, actor, body, now))
+                break
         return headers or None
 
     async def _publish(
@@ -156,7 +171,7 @@ class Rpc:
         body: bytes,
         command_id: str,
         correlation_id: str,
-        actor: str | None,
+        headers: dict[str, str] | None,
         deadline: float,
     ) -> float | None:
         """Publish one attempt: None if the broker took it, else how long to pause before the
@@ -169,7 +184,7 @@ class Rpc:
             reply_to=link.reply_to,
             content_type="application/json",
             delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-            headers=self._headers(command_id, actor, body),
+            headers=headers,
         )
         remaining = deadline - asyncio.get_running_loop().time()
         try:

@@ -7,8 +7,10 @@ import re
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from services.domain.model import OUTCOME_GENERATION
 from services.trust import keys
 
+MIN_NODE_SECRET = 32
 _SAFE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 
 
@@ -40,6 +42,15 @@ class Settings(BaseSettings):
     # with it (services.auth.signing). Unset means an open site: admin commands are
     # accepted unsigned, and /api/health says so. ``licensing up`` generates one.
     admin_key: SecretStr | None = None
+    # The site's node keys, "kid:secret,kid:secret" (secrets of at least 32 characters): the
+    # first signs, every one verifies (rotation: add the new key second, move it first, drop
+    # the old). Held by the nodes and the watchdog, never by products. The first signs every
+    # stream message, heartbeat and node command (services.auth.log_signing, .signing). Unset:
+    # an open site (unsigned stream and node commands accepted), and /api/health says so.
+    node_keys: SecretStr | None = None
+    # How far a signed command's issue time may be from the writer's clock, in seconds. Kept
+    # under the answer memory, so a replay gets the first answer or ``unauthorized``.
+    signature_window: float = Field(default=300.0, gt=0)
     # Administrators of the License Manager: "user:scrypt$...,other:scrypt$..."
     # (make a hash with ``licensing hash-password``).
     admin_users: SecretStr = SecretStr("")
@@ -59,16 +70,29 @@ class Settings(BaseSettings):
     # The site's Ed25519 private key (base64 of its 32 bytes): it signs deactivation receipts;
     # its public key goes into activation requests. ``licensing up`` generates one.
     site_key: SecretStr | None = None
-    # The site's node keys, "kid:secret,..." (secrets of 32 characters or more): the first
-    # signs every stream message and heartbeat, all verify (services.auth.log_signing, which
-    # parses them: settings sit beside services.auth, not above it). Unset: an open stream.
-    node_keys: SecretStr | None = None
 
     @field_validator("site")
     @classmethod
     def _site_is_a_safe_name(cls, value: str) -> str:
         if not _SAFE.match(value):
             raise ValueError("site must be lowercase letters, digits, '-' or '_' (at most 40)")
+        return value
+
+    @field_validator("node_keys")
+    @classmethod
+    def _node_keys_are_keys(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            parse_node_keys(value.get_secret_value())
+        return value
+
+    @field_validator("signature_window")
+    @classmethod
+    def _window_under_the_answer_memory(cls, value: float) -> float:
+        if value >= OUTCOME_GENERATION.total_seconds():
+            raise ValueError(
+                f"LICENSING_SIGNATURE_WINDOW must stay under the writer's answer memory "
+                f"({OUTCOME_GENERATION.total_seconds():.0f} s), or a replay is decided afresh"
+            )
         return value
 
     @field_validator("vendor_keys")
@@ -106,11 +130,31 @@ class Settings(BaseSettings):
     def admin_key_value(self) -> str | None:
         return self.admin_key.get_secret_value() if self.admin_key else None
 
+    def node_key_secrets(self) -> tuple[str, ...]:
+        """The node keys' secrets, the signing one first (empty: an open site)."""
+        if self.node_keys is None:
+            return ()
+        return tuple(secret for _kid, secret in parse_node_keys(self.node_keys.get_secret_value()))
+
     def amqp_url_with_heartbeat(self) -> str:
         if "heartbeat=" in self.amqp_url:
             return self.amqp_url
         sep = "&" if "?" in self.amqp_url else "?"
         return f"{self.amqp_url}{sep}heartbeat={self.heartbeat}"
+
+
+def parse_node_keys(setting: str) -> list[tuple[str, str]]:
+    """``kid:secret`` entries, comma separated; ValueError names what is wrong."""
+    found = []
+    for entry in filter(None, (e.strip() for e in setting.split(","))):
+        kid, _, secret = entry.partition(":")
+        if not kid or len(secret) < MIN_NODE_SECRET:
+            raise ValueError(
+                f"LICENSING_NODE_KEYS: each entry is kid:secret with a secret of at least "
+                f"{MIN_NODE_SECRET} characters"
+            )
+        found.append((kid, secret))
+    return found
 
 
 def safe_node_name(node: str) -> str:

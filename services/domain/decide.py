@@ -20,7 +20,7 @@ from events.licenses import LicenseActivated, LicenseDeactivated
 from events.replies import DenialReason, ErrorCode
 from events.reservations import ReservationCancelled, SeatsReserved
 from events.writer import CommandRefused
-from services.domain import entitlements
+from services.domain import entitlements, lease_secrets
 from services.domain.entitlements import activation_targets
 from services.domain.model import Reservation, State
 from services.trust.keys import Trust
@@ -37,6 +37,7 @@ class Context:
     now: datetime
     actor: str | None = None
     trust: Trust = Trust()  # the vendor keys the site trusts (none: unsigned activations accepted)
+    lease_key: str | None = None  # derives lease secrets (the first node key; None: open site)
 
     def stamp(self) -> dict:
         return {
@@ -207,6 +208,7 @@ def _acquire(command: c.Acquire, state: State, ctx: Context) -> Decision:
         expires_at=ctx.now + timedelta(seconds=command.lease_seconds),
         reservation_id=reservation.reservation_id if reservation and from_reservation else None,
         reserved=from_reservation,
+        secret_hash=lease_secrets.hash_of(lease_secrets.secret_for(ctx.lease_key, ctx.command_id)),
         **ctx.stamp(),
     )
 
@@ -219,6 +221,16 @@ def _release(command: c.Release, state: State, ctx: Context) -> Decision:
             command,
             ErrorCode.NOT_FOUND,
             f"lease {command.lease_id} is not held (already released or expired)",
+        )
+    # A force-release (with a reason) was authorized by the admin signature at intake.
+    lease = state.leases[command.lease_id]
+    if command.reason is None and not lease_secrets.proves(command.lease_secret, lease.secret_hash):
+        return refuse(
+            ctx,
+            command,
+            ErrorCode.UNAUTHORIZED,
+            f"releasing lease {command.lease_id} needs its lease secret (the lease_secret of the "
+            "acquire's reply); an administrator force-releases with a reason instead",
         )
     return LeaseReleased(lease_id=command.lease_id, reason=command.reason, **ctx.stamp())
 

@@ -178,6 +178,7 @@ def _(event: LeaseGranted, state: State) -> State:
         lease_seconds=event.lease_seconds,
         reservation_id=event.reservation_id,
         reserved=event.reserved,
+        secret_hash=event.secret_hash,
     )
     reservations = state.reservations
     if event.reservation_id:

@@ -138,6 +138,7 @@ class Lease:
     lease_seconds: int
     reservation_id: str | None = None
     reserved: int = 0  # how many of ``count`` come from the reservation
+    secret_hash: str | None = None  # None: granted before lease secrets, no proof needed
 
     @property
     def key(self) -> FeatureKey:

@@ -27,6 +27,7 @@ from projections.database import database_name, open_pool
 from projections.projector import ProjectionHalted, Projector
 from projections.store import ProjectionStore
 from services.adapters.topology import Topology
+from services.auth import signing
 from services.auth.log_signing import NodeKeys
 from services.client import ClientError, LicenseClient
 from services.config.settings import Settings, safe_node_name
@@ -95,7 +96,11 @@ class Node:
             self.topology,
             prefetch=self.settings.writer_prefetch,
             lease_check_seconds=self.settings.lease_check_seconds,
-            admin_key=self.settings.admin_key_value(),
+            keys=signing.Keys(
+                admin=self.settings.admin_key_value(),
+                node=self.settings.node_key_secrets(),
+                window=timedelta(seconds=self.settings.signature_window),
+            ),
             trust=self.settings.trust(),
             site_key=self.settings.site_key_value(),
             node_keys=self.node_keys,
@@ -341,6 +346,7 @@ class Node:
             database=self.database,
             last_rebuild=self.last_rebuild,
             admin_commands="signed" if self.settings.admin_key else "open (no LICENSING_ADMIN_KEY)",
+            node_commands="signed" if self.settings.node_keys else "open (no LICENSING_NODE_KEYS)",
             entitlements=self.settings.trust().describe(),
             site_public_key=self.settings.site_public_key(),
             stream=self.node_keys.describe(),

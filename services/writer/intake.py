@@ -9,14 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
 
 from events import codec
 from events.base import Command
+from events.commands import Release
 from events.limits import MAX_COMMAND_BYTES, MAX_NAME
 from events.replies import ErrorCode, Reply
+from events.vocabulary import Authority
 from services.auth import signing
 
 
@@ -42,7 +45,8 @@ def screen(
     message_id: str | None,
     reply_to: str | None,
     headers: Mapping[str, Any] | None,
-    admin_key: str | None,
+    keys: signing.Keys,
+    now: datetime,
 ) -> Accepted | Refused | DeadLetter:
     if not reply_to:
         return DeadLetter("no reply_to")
@@ -62,20 +66,45 @@ def screen(
     if problem:
         return Refused(Reply.failure(None, ErrorCode.INVALID, problem))
     assert message_id is not None
-    if (
-        command.ADMIN
-        and admin_key
-        and not signing.verify(admin_key, message_id, actor, body, headers.get(signing.HEADER))
-    ):
-        return Refused(
-            Reply.failure(
-                message_id,
-                ErrorCode.UNAUTHORIZED,
-                f"{command.type} is an administrator's command: sign it with the site's admin key "
-                f"(set LICENSING_ADMIN_KEY) or use the License Manager after logging in",
-            )
-        )
+    problem = _authority_problem(command, keys, headers, message_id, actor, body, now)
+    if problem:
+        return Refused(Reply.failure(message_id, ErrorCode.UNAUTHORIZED, problem))
     return Accepted(command, message_id, actor)
+
+
+def _authority_problem(
+    command: Command,
+    keys: signing.Keys,
+    headers: Mapping[str, Any],
+    command_id: str,
+    actor: str | None,
+    body: bytes,
+    now: datetime,
+) -> str | None:
+    needed = signing.needed_authority(command)
+    # The first authority a command names decides whether the site is open for it: node
+    # commands are open while the site has no node keys, whatever the admin key.
+    if not needed or not keys.of(needed[0]):
+        return None
+    verdict = signing.check(keys, needed, headers, command_id, actor, body, now)
+    if verdict == signing.Verdict.GOOD:
+        return None
+    if verdict == signing.Verdict.OUT_OF_WINDOW:
+        return (
+            f"{command.type} was signed more than {keys.window.total_seconds():.0f} s away from "
+            "the writer's clock: the sender's clock is off, or this is a replay of an old "
+            "command; sign it again now"
+        )
+    if needed[0] == Authority.ADMIN:
+        what = "a force-release (Release with a reason)" if isinstance(command, Release) else ""
+        return (
+            f"{what or command.type} is an administrator's command: sign it with the site's "
+            "admin key (set LICENSING_ADMIN_KEY) or use the License Manager after logging in"
+        )
+    return (
+        f"{command.type} comes only from the site's nodes, its watchdog or an administrator: "
+        "sign it with a node key (LICENSING_NODE_KEYS) or the admin key"
+    )
 
 
 def _envelope_problem(command_id: str | None, actor: object) -> str | None:

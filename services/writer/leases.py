@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from events.commands import HeldLease
+from services.domain import lease_secrets
 from services.domain.model import State
 
 
@@ -23,17 +25,23 @@ class LeaseClock:
         self.deadlines[lease_id] = deadline
 
     def renew(
-        self, state: State, lease_ids: list[str], now: datetime
-    ) -> tuple[list[str], list[str]]:
-        renewed, gone = [], []
-        for lid in lease_ids:
+        self, state: State, held: list[HeldLease], now: datetime
+    ) -> tuple[list[str], list[str], list[str]]:
+        """The lease ids renewed, gone, and refused (the secret does not prove the lease)."""
+        renewed: list[str] = []
+        gone: list[str] = []
+        refused: list[str] = []
+        for h in held:
+            lid = h.lease_id
             lease = state.leases.get(lid)
             if lease is None or lid in self.expiring:
                 gone.append(lid)
+            elif not lease_secrets.proves(h.lease_secret, lease.secret_hash):
+                refused.append(lid)
             else:
                 self.deadlines[lid] = now + timedelta(seconds=lease.lease_seconds)
                 renewed.append(lid)
-        return renewed, gone
+        return renewed, gone, refused
 
     def ended(self, lease_id: str) -> None:
         self.deadlines.pop(lease_id, None)

@@ -23,14 +23,16 @@ from aio_pika.abc import AbstractIncomingMessage
 
 from events import codec
 from events.base import Decision, Event
-from events.commands import Command, RenewLeases
+from events.commands import Acquire, Command, RenewLeases
 from events.leases import LeaseExpired, LeaseGranted, LeaseReleased
 from events.licenses import LicenseDeactivated
-from events.replies import Reply
+from events.replies import ErrorCode, Reply
 from events.writer import WriterPromoted
 from projections.projector import Projector
 from services.adapters.topology import Topology
+from services.auth import signing
 from services.auth.log_signing import OPEN, NodeKeys
+from services.domain import lease_secrets
 from services.domain.decide import Context, ExpireLease, decide
 from services.domain.evolve import evolve
 from services.domain.model import State
@@ -64,7 +66,7 @@ class Writer:
         clock: Clock = utc_now,
         max_events_per_message: int = 200,
         reply_channels: int = 8,
-        admin_key: str | None = None,
+        keys: signing.Keys | None = None,
         trust: Trust = Trust(),
         site_key: str | None = None,
         node_keys: NodeKeys = OPEN,
@@ -73,7 +75,7 @@ class Writer:
         self.projector, self.topology = projector, topology
         self.prefetch, self.lease_check_seconds, self.clock = prefetch, lease_check_seconds, clock
         self.max_events_per_message = max_events_per_message
-        self.admin_key = admin_key
+        self.keys = keys or signing.Keys()  # none: an open site
         self.trust, self.site_key = trust, site_key
         self.node_keys = node_keys  # the first signs what this writer appends
         # aio-pika holds a channel's lock until a publish is written to the socket, so one
@@ -266,7 +268,12 @@ class Writer:
 
     async def _on_delivery(self, message: AbstractIncomingMessage) -> None:
         screened = intake.screen(
-            message.body, message.message_id, message.reply_to, message.headers, self.admin_key
+            message.body,
+            message.message_id,
+            message.reply_to,
+            message.headers,
+            self.keys,
+            self.clock(),
         )
         if isinstance(screened, intake.DeadLetter):
             await self._dead_letter(message, screened.why)
@@ -290,9 +297,34 @@ class Writer:
     async def handle(self, command: Command, command_id: str, actor: str | None = None) -> Reply:
         """Decide one command and return its reply once the log has accepted its event."""
         if isinstance(command, RenewLeases):
-            renewed, gone = self.leases.renew(self.speculative, command.lease_ids, self.clock())
-            return Reply.success(command_id, renewed=renewed, gone=gone)
-        return await self._decide(command, command_id, actor)
+            renewed, gone, refused = self.leases.renew(
+                self.speculative, list(command.leases), self.clock()
+            )
+            if refused and not renewed and not gone:
+                return Reply.failure(
+                    command_id,
+                    ErrorCode.UNAUTHORIZED,
+                    f"renewing {', '.join(refused)} needs each lease's secret (the lease_secret "
+                    "of its acquire's reply)",
+                )
+            return Reply.success(command_id, renewed=renewed, gone=gone, refused=refused)
+        reply = await self._decide(command, command_id, actor)
+        if isinstance(command, Acquire):
+            return self._with_lease_secret(reply)
+        return reply
+
+    @property
+    def lease_key(self) -> str | None:
+        return self.keys.node[0] if self.keys.node else None
+
+    def _with_lease_secret(self, reply: Reply) -> Reply:
+        """A grant's reply carries the lease secret; the log keeps only its hash. Derived from
+        the command id, so a retry, here or at the next writer, gets the same secret."""
+        result = reply.result or {}
+        if not reply.ok or not result.get("lease_id") or reply.command_id is None:
+            return reply
+        secret = lease_secrets.secret_for(self.lease_key, reply.command_id)
+        return Reply.success(reply.command_id, **result, lease_secret=secret)
 
     async def _decide(self, command: object, command_id: str, actor: str | None) -> Reply:
         if self.epoch is None:
@@ -303,7 +335,12 @@ class Writer:
         if known is not None:
             return known
         ctx = Context(
-            command_id=command_id, epoch=self.epoch, now=self.clock(), actor=actor, trust=self.trust
+            command_id=command_id,
+            epoch=self.epoch,
+            now=self.clock(),
+            actor=actor,
+            trust=self.trust,
+            lease_key=self.lease_key,
         )
         event = decide(self.speculative, command, ctx)
         if event is None:  # an observation that changes nothing (see services.domain.watch)

@@ -166,7 +166,7 @@ async def test_offline_activation_refusals_and_a_receipt_the_vendor_verifies(sit
     assert (await licensing(site, api, "activate", str(by_new_key))).returncode == 0
     async with site.client() as client:
         lease = await client.acquire("InTouch Dev 60K Tags", "2017 (17.0)", device="hmi", user="op")
-        await client.release(lease.lease_id)
+        await client.release(lease.lease_id, lease_secret=lease.lease_secret)
 
     receipt = tmp_path / "receipt.json"
     returned = await licensing(site, api, "deactivate", "LIC-1", "--receipt", str(receipt))

@@ -245,7 +245,7 @@ async def test_a_reset_server_is_recovering_then_paired_and_available(site, role
     nodes = await start_pair(site, log_events=60_000)
     async with site.client(actor="admin") as admin:
         mine = (await nodes["primary"].get("/api/usage?feature=InTouch"))["usage"]
-        assert (await admin.release(mine[0]["lease_id"])).ok
+        assert (await admin.release(mine[0]["lease_id"], "before the reset")).ok
         assert (await admin.deactivate("LIC-W")).ok
         started = time.monotonic()
         assert (await admin.send(ResetServerId(node=role))).ok

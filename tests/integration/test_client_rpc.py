@@ -129,10 +129,11 @@ class FakeWriter:
                 device=command.device,
             )
         if isinstance(command, RenewLeases):
-            for lease_id in command.lease_ids:
+            lease_ids = [held.lease_id for held in command.leases]
+            for lease_id in lease_ids:
                 self.renewals[lease_id] += 1
-            renewed = [i for i in command.lease_ids if i in self.leases]
-            gone = [i for i in command.lease_ids if i not in self.leases]
+            renewed = [i for i in lease_ids if i in self.leases]
+            gone = [i for i in lease_ids if i not in self.leases]
             return Reply.success(command_id, renewed=renewed, gone=gone)
         if isinstance(command, Release):
             if command.lease_id not in self.leases:
@@ -457,9 +458,18 @@ async def test_cli_refusals_exit_1_in_words(site: str, writer: FakeWriter) -> No
 
 def test_cli_timeout_exits_1_with_a_message(site: str) -> None:
     env = {"LICENSING_SITE": site, "LICENSING_AMQP_URL": AMQP_URL}
-    result = _invoke(["--timeout", "0.6", "--attempt-timeout", "0.2", "release", "lease-1"], env)
+    result = _invoke(
+        ["--timeout", "0.6", "--attempt-timeout", "0.2", "release", "lease-1", "--secret", "s"], env
+    )
     assert result.exit_code == 1
     assert "no reply to Release" in result.output
+
+
+def test_cli_release_needs_the_lease_secret_or_a_reason(site: str) -> None:
+    env = {"LICENSING_SITE": site, "LICENSING_AMQP_URL": AMQP_URL}
+    result = _invoke(["--timeout", "0.6", "release", "lease-1"], env)
+    assert result.exit_code == 2
+    assert "--secret" in result.output and "--reason" in result.output
 
 
 def test_cli_unreachable_broker_exits_1_without_the_password() -> None:

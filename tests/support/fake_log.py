@@ -16,9 +16,11 @@ import aio_pika
 from events import codec
 from events.base import Event
 from events.commands import Acquire, ActivateLicense, FeatureGrant, Release
+from events.leases import LeaseGranted
 from events.writer import WriterPromoted
 from services.adapters.topology import Topology
 from services.auth.log_signing import OPEN, NodeKeys
+from services.domain import lease_secrets
 from services.domain.decide import Context, decide
 from services.domain.evolve import evolve
 from services.domain.model import State
@@ -45,6 +47,8 @@ def license_events(
     ]
     n = 0
 
+    secrets: dict[str, str] = {}
+
     def step(command: object) -> None:
         nonlocal state, n
         n += 1
@@ -53,11 +57,14 @@ def license_events(
         )
         state = evolve(state, event)
         events.append(event)
+        if isinstance(event, LeaseGranted):
+            secrets[event.lease_id] = lease_secrets.secret_for(None, event.command_id)
 
     step(ActivateLicense(license_id=f"LIC-{seed}", features=grants))
     while len(events) < count:
         if state.leases and rng.random() < 0.48:
-            step(Release(lease_id=rng.choice(list(state.leases.keys()))))
+            lease_id = rng.choice(list(state.leases.keys()))
+            step(Release(lease_id=lease_id, lease_secret=secrets[lease_id]))
         else:
             g = rng.choice(grants)
             step(

@@ -32,6 +32,7 @@ from events.commands import (
 from events.writer import WriterPromoted
 from projections.database import database_name, open_pool
 from services.auth.passwords import hash_password
+from services.domain import lease_secrets
 from services.domain.decide import Context, decide
 from services.domain.evolve import evolve
 from services.domain.model import State
@@ -126,6 +127,7 @@ def demo_log(now: datetime, seed: int = 17) -> list[Event]:
     )
 
     held: dict[str, list[str]] = {f[0]: [] for f in FEATURES}
+    granted_by: dict[str, str] = {}  # lease id -> the acquire's command id (its secret's seed)
     t = start + timedelta(minutes=20)
     while t < now - timedelta(seconds=40):
         hour = t.hour + t.minute / 60
@@ -151,9 +153,12 @@ def demo_log(now: datetime, seed: int = 17) -> list[Event]:
                 )
                 if getattr(event, "lease_id", None):
                     held[name].append(event.lease_id)
+                    granted_by[event.lease_id] = event.command_id
             elif len(held[name]) > wanted and held[name] and rng.random() < 0.6:
                 lease = held[name].pop(rng.randrange(len(held[name])))
-                step(Release(lease_id=lease), t + timedelta(seconds=rng.uniform(0, 100)))
+                secret = lease_secrets.secret_for(None, granted_by[lease])
+                release = Release(lease_id=lease, lease_secret=secret)
+                step(release, t + timedelta(seconds=rng.uniform(0, 100)))
         t += timedelta(minutes=2)
     return events
 

@@ -11,7 +11,9 @@ from datetime import UTC, datetime, timedelta
 
 from events import commands as c
 from events.base import Decision
+from events.leases import LeaseGranted
 from events.writer import WriterPromoted
+from services.domain import lease_secrets
 from services.domain.decide import Context, decide
 from services.domain.evolve import apply
 from services.domain.model import State
@@ -45,6 +47,7 @@ class Writer:
         self.epoch = epoch
         self.events: list = [WriterPromoted(epoch=epoch, node=node, server_id=server_id, at=now)]
         self._ids = itertools.count(1)
+        self.secrets: dict[str, str] = {}  # lease id -> the secret its grant's reply carries
 
     def context(
         self, command_id: str | None = None, now: datetime | None = None, actor: str | None = None
@@ -68,6 +71,8 @@ class Writer:
         self.state, ignored = apply(self.state, event)
         assert ignored is None, f"the writer's own decision was ignored: {ignored}"
         self.events.append(event)
+        if isinstance(event, LeaseGranted):
+            self.secrets[event.lease_id] = lease_secrets.secret_for(None, event.command_id)
         return event
 
     # Shorthands for the commands the tests use most.
@@ -101,8 +106,12 @@ class Writer:
             **kw,
         )
 
-    def release(self, lease_id: str, reason: str | None = None, **kw) -> Decision:
-        return self.run(c.Release(lease_id=lease_id, reason=reason), **kw)
+    def release(
+        self, lease_id: str, reason: str | None = None, secret: str | None = None, **kw
+    ) -> Decision:
+        """As the holder does: with the lease's secret (pass ``secret`` to send another)."""
+        secret = secret if secret is not None else self.secrets.get(lease_id)
+        return self.run(c.Release(lease_id=lease_id, reason=reason, lease_secret=secret), **kw)
 
     def reserve(
         self,

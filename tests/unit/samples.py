@@ -37,7 +37,10 @@ COMMANDS = [
         lease_seconds=300,
     ),
     c.Release(lease_id="L-1", reason="operator left"),
-    c.RenewLeases(lease_ids=["L-1", "L-2"]),
+    c.Release(lease_id="L-1", lease_secret="s3cret"),
+    c.RenewLeases(
+        leases=[c.HeldLease(lease_id="L-1", lease_secret="s"), c.HeldLease(lease_id="L-2")]
+    ),
     c.Reserve(feature="RSLinx Classic", version="4.00", device="hmi-1", count=2),
     c.Reserve(feature="RSLinx Classic", version="4.00", user="alice"),
     c.CancelReservation(reservation_id="R-1"),

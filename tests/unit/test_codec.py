@@ -28,7 +28,7 @@ def test_every_command_round_trips(command):
     assert type(parsed) is type(command)
     assert parsed == command
     assert orjson.loads(body)["type"] == command.type
-    assert orjson.loads(body)["schema_version"] == 1
+    assert orjson.loads(body)["schema_version"] == type(command).SCHEMA_VERSION
 
 
 def test_every_event_round_trips_in_one_stream_message():

@@ -167,7 +167,7 @@ def test_answers_are_kept_twelve_to_twenty_four_hours_then_forgotten():
         command_id="acq",
         now=at(60),
     )
-    w.run(c.Release(lease_id=first.lease_id), now=at(3600 * 13))  # opens a new generation
+    w.release(first.lease_id, now=at(3600 * 13))  # opens a new generation
     assert w.state.outcome("acq").ok  # still answered
     w.run(
         c.DeactivateLicense(license_id="nope"), now=at(3600 * 26)

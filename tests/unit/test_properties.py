@@ -18,6 +18,7 @@ from events import commands as c
 from events.base import Decision
 from events.vocabulary import IgnoredReason
 from events.writer import WriterPromoted
+from services.domain import lease_secrets
 from services.domain.decide import Context, ExpireLease, decide
 from services.domain.evolve import apply
 from services.domain.model import State
@@ -62,6 +63,7 @@ class Ledger(RuleBasedStateMachine):
         ] = []  # (event, verdict) exactly as a projector saw them
         self.commands: list[tuple[str, object]] = []  # (command id, command) for duplicate retries
         self.lapsed: set[tuple[str, str]] = set()  # features whose grants expired mid-run
+        self.secrets: dict[str, str] = {}  # lease id -> its secret, as the grant's reply has it
         self._append(WriterPromoted(epoch=1, node="a", server_id="A_X", at=self.now), None)
 
     # -- plumbing --------------------------------------------------------------
@@ -92,6 +94,8 @@ class Ledger(RuleBasedStateMachine):
         assert reply is not None and reply.command_id == cid
         assert reply.ok == (event.type not in ("AcquireDenied", "CommandRefused"))
         self.commands.append((cid, command))
+        if event.type == "LeaseGranted":
+            self.secrets[event.lease_id] = lease_secrets.secret_for(None, cid)
         return event
 
     # -- commands --------------------------------------------------------------
@@ -141,7 +145,7 @@ class Ledger(RuleBasedStateMachine):
     def release(self, data) -> None:
         lease_id = data.draw(st.sampled_from(sorted(self.state.leases) + ["L-gone"]))
         held = lease_id in self.state.leases
-        event = self._run(c.Release(lease_id=lease_id))
+        event = self._run(c.Release(lease_id=lease_id, lease_secret=self.secrets.get(lease_id)))
         assert (event.type == "LeaseReleased") == held
         assert lease_id not in self.state.leases
 
