@@ -13,6 +13,7 @@ from aiohttp import web
 
 from events.vocabulary import as_json as vocabulary
 from projections.queries import ReadModels
+from services.api import reports
 from services.views import Health, ServersView
 
 
@@ -48,6 +49,8 @@ def build_api(node: NodeViews, reads: ReadModels) -> web.Application:
     @routes.get("/api/usage")
     async def usage(request: web.Request) -> web.Response:
         q = request.query
+        if "at" in q:
+            return await reports.usage_at(request)
         return json({"usage": await reads.usage(q.get("feature"), q.get("device"), q.get("user"))})
 
     @routes.get("/api/features")
