@@ -61,7 +61,7 @@ def fold(as_of: AsOf, events: Iterable[LoggedEvent], trust: Trust | None = None)
         state, ignored = apply(state, event, trust)
         if ignored != recorded:
             raise VerdictDiffers(
-                f"event {event.type} at {at_offset}/{at_idx} was {recorded or 'applied'} "
+                f"event {type(event).__name__} at {at_offset}/{at_idx} was {recorded or 'applied'} "
                 f"and is now {ignored or 'applied'}"
             )
         offset, idx, last_at, count = at_offset, at_idx, when or last_at, count + 1
