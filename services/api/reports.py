@@ -16,6 +16,7 @@ import asyncio
 import csv
 import io
 from collections.abc import Iterable
+from contextlib import aclosing
 from datetime import UTC, datetime
 from typing import Any
 
@@ -48,6 +49,9 @@ def moment(request: web.Request, name: str) -> datetime | None:
     raw = request.query.get(name)
     if raw is None or raw == "":
         return None
+    if " " in raw and "+" not in raw:  # an offset's "+" typed into a URL arrives as a space
+        head, _, offset = raw.rpartition(" ")
+        raw = f"{head}+{offset}"
     try:
         value = datetime.fromisoformat(raw)
     except ValueError:
@@ -96,8 +100,10 @@ async def _csv(request: web.Request) -> web.StreamResponse:
     async with context.one_at_a_time:
         await response.prepare(request)
         await response.write(_lines([report.columns]))
-        async for page in context.reports.pages(report, since, until, narrowed):
-            await response.write(_lines(page))
+        # Closed at once if the client goes away: the cursor's connection goes back to the pool.
+        async with aclosing(context.reports.pages(report, since, until, narrowed)) as pages:
+            async for page in pages:
+                await response.write(_lines(page))
     await response.write_eof()
     return response
 
@@ -111,11 +117,12 @@ async def usage_at(request: web.Request) -> web.Response:
     as_of = AsOf(at)
     async with context.one_at_a_time:
         try:
-            async for page in context.reports.logged_events():
-                as_of = fold(as_of, page, context.trust)
-                if as_of.complete:
-                    break
-                await asyncio.sleep(0)  # a page's fold is CPU: let the node's other work run
+            async with aclosing(context.reports.logged_events()) as pages:
+                async for page in pages:
+                    as_of = fold(as_of, page, context.trust)
+                    if as_of.complete:
+                        break
+                    await asyncio.sleep(0)  # a page's fold is CPU: let the node's other work run
         except VerdictDiffers as exc:
             raise web.HTTPConflict(text=f"{exc}; reset this node") from None
     q = request.query

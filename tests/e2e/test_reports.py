@@ -22,6 +22,7 @@ from tests.e2e.test_cli_pair import licensing
 FEATURE, VERSION = "InTouch", "2017"
 DEVICE_A = 'HMI "North", line 2'  # a comma and quotes: RFC 4180 must quote and double them
 USER_D = 'eng, "night"'
+ENG_1 = "ENG-1"
 TICK = timedelta(microseconds=1)
 
 
@@ -60,7 +61,7 @@ async def test_csv_reports_and_the_leases_held_at_a_moment(site, tmp_path):
         await b.stop_renewing()
         assert (await product.release(a.lease_id)).ok
         denied = await product.send(
-            Acquire(feature=FEATURE, version=VERSION, device="ENG-1", user=USER_D, count=5)
+            Acquire(feature=FEATURE, version=VERSION, device=ENG_1, user=USER_D, count=5)
         )
         assert denied.error.code == ErrorCode.DENIED
         c = await product.acquire(FEATURE, VERSION, device="HMI-C", user="op3")
@@ -95,10 +96,14 @@ async def test_csv_reports_and_the_leases_held_at_a_moment(site, tmp_path):
     # Denials: the one denial, its user's comma and quotes intact.
     _, denials = await _csv(node, "denials", since=since, until=until)
     assert [(r["device"], r["user"], r["count"], r["reason"]) for r in denials] == [
-        ("ENG-1", USER_D, "5", DenialReason.NO_SEATS)
+        (ENG_1, USER_D, "5", DenialReason.NO_SEATS)
     ]
     _, later = await _csv(node, "denials", since=until)
     assert later == []
+    typed = f"{node.url}/api/reports/denials.csv?since={_utc(since)}"  # "+00:00" not encoded
+    async with aiohttp.ClientSession() as http, http.get(typed) as answer:
+        assert answer.status == 200, await answer.text()
+        assert ENG_1 in await answer.text()
 
     # The timeline: the node's registration, before the period; nothing inside it.
     _, timeline = await _csv(node, "timeline", until=since)
