@@ -37,6 +37,9 @@ CREATE TABLE IF NOT EXISTS event_log (      -- invariant 8: the node's own copy 
     body          jsonb  NOT NULL,
     PRIMARY KEY (stream_offset, idx)
 );
+-- A usage report names who held a released lease: its grant, found by lease id.
+CREATE INDEX IF NOT EXISTS event_log_grants ON event_log ((body->>'lease_id'))
+    WHERE type = 'LeaseGranted';
 
 CREATE TABLE IF NOT EXISTS licenses (
     license_id   text PRIMARY KEY,

@@ -16,6 +16,7 @@ from pydantic import BaseModel
 
 from events.vocabulary import as_json as vocabulary
 from projections.queries import ReadModels
+from services.api import reports
 from services.api.responses import (
     DenialDays,
     DenialDaysQuery,
@@ -72,6 +73,8 @@ def build_api(node: NodeViews, reads: ReadModels) -> web.Application:
     @routes.get("/api/usage")
     async def usage(request: web.Request) -> web.Response:
         q = parse_query(request, UsageQuery)
+        if q.at is not None:  # who held what then: folded from the log (services.api.reports)
+            return await reports.usage_at(request)
         return answer(Usage(usage=await reads.usage(q.feature, q.device, q.user)))
 
     @routes.get("/api/features")

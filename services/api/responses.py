@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, create_model
+from pydantic import AwareDatetime, BaseModel, ConfigDict, create_model
 
 from events.vocabulary import VOCABULARIES
 from services.openapi import Filter, Query, clamp, clamped
@@ -130,7 +130,16 @@ class TimelineRow(Row):
 
 
 class Usage(BaseModel):
+    """The acquisitions held now; with ``at``, held then (folded from the log, which the other
+    fields describe)."""
+
     usage: list[UsageRow]
+    at: str | None = None  # the time asked for, in UTC
+    offset: int | None = None  # the last event folded: its stream offset and index
+    idx: int | None = None
+    event_at: str | None = None
+    events: int | None = None  # how many events were folded
+    complete: bool | None = None  # False: the log has not gone past ``at`` yet
 
 
 class Features(BaseModel):
@@ -187,6 +196,7 @@ Vocabulary = create_model(
 
 
 class UsageQuery(Query):
+    at: AwareDatetime | None = None  # who held what at this time (ISO 8601 with an offset)
     feature: Filter = None
     device: Filter = None
     user: Filter = None

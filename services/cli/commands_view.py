@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from typing import Any
+from urllib.parse import urlencode
 
 import click
 from pydantic import ValidationError
@@ -11,6 +12,7 @@ from pydantic import ValidationError
 from services.cli.api import DEFAULT_API_URL, ApiUnavailable, fetch
 from services.cli.context import CliContext, json_option, pass_cli
 from services.cli.output import console, emit_json, fail, note
+from services.cli.parsing import aware_time
 from services.cli.tables import health_table, status_table, usage_table
 from services.views import Health, ServersView
 
@@ -25,12 +27,20 @@ api_option = click.option(
 
 
 @click.command()
+@click.option(
+    "--at",
+    callback=aware_time,
+    help="The seats in use at this time (ISO 8601 with offset), from the node's log.",
+)
 @api_option
 @json_option
 @pass_cli
-def usage(ctx: CliContext, api_url: str) -> None:
-    """Show the seats in use (Usage Details)."""
-    (data,) = asyncio.run(fetch(api_url, "/api/usage"))
+def usage(ctx: CliContext, api_url: str, at: str | None) -> None:
+    """Show the seats in use (Usage Details), now or --at a time in the past."""
+    path = "/api/usage"
+    if at is not None:
+        path += "?" + urlencode({"at": at})
+    (data,) = asyncio.run(fetch(api_url, path))
     if isinstance(data, ApiUnavailable):
         fail(
             ctx,
@@ -42,6 +52,11 @@ def usage(ctx: CliContext, api_url: str) -> None:
         return
     rows = data.get("usage", []) if isinstance(data, dict) else []
     console().print(usage_table(rows))
+    if at is not None and isinstance(data, dict):
+        note(
+            f"as of {data.get('at')}: the log up to offset {data.get('offset')}"
+            f"/{data.get('idx')} ({data.get('events')} events, the last at {data.get('event_at')})"
+        )
 
 
 @click.command()

@@ -15,6 +15,7 @@ from services.cli.commands_licenses import activate, activation_request, deactiv
 from services.cli.commands_maintenance import replay, reset_id, stop, uninstall
 from services.cli.commands_ops import reseed, watchdog
 from services.cli.commands_pair import pair, unpair
+from services.cli.commands_reports import report
 from services.cli.commands_reservations import reserve, unreserve
 from services.cli.commands_server import server
 from services.cli.commands_site import site
@@ -92,6 +93,7 @@ for command in (
     reserve,
     unreserve,
     usage,
+    report,
     status,
     pair,
     unpair,

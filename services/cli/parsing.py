@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import IO, Any, TypeVar
 
 import click
@@ -63,3 +64,16 @@ def node_name(_ctx: click.Context, _param: click.Parameter, value: str | None) -
         return safe_node_name(value)
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
+
+
+def aware_time(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    """click callback: an ISO 8601 time with a UTC offset (a naive one is ambiguous)."""
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not an ISO 8601 time") from None
+    if parsed.tzinfo is None:
+        raise click.BadParameter(f"{value!r} needs a UTC offset, e.g. {value}+00:00")
+    return parsed.isoformat()

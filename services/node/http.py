@@ -8,6 +8,7 @@ from aiohttp import web
 
 from projections.queries import ReadModels
 from services import web as license_manager
+from services.api import reports
 from services.api.app import build_api
 from services.node import openapi
 
@@ -20,6 +21,7 @@ def node_app(node: Node) -> web.Application:
     assert node.pool is not None, "open the node before serving it"
     reads = ReadModels(node.pool)
     app = build_api(node, reads)
+    reports.mount(app, node.pool, node.settings.trust())
     license_manager.mount(app, node.settings, node.name, health=node.health, reads=reads)
     app.router.add_get("/api/openapi.json", serve_openapi)
     return app

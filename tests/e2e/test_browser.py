@@ -13,11 +13,12 @@ from __future__ import annotations
 import json
 import os
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from events.commands import Acquire
+from events.commands import Acquire, FeatureGrant
 from services.auth.passwords import hash_password
 from tests.support.browser import chromium, chromium_or_skip
 from tests.support.fake_log import license_events, publish_events
@@ -400,3 +401,33 @@ async def test_the_manage_api_for_scripts_and_pages(site):
         status, out = await post("/logout", {}, login["csrf"])
         assert status == 200 and out["user"] is None
         assert (await post("/api/manage/sync", {"node": "solo"}, out["csrf"]))[0] == 401
+
+
+async def test_the_usage_time_picker_shows_the_seats_held_at_a_moment(site):
+    """Usage Details asks /api/usage?at= for the picked moment; Now goes back to live."""
+    executable = chromium_or_skip()
+    from playwright.async_api import expect
+
+    node = site.start_node("solo")
+    await node.wait_registered()
+    async with site.client() as product, chromium(executable) as browser:
+        grant = FeatureGrant(name="InTouch", type="Server", version="2017", seats=5)
+        assert (await product.activate("LIC-AT", [grant])).ok
+        page = await browser.new_page(timezone_id="UTC")  # datetime-local is in the page's zone
+        await page.goto(node.url + "/usage")
+        rows = page.locator("#view tbody tr[data-key]")
+        first = await product.acquire("InTouch", "2017", device="HMI-FIRST", user="op")
+        await expect(rows).to_have_count(1, timeout=LIVE)
+        second = await product.acquire("InTouch", "2017", device="HMI-SECOND", user="op")
+        await expect(rows).to_have_count(2, timeout=LIVE)
+        for lease in (first, second):
+            await lease.stop_renewing()
+        held = await node.get("/api/usage")
+        since = next(r["since"] for r in held["usage"] if r["lease_id"] == first.lease_id)
+        moment = datetime.fromisoformat(since).astimezone(UTC) + timedelta(milliseconds=1)
+        await page.fill("#usage-at", moment.strftime("%Y-%m-%dT%H:%M:%S.%f")[:23])
+        await expect(rows).to_have_count(1)
+        await expect(rows).to_contain_text("HMI-FIRST")
+        await expect(page.locator("#usage-as-of")).to_contain_text("Held at")
+        await page.click("#usage-now")
+        await expect(rows).to_have_count(2)
