@@ -1,4 +1,5 @@
-"""The License Manager's routes on a node's aiohttp app: pages, live feed, login, Manage.
+"""The License Manager's routes on a node's aiohttp app: pages, live feed, login, Manage,
+the activation request.
 
 Each group of handlers is a small class holding what it needs; ``mount`` wires them.
 """
@@ -13,6 +14,7 @@ from aiohttp import web
 from projections.queries import ReadModels
 from services.config.settings import Settings
 from services.views import Health
+from services.web.activation import ActivationRequests
 from services.web.capacity import PERIODS, capacity
 from services.web.feed import LiveFeed
 from services.web.manage import Manager
@@ -77,6 +79,7 @@ def mount(
     actions = ManageActions(sessions, Manager(settings))
     feed = LiveFeed(health)
     chart = CapacityChart(reads)
+    requests = ActivationRequests(settings)
 
     app.on_response_prepare.append(security_headers)
     app.on_shutdown.append(feed.close)
@@ -88,5 +91,6 @@ def mount(
     app.router.add_post("/logout", signin.logout)
     app.router.add_post("/api/manage/{action}", actions.run)
     app.router.add_get("/api/capacity", chart.data)
+    app.router.add_get("/api/activation-request", requests.download)
     app.router.add_get("/api/events", feed.events)
     app.router.add_static("/static/", STATIC, name="static", append_version=False)
