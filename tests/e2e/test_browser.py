@@ -371,6 +371,7 @@ async def test_an_administrator_activates_a_vendor_signed_entitlement_by_upload(
 
         # 3. The vendor's own file is activated and appears on the License Summary.
         await page.set_input_files("#activate-file", str(good))
+        await expect(refusal).to_have_count(0)  # the answer was about the other file
         await page.click("#activate-submit")
         await expect(page.locator("#activate-result")).to_contain_text(
             "License LIC-SIGNED is activated"

@@ -87,6 +87,7 @@ function onText(textarea, box, submit) {
   upload = null;
   submit.disabled = true;
   clear(box);
+  clear($("#activate-result"));  // an answer belongs to the file it was about
   const text = textarea.value.trim();
   if (!text) return;
   try {
@@ -119,11 +120,11 @@ function uploadPanel() {
     clear(result);
     const answer = await act("activate", { entitlement: upload.text }, submit);
     if (answer && answer.ok) {
-      append(result, h("p", { class: "done" }, `${answer.message} `,
-        h("a", { href: "/licenses", "data-nav": "" }, "See it on the License Summary")));
       form.reset();
       text.value = "";
       onText(text, box, submit);
+      append(result, h("p", { class: "done" }, `${answer.message} `,
+        h("a", { href: "/licenses", "data-nav": "" }, "See it on the License Summary")));
     } else if (answer) append(result, refusalBox(answer));
   } },
   h("label", {}, "Entitlement file", file),
