@@ -141,8 +141,24 @@ async def test_an_administrator_runs_the_pair_from_the_browser(site, tmp_path):
         await expect(page.locator("#activate-preview")).to_contain_text("InTouch Dev 60K Tags")
         await page.click("#activate-submit")
         await expect(notice("ok")).to_contain_text("License LIC-BROWSER is activated")
+        # The unsigned form, as licensing activate --license-id ... --feature ... (its license
+        # is deactivated again at once, so the rest of the walk is about LIC-BROWSER alone).
+        await page.fill("#unsigned-license", "LIC-FORM")
+        await page.fill("#unsigned-features", "Historian Client 2020")
+        await page.click("#unsigned-submit")
+        await expect(page.locator("#unsigned-error")).to_contain_text(
+            "is not NAME:VERSION:SEATS[:TYPE]"
+        )
+        await page.fill("#unsigned-features", "Historian Client:2020:3:Client")
+        await page.click("#unsigned-submit")
+        await expect(notice("ok")).to_contain_text("License LIC-FORM is activated (1 feature)")
         await go("License Summary")
         await expect(page.locator("tr[data-key=LIC-BROWSER]")).to_be_visible(timeout=LIVE)
+        await expect(page.locator("tr[data-key=LIC-FORM]")).to_contain_text("Historian Client")
+        await page.get_by_role("button", name="Deactivate LIC-FORM").click()
+        await page.click("#confirm-ok")
+        await page.click("#receipt-dialog [data-close]")
+        await expect(page.locator("tr[data-key=LIC-FORM]")).to_have_count(0, timeout=LIVE)
 
         # Seats set aside for a device, and given back.
         await go("Reservations")
