@@ -22,7 +22,9 @@ def node_app(node: Node) -> web.Application:
     reads = ReadModels(node.pool)
     app = build_api(node, reads)
     reports.mount(app, node.pool, node.settings.trust())
-    license_manager.mount(app, node.settings, node.name, health=node.health, reads=reads)
+    license_manager.mount(
+        app, node.settings, node.name, health=node.health, reads=reads, servers=node.servers
+    )
     app.router.add_get("/api/openapi.json", serve_openapi)
     return app
 

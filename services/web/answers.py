@@ -90,6 +90,8 @@ class SessionView(BaseModel):
     node: str
     site: str
     admin_key: bool
+    vendor_keys: list[str] = []  # the vendor key ids the site trusts (empty: unsigned accepted)
+    site_key: bool = False  # the site can sign deactivation receipts
 
 
 # ---- /api/manage/{action} ----------------------------------------------------------

@@ -17,7 +17,6 @@ from pydantic import ValidationError
 
 from events.base import Command
 from events.commands import (
-    ActivateLicense,
     CancelReservation,
     DeactivateLicense,
     PairServers,
@@ -30,6 +29,7 @@ from events.commands import (
 )
 from services.client import ClientError, LicenseClient
 from services.config.settings import Settings
+from services.web import activation
 
 log = logging.getLogger(__name__)
 COMMAND_TIMEOUT = 15.0
@@ -86,14 +86,10 @@ def _release(b: dict) -> Command:
 
 
 def _activate(b: dict) -> Command:
-    if not isinstance(b.get("features"), list):
-        raise BadRequest(
-            'an entitlement file is JSON: {"license_id": ..., "features": [{"name", "type", '
-            '"version", "seats", "expires_at"?}, ...]}'
-        )
-    return ActivateLicense(
-        license_id=_text(b, "license_id", "the entitlement's license_id"), features=b["features"]
-    )
+    try:
+        return activation.command_of(b)
+    except activation.NotAnEntitlement as exc:
+        raise BadRequest(str(exc)) from None
 
 
 # action -> (builder, what the page says when it is done)
@@ -217,6 +213,8 @@ class Manager:
             error.reason if error else None,
         )
         answer["command_id"] = reply.command_id
+        if action == "activate":
+            answer.update(activation.explain(answer["error"]["code"]))
         return 200, answer
 
 

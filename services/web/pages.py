@@ -21,6 +21,7 @@ PAGES = (
     "/",
     "/servers",
     "/licenses",
+    "/activate",
     "/features",
     "/usage",
     "/reservations",
@@ -86,6 +87,9 @@ class Pages:
             node=self.node,
             site=self.settings.site,
             admin_key=bool(self.settings.admin_key),
+            # The Activate page offers the unsigned form only when this is empty.
+            vendor_keys=[kid for kid, _ in self.settings.trust().keys],
+            site_key=bool(self.settings.site_public_key()),
         )
         response.body = orjson.dumps(view.model_dump(mode="json"))
         return response

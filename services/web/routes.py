@@ -1,4 +1,5 @@
-"""The License Manager's routes on a node's aiohttp app: pages, live feed, login, Manage.
+"""The License Manager's routes on a node's aiohttp app: pages, live feed, login, Manage,
+the activation request.
 
 Each group of handlers is a small class holding what it needs; ``mount`` wires them.
 """
@@ -13,7 +14,9 @@ from aiohttp import web
 from projections.queries import ReadModels
 from services.config.settings import Settings
 from services.openapi import Answer, BadRequest, Operation, parse_query
-from services.views import Health
+from services.trust.request import ActivationRequest
+from services.views import Health, ServersView
+from services.web.activation import ActivationRequests
 from services.web.answers import (
     Capacity,
     CapacityQuery,
@@ -75,8 +78,10 @@ def mount(
     *,
     health: Callable[[], Health],
     reads: ReadModels,
+    servers: Callable[[], ServersView],
 ) -> None:
-    """Add the License Manager of ``node`` to its app: ``health`` drives the live feed."""
+    """Add the License Manager of ``node`` to its app: ``health`` drives the live feed,
+    ``servers`` names the License Server IDs an activation request is for."""
     sessions = Sessions(
         node,
         settings.admin_users.get_secret_value(),
@@ -91,6 +96,7 @@ def mount(
     actions = ManageActions(sessions, Manager(settings))
     feed = LiveFeed(health)
     chart = CapacityChart(reads)
+    requests = ActivationRequests(settings, servers)
 
     app.on_response_prepare.append(security_headers)
     app.on_startup.append(sessions.load_revoked)
@@ -103,6 +109,7 @@ def mount(
     app.router.add_post("/logout", signin.logout)
     app.router.add_post("/api/manage/{action}", actions.run)
     app.router.add_get("/api/capacity", chart.data)
+    app.router.add_get("/api/activation-request", requests.download)
     app.router.add_get("/api/events", feed.events)
     app.router.add_static("/static/", STATIC, name="static", append_version=False)
 
@@ -142,6 +149,16 @@ OPERATIONS = [
         path_parameters={"action": {"type": "string", "enum": list(ACTIONS)}},
         body=ManageForm,
         body_types=("application/json", "application/x-www-form-urlencoded"),
+        tags=("license-manager",),
+    ),
+    Operation(
+        "get",
+        "/api/activation-request",
+        "what the vendor needs to issue an entitlement for this pair (a file to download)",
+        {
+            200: Answer("the activation request", ActivationRequest),
+            409: Answer("no License Server is registered yet", ManageAnswer),
+        },
         tags=("license-manager",),
     ),
     Operation(

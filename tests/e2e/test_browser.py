@@ -10,6 +10,7 @@ Set LICENSING_SCREENSHOTS=DIR to keep a screenshot of each step.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import time
@@ -20,6 +21,8 @@ import pytest
 
 from events.commands import Acquire, FeatureGrant
 from services.auth.passwords import hash_password
+from services.trust import entitlement, keys, receipt, signed
+from services.trust.request import ActivationRequest
 from tests.support.browser import chromium, chromium_or_skip
 from tests.support.fake_log import license_events, publish_events
 from tests.support.processes import ServiceProcess
@@ -125,14 +128,37 @@ async def test_an_administrator_runs_the_pair_from_the_browser(site, tmp_path):
         await expect(page.locator(".tile[data-node=backup] .badge")).to_have_text("backup")
         await shot(page, "paired")
 
-        # Activate from an entitlement file.
+        # Activate from an (unsigned) entitlement file: a site without vendor keys says plainly
+        # that it accepts unsigned activations, and keeps the unsigned form too.
         await go("License Summary")
         await page.click("#activate-open")
+        await expect(page.locator("#view[data-ready=true]")).to_have_count(1)
+        await expect(page.locator("#activate-mode")).to_contain_text(
+            "This site accepts unsigned activations"
+        )
+        await expect(page.locator("#unsigned-form")).to_be_visible()
         await page.set_input_files("#activate-file", str(entitlement))
         await expect(page.locator("#activate-preview")).to_contain_text("InTouch Dev 60K Tags")
         await page.click("#activate-submit")
         await expect(notice("ok")).to_contain_text("License LIC-BROWSER is activated")
+        # The unsigned form, as licensing activate --license-id ... --feature ... (its license
+        # is deactivated again at once, so the rest of the walk is about LIC-BROWSER alone).
+        await page.fill("#unsigned-license", "LIC-FORM")
+        await page.fill("#unsigned-features", "Historian Client 2020")
+        await page.click("#unsigned-submit")
+        await expect(page.locator("#unsigned-error")).to_contain_text(
+            "is not NAME:VERSION:SEATS[:TYPE]"
+        )
+        await page.fill("#unsigned-features", "Historian Client:2020:3:Client")
+        await page.click("#unsigned-submit")
+        await expect(notice("ok")).to_contain_text("License LIC-FORM is activated (1 feature)")
+        await go("License Summary")
         await expect(page.locator("tr[data-key=LIC-BROWSER]")).to_be_visible(timeout=LIVE)
+        await expect(page.locator("tr[data-key=LIC-FORM]")).to_contain_text("Historian Client")
+        await page.get_by_role("button", name="Deactivate LIC-FORM").click()
+        await page.click("#confirm-ok")
+        await page.click("#receipt-dialog [data-close]")
+        await expect(page.locator("tr[data-key=LIC-FORM]")).to_have_count(0, timeout=LIVE)
 
         # Seats set aside for a device, and given back.
         await go("Reservations")
@@ -249,6 +275,9 @@ async def test_an_administrator_runs_the_pair_from_the_browser(site, tmp_path):
         await page.get_by_role("button", name="Deactivate LIC-BROWSER").click()
         await page.click("#confirm-ok")
         await expect(notice("ok")).to_contain_text("License LIC-BROWSER is deactivated")
+        await expect(page.locator("#receipt-text")).to_contain_text("no site key")
+        await expect(page.locator("#receipt-download")).to_be_hidden()
+        await page.click("#receipt-dialog [data-close]")
         await expect(page.locator("tr[data-key=LIC-BROWSER]")).to_have_count(0, timeout=LIVE)
 
         # Reset the backup's License Server ID: Recovering while it replays, then Paired and
@@ -290,6 +319,129 @@ async def test_an_administrator_runs_the_pair_from_the_browser(site, tmp_path):
         "StopRequested": ADMIN,
     }
     assert by_type["LeaseReleased"]["reason"] == "HMI-LINE-2 was replaced and still held its seat"
+
+
+async def test_an_administrator_activates_a_vendor_signed_entitlement_by_upload(site, tmp_path):
+    """The offline flow on the Activate page of a node that trusts a vendor key: download the
+    activation request, the vendor issues against it, a tampered copy is refused in words, the
+    file is activated and shows on the License Summary; deactivating it gives the receipt."""
+    executable = chromium_or_skip()
+    from playwright.async_api import expect
+
+    vendor, site_key = keys.new_private_key(), keys.new_private_key()
+    node = site.start_node(
+        "solo",
+        LICENSING_ADMIN_KEY=KEY,
+        LICENSING_ADMIN_USERS=f"{ADMIN}:{hash_password(PASSWORD)}",
+        LICENSING_VENDOR_KEYS=keys.public_text(vendor),
+        LICENSING_SITE_KEY=site_key,
+    )
+    server_id = (await node.wait_registered())["server_id"]
+
+    async with chromium(executable) as browser:
+        page = await browser.new_page(viewport={"width": 1280, "height": 860})
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        view_ready = page.locator("#view[data-ready=true]")
+        refusal = page.locator("#activate-refusal")
+        await page.goto(node.url + "/activate")
+        await expect(view_ready).to_have_count(1)
+        await expect(page.locator("#activate-mode")).to_contain_text(
+            "Vendor-signed entitlements only"
+        )
+        await expect(page.locator("#unsigned-form")).to_have_count(0)  # only the signed upload
+        await expect(page.locator("#request-facts")).to_contain_text(server_id)
+        await page.click("#signin")
+        await page.fill("#login-form [name=username]", ADMIN)
+        await page.fill("#login-form [name=password]", PASSWORD)
+        await page.click("#login-submit")
+        await expect(page.locator("#whoami")).to_have_text(ADMIN)
+
+        # 1. The activation request, downloaded from the page, is what the vendor issues against.
+        async with page.expect_download() as asked:
+            await page.click("#request-download")
+        request_file = tmp_path / "request.json"
+        await (await asked.value).save_as(request_file)
+        made = ActivationRequest.model_validate_json(request_file.read_text())
+        assert (made.site, made.server_ids) == (site.name, [server_id])
+        assert made.site_public_key == keys.public_text(site_key) and made.nonce
+        good = tmp_path / "LIC-SIGNED.json"
+        good.write_bytes(signed.dumps(entitlement.issue(_terms(made), vendor)))
+        tampered = tmp_path / "LIC-SIGNED-more-seats.json"
+        document = json.loads(good.read_text())
+        terms = json.loads(base64.b64decode(document["payload"]))
+        terms["features"][0]["seats"] = 5000
+        document["payload"] = base64.b64encode(json.dumps(terms).encode()).decode()
+        tampered.write_text(json.dumps(document))
+
+        # 2. A tampered copy is refused, in words, with what to do.
+        await page.set_input_files("#activate-file", str(tampered))
+        await expect(page.locator("#activate-preview")).to_contain_text(
+            "this site's License Servers"
+        )
+        await page.click("#activate-submit")
+        await expect(refusal).to_have_attribute("data-code", "bad_signature")
+        await expect(refusal).to_contain_text("The vendor's signature does not check out")
+        await expect(refusal).to_contain_text("changed after the vendor signed it")
+        await expect(refusal).to_contain_text("ask the vendor for a fresh copy")
+
+        # 3. The vendor's own file is activated and appears on the License Summary.
+        await page.set_input_files("#activate-file", str(good))
+        await expect(refusal).to_have_count(0)  # the answer was about the other file
+        await page.click("#activate-submit")
+        await expect(page.locator("#activate-result")).to_contain_text(
+            "License LIC-SIGNED is activated"
+        )
+        await page.click("#activate-result a")
+        row = page.locator("tr[data-key=LIC-SIGNED]")
+        await expect(row).to_be_visible(timeout=LIVE)
+        await expect(row).to_contain_text("InTouch Dev 60K Tags")
+
+        # The same file pasted as text: activated before, and the page says what to do.
+        await page.goto(node.url + "/activate")
+        await expect(view_ready).to_have_count(1)
+        await page.fill("#activate-text", good.read_text())
+        await page.click("#activate-submit")
+        await expect(refusal).to_have_attribute("data-code", "already_activated")
+        await expect(refusal).to_contain_text("Activated on this site before")
+
+        # 4. Deactivation gives the site-signed receipt the vendor checks.
+        await page.goto(node.url + "/licenses")
+        await page.get_by_role("button", name="Deactivate LIC-SIGNED").click()
+        await page.click("#confirm-ok")
+        await expect(page.locator("#receipt-title")).to_have_text(
+            "License LIC-SIGNED is deactivated"
+        )
+        async with page.expect_download() as returned:
+            await page.click("#receipt-download")
+        receipt_file = tmp_path / "receipt.json"
+        await (await returned.value).save_as(receipt_file)
+        kept = receipt.verify(signed.loads(receipt_file.read_bytes()), made.site_public_key)
+        assert (kept.license_id, kept.serial, kept.server_ids) == (
+            "LIC-SIGNED",
+            "SN-BROWSER-1",
+            [server_id],
+        )
+        await page.click("#receipt-dialog [data-close]")
+        await expect(row).to_have_count(0, timeout=LIVE)
+        assert errors == [], errors
+
+
+def _terms(made: ActivationRequest) -> entitlement.Terms:
+    """What the vendor sells the site of ``made``, as ``licensing vendor issue`` would."""
+    now = datetime.now(UTC)
+    return entitlement.Terms(
+        license_id="LIC-SIGNED",
+        serial="SN-BROWSER-1",
+        customer="Plant 7",
+        site=made.site,
+        server_ids=made.server_ids,
+        features=[FeatureGrant(**ENTITLEMENT["features"][0])],
+        not_before=now - timedelta(minutes=5),
+        not_after=now + timedelta(days=30),
+        nonce=made.nonce,
+        issued_at=now,
+    )
 
 
 async def _server_id(node) -> str | None:

@@ -6,7 +6,10 @@ Stands up a throwaway site on the local broker and PostgreSQL, shaped like the s
 (nodes K1AOS1RED and K1GRRED with its License Server IDs), with a day of plant usage
 written to the log first (the real domain's decisions, back-dated, as
 tests.support.fake_log does), then runs both nodes and the watchdog as processes and
-drives Debian's headless Chromium through the pages. The site is removed afterwards.
+drives Debian's headless Chromium through the pages. The site trusts a vendor key made
+here, as a real plant's does: its license is vendor-signed, and the Activate page is walked
+through (the activation request, an entitlement the vendor functions issue against it, a
+refusal, the license activated, its deactivation receipt). The site is removed afterwards.
 """
 
 from __future__ import annotations
@@ -36,6 +39,9 @@ from services.domain import lease_secrets
 from services.domain.decide import Context, decide
 from services.domain.evolve import evolve
 from services.domain.model import State
+from services.trust import entitlement, keys, signed
+from services.trust.keys import Trust
+from services.trust.request import ActivationRequest
 from tests.support.browser import chromium
 from tests.support.fake_log import publish_events
 from tests.support.processes import ServiceProcess
@@ -47,6 +53,8 @@ REPO = Path(__file__).resolve().parents[2]
 PRIMARY, BACKUP = "k1aos1red", "k1grred"
 IDS = {PRIMARY: "K1AOS1RED_1TU61JVZ", BACKUP: "K1GRRED_CZTJ42CG"}
 ADMIN, PASSWORD = "plant-admin", "demo-password-1"
+VENDOR = keys.new_private_key()  # the vendor's key, for these pictures only
+SITE_KEY = keys.new_private_key()
 # name, type, version, seats, share of the seats wanted at the busiest hour
 FEATURES = [
     ("InTouch Runtime 3K Tags", "Client", "2017 (17.0)", 25, 0.9),
@@ -62,16 +70,36 @@ FEATURES = [
 ]
 
 
+def entitlement_file(
+    license_id: str, serial: str, server_ids: list[str], grants: list[FeatureGrant], at: datetime
+) -> bytes:
+    """What ``licensing vendor issue`` writes: the terms signed with the vendor's key."""
+    terms = entitlement.Terms(
+        license_id=license_id,
+        serial=serial,
+        customer="Plant K1 (demo)",
+        site="k1",
+        server_ids=server_ids,
+        features=grants,
+        not_before=at - timedelta(days=1),
+        not_after=at + timedelta(days=30),
+        nonce=serial,
+        issued_at=at,
+    )
+    return signed.dumps(entitlement.issue(terms, VENDOR))
+
+
 def demo_log(now: datetime, seed: int = 17) -> list[Event]:
     """A day of a plant: registration, pairing, a license, a reservation, shifts of operators."""
     rng = random.Random(seed)
     start = now - timedelta(hours=26)
     state, events, n = State(), [], 0
+    trust = Trust.of(keys.public_text(VENDOR))
 
     def step(command: object, at: datetime, actor: str | None = None) -> Event:
         nonlocal state, n
         n += 1
-        event = decide(state, command, Context(f"demo-{n}", 1, at, actor))
+        event = decide(state, command, Context(f"demo-{n}", 1, at, actor, trust))
         state = evolve(state, event)
         events.append(event)
         return event
@@ -92,8 +120,11 @@ def demo_log(now: datetime, seed: int = 17) -> list[Event]:
         )
         for name, kind, version, seats, _ in FEATURES
     ]
+    document = signed.loads(
+        entitlement_file("LIC-2017-0042-PLANT", "SN-0042", list(IDS.values()), grants, start)
+    )
     step(
-        ActivateLicense(license_id="LIC-2017-0042-PLANT", features=grants),
+        ActivateLicense(license_id="LIC-2017-0042-PLANT", features=grants, entitlement=document),
         start + timedelta(minutes=9),
         ADMIN,
     )
@@ -178,6 +209,8 @@ async def take(out: Path) -> list[Path]:
         env = {
             "LICENSING_ADMIN_KEY": "screenshots-key",
             "LICENSING_ADMIN_USERS": f"{ADMIN}:{hash_password(PASSWORD)}",
+            "LICENSING_VENDOR_KEYS": keys.public_text(VENDOR),
+            "LICENSING_SITE_KEY": SITE_KEY,
         }
         primary, backup = site.start_node(PRIMARY, **env), site.start_node(BACKUP, **env)
         await primary.wait_registered(60)
@@ -203,14 +236,19 @@ async def take(out: Path) -> list[Path]:
         from playwright.async_api import expect
 
         async with chromium() as browser:
-            page = await browser.new_page(viewport={"width": 1280, "height": 800})
+            page = await browser.new_page(
+                viewport={"width": 1280, "height": 800}, accept_downloads=True
+            )
             page.on("pageerror", lambda exc: print(f"page error: {exc}"))
 
-            async def snap(name: str, full: bool = False) -> None:
+            async def snap(name: str, full: bool = False, part: str | None = None) -> None:
                 await page.wait_for_selector("#view[data-ready=true]", state="attached")
                 await page.wait_for_timeout(400)
                 path = out / f"{name}.png"
-                await page.screenshot(path=str(path), full_page=full)
+                if part:  # one panel: the picture stays small
+                    await page.locator(part).screenshot(path=str(path))
+                else:
+                    await page.screenshot(path=str(path), full_page=full)
                 taken.append(path)
 
             await page.goto(primary.url + "/")
@@ -235,6 +273,7 @@ async def take(out: Path) -> list[Path]:
             ]:
                 await page.goto(primary.url + path)
                 await snap(name)
+            await walk_through_activation(page, primary.url, out, snap)
             await page.goto(primary.url + "/")
             await page.click("#manage-open")
             await snap("manage")
@@ -248,6 +287,57 @@ async def take(out: Path) -> list[Path]:
     finally:
         await site.close()
     return taken
+
+
+async def walk_through_activation(page, url: str, out: Path, snap) -> None:
+    """docs/license-manager.md's walk-through: request, issue, a refusal, upload, receipt."""
+    await page.goto(url + "/activate")
+    await snap("activate-request")
+    async with page.expect_download() as asked:
+        await page.click("#request-download")
+    request_file = out / "activation-request.tmp.json"
+    await (await asked.value).save_as(request_file)
+    made = ActivationRequest.model_validate_json(request_file.read_text())
+    request_file.unlink()
+    now = datetime.now(UTC)
+    grants = [FeatureGrant(name="Historian Client", type="Client", version="2020", seats=12)]
+    files = {
+        "LIC-2026-0107.json": entitlement_file(
+            "LIC-2026-0107", "SN-0107", made.server_ids, grants, now
+        ),
+        # issued against a request made before the backup's License Server ID was reset
+        "LIC-2026-0107-old.json": entitlement_file(
+            "LIC-2026-0107", "SN-0107", [IDS[PRIMARY], "K1GRRED_7QX2M4PA"], grants, now
+        ),
+    }
+    folder = Path(tempfile.mkdtemp(prefix="lm-entitlements-"))
+    for name, text in files.items():
+        (folder / name).write_bytes(text)
+    await page.set_input_files("#activate-file", str(folder / "LIC-2026-0107-old.json"))
+    await page.click("#activate-submit")
+    await page.wait_for_selector("#activate-refusal")
+    await clear_notices(page)
+    await snap("activate-refused", part="#activate-form")
+    await page.set_input_files("#activate-file", str(folder / "LIC-2026-0107.json"))
+    await page.wait_for_selector("#activate-preview dl")
+    await page.evaluate("window.scrollTo(0, 0)")  # the sticky top bar stays on top
+    await snap("activate-preview", full=True)
+    await page.click("#activate-submit")
+    await page.wait_for_selector("#activate-result .done")
+    await page.click("#activate-result a")
+    await page.wait_for_selector("tr[data-key=LIC-2026-0107]")
+    await clear_notices(page)
+    await snap("license-activated")
+    await page.get_by_role("button", name="Deactivate LIC-2026-0107").click()
+    await page.click("#confirm-ok")
+    await page.wait_for_selector("#receipt-dialog[open]")
+    await clear_notices(page)
+    await snap("deactivation-receipt")
+    await page.click("#receipt-dialog [data-close]")
+
+
+async def clear_notices(page) -> None:
+    await page.evaluate("document.querySelectorAll('#notices .notice').forEach(n => n.remove())")
 
 
 def main() -> None:

@@ -9,7 +9,7 @@ from aiohttp import web
 from services.api.app import build_api
 from services.config.settings import Settings
 from services.node import openapi
-from services.views import Health
+from services.views import Health, ServersView
 from services.web import mount
 
 
@@ -25,7 +25,7 @@ async def _nothing(request: web.Request) -> web.Response:
 def _api_routes() -> set[tuple[str, str]]:
     app = build_api(node=None, reads=None)  # type: ignore[arg-type]  # nothing is served
     nothing = SimpleNamespace(pool=None)  # routes are only listed, never served
-    mount(app, Settings(site="plant"), "p", health=Health, reads=nothing)  # type: ignore[arg-type]
+    mount(app, Settings(site="plant"), "p", health=Health, reads=nothing, servers=ServersView)  # type: ignore[arg-type]
     app.router.add_get("/api/openapi.json", _nothing)  # as node_app adds it
     return {
         (route.method.lower(), route.resource.canonical)

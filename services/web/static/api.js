@@ -20,7 +20,8 @@ export async function getJSON(path) {
 }
 
 // Who is signed in; whoever draws from it subscribes with onSession.
-export const session = { user: null, csrf: null, admins: true, noAdmins: null };
+export const session = { user: null, csrf: null, admins: true, noAdmins: null, vendorKeys: [],
+  siteKey: false };
 const listeners = [];
 
 export function onSession(listener) { listeners.push(listener); }
@@ -33,7 +34,7 @@ export function setSession(fields) {
 export async function loadSession() {
   const s = await getJSON("/api/session");
   setSession({ user: s.user, csrf: s.csrf, admins: s.admins_configured,
-    noAdmins: s.no_admins_message });
+    noAdmins: s.no_admins_message, vendorKeys: s.vendor_keys || [], siteKey: !!s.site_key });
 }
 
 const answered = (r) =>

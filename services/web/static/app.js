@@ -13,13 +13,14 @@ import { renderManage } from "./page-manage.js";
 import summary from "./page-summary.js";
 import servers from "./page-servers.js";
 import licenses from "./page-licenses.js";
+import activate from "./page-activate.js";
 import features from "./page-features.js";
 import usage from "./page-usage.js";
 import capacity from "./page-capacity.js";
 import reservations from "./page-reservations.js";
 import denials from "./page-denials.js";
 
-const PAGES = [summary, servers, licenses, features, usage, capacity, reservations, denials];
+const PAGES = [summary, servers, licenses, activate, features, usage, capacity, reservations, denials];
 const pages = Object.fromEntries(PAGES.map((page) => [page.path, page]));
 const PAUSE_MS = 100;            // between rounds, unless the page asks for more (minInterval)
 const TICK_MS = 15000;           // relative times ("for 3 min") stay true when nothing happens

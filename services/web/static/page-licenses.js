@@ -1,11 +1,10 @@
-/* License Summary: the activated licenses, and the Activate dialog (an entitlement file). */
-import { $, append, clear, h } from "./dom.js";
+/* License Summary: the activated licenses; deactivating one offers its receipt for the vendor. */
+import { $, h } from "./dom.js";
 import { fmtNum, fmtTime, timeCell } from "./format.js";
 import { session } from "./api.js";
 import { confirmBox } from "./dialogs.js";
 import { dataTable } from "./tables.js";
 import { data } from "./store.js";
-import { openLogin } from "./page-login.js";
 import { act } from "./page-manage.js";
 
 const firstExpiry = (r) => r.features.map((f) => f.expires_at).filter(Boolean).sort()[0];
@@ -15,7 +14,9 @@ async function deactivate(r, btn) {
   const sure = await confirmBox({ title: `Deactivate ${r.license_id}?`, ok: "Deactivate",
     text: "Its seats are removed from both servers of the pair. Seats in use must be released "
       + "first." });
-  if (sure) act("deactivate", { license_id: r.license_id }, btn);
+  if (!sure) return;
+  const answer = await act("deactivate", { license_id: r.license_id }, btn);
+  if (answer && answer.ok) offerReceipt(r.license_id, answer);
 }
 
 const COLUMNS = [
@@ -39,8 +40,8 @@ export default {
   path: "/licenses", title: "License Summary",
   subtitle: "Licenses activated on this site. Once paired, both servers hold the same licenses.",
   needs: ["licenses"],
-  actions: () => (session.user ? [h("button", { class: "btn primary", type: "button",
-    id: "activate-open", onclick: openActivate }, "Activate license…")] : []),
+  actions: () => (session.user ? [h("a", { class: "btn primary", href: "/activate",
+    "data-nav": "", id: "activate-open" }, "Activate license…")] : []),
   mount(view) {
     const table = dataTable({ key: (r) => r.license_id, columns: COLUMNS,
       empty: "No license is activated. An administrator can activate one from an entitlement "
@@ -50,56 +51,26 @@ export default {
   },
 };
 
-// ---- Activate: read the entitlement file, show what it holds, then send it ----------------
-let entitlement = null;
+// ---- Deactivate's receipt: the site's signed word for the vendor, kept as a file -------------
+let receiptUrl = null;
 
-function preview(parsed) {
-  const heads = ["Feature", "Type", "Version", "Seats", "Expires"];
-  return [h("p", {}, "License ", h("b", {}, parsed.license_id),
-    ` with ${parsed.features.length} feature(s):`),
-  h("table", {}, h("thead", {}, h("tr", {}, heads.map((t) => h("th", {}, t)))),
-    h("tbody", {}, parsed.features.map((f) => h("tr", {}, h("td", {}, f.name),
-      h("td", {}, f.type || ""), h("td", {}, f.version),
-      h("td", { class: "num" }, fmtNum(f.seats)),
-      h("td", {}, f.expires_at ? fmtTime(f.expires_at) : "never")))))];
-}
-
-$("#activate-file").addEventListener("change", async (e) => {
-  entitlement = null;
-  $("#activate-submit").disabled = true;
-  $("#activate-error").textContent = "";
-  const box = clear($("#activate-preview"));
-  const file = e.target.files[0];
-  if (!file) return;
-  try {
-    const parsed = JSON.parse(await file.text());
-    if (!parsed || typeof parsed.license_id !== "string" || !Array.isArray(parsed.features)
-      || !parsed.features.length) {
-      throw new Error('expected {"license_id": "...", "features": '
-        + '[{"name", "type", "version", "seats"}, ...]}');
-    }
-    entitlement = parsed;
-    append(box, preview(parsed));
-    $("#activate-submit").disabled = false;
-  } catch (err) {
-    $("#activate-error").textContent = `This is not an entitlement file: ${err.message}`;
+function offerReceipt(licenseId, answer) {
+  const receipt = answer.result && answer.result.receipt;
+  const link = $("#receipt-download");
+  if (receiptUrl) URL.revokeObjectURL(receiptUrl);
+  receiptUrl = null;
+  link.hidden = !receipt;
+  if (receipt) {
+    const text = `${JSON.stringify(receipt, null, 2)}\n`;
+    receiptUrl = URL.createObjectURL(new Blob([text], { type: "application/json" }));
+    link.href = receiptUrl;
+    link.download = `receipt-${licenseId}.json`;
   }
-});
-
-$("#activate-form").addEventListener("submit", async (e) => {
-  e.preventDefault();
-  if (!entitlement) return;
-  const answer = await act("activate", entitlement, $("#activate-submit"));
-  if (answer && answer.ok) $("#activate-dialog").close();
-  else if (answer) $("#activate-error").textContent = answer.message;
-});
-
-function openActivate() {
-  if (!session.user) return openLogin();
-  $("#activate-form").reset();
-  entitlement = null;
-  clear($("#activate-preview"));
-  $("#activate-error").textContent = "";
-  $("#activate-submit").disabled = true;
-  $("#activate-dialog").showModal();
+  $("#receipt-title").textContent = `License ${licenseId} is deactivated`;
+  $("#receipt-text").textContent = receipt
+    ? "Download the deactivation receipt, signed with this site's key, and send it to the "
+      + "vendor: it checks the receipt before it issues the license for other servers."
+    : "This site has no site key (LICENSING_SITE_KEY), so the servers gave no receipt; tell the "
+      + "vendor the license is deactivated some other way.";
+  $("#receipt-dialog").showModal();
 }
