@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, Union
 
-from pydantic import AwareDatetime, Field, model_validator
+from pydantic import Field, model_validator
 
 from events import limits
 from events.base import Command
 from events.signed import SignedDocument
 from events.status import ReportPairSync, ReportServerStatus
+from events.storable import Instant, Int64, Text
 
-NameStr = Annotated[str, Field(min_length=1, max_length=limits.MAX_NAME)]
-VersionStr = Annotated[str, Field(min_length=1, max_length=limits.MAX_VERSION)]
-TypeStr = Annotated[str, Field(max_length=limits.MAX_NAME)]
+NameStr = Annotated[Text, Field(min_length=1, max_length=limits.MAX_NAME)]
+VersionStr = Annotated[Text, Field(min_length=1, max_length=limits.MAX_VERSION)]
+TypeStr = Annotated[Text, Field(max_length=limits.MAX_NAME)]
 
 
 class FeatureGrant(Command):
@@ -22,8 +23,8 @@ class FeatureGrant(Command):
     name: NameStr
     type: TypeStr = ""
     version: VersionStr
-    seats: int = Field(ge=1, le=limits.MAX_SEATS)
-    expires_at: AwareDatetime | None = None  # with a UTC offset: naive times are ambiguous
+    seats: Int64 = Field(ge=1, le=limits.MAX_SEATS)
+    expires_at: Instant | None = None  # with a UTC offset: naive times are ambiguous
 
 
 class ActivateLicense(Command):
@@ -57,8 +58,8 @@ class Acquire(Command):
     version: VersionStr
     device: NameStr
     user: NameStr
-    count: int = Field(default=1, ge=1, le=limits.MAX_ACQUIRE_COUNT)
-    lease_seconds: int = Field(
+    count: Int64 = Field(default=1, ge=1, le=limits.MAX_ACQUIRE_COUNT)
+    lease_seconds: Int64 = Field(
         default=limits.DEFAULT_LEASE_SECONDS,
         ge=limits.MIN_LEASE_SECONDS,
         le=limits.MAX_LEASE_SECONDS,
@@ -70,7 +71,7 @@ class Release(Command):
 
     type: Literal["Release"] = "Release"
     lease_id: NameStr
-    reason: str | None = Field(default=None, max_length=limits.MAX_REASON)
+    reason: Text | None = Field(default=None, max_length=limits.MAX_REASON)
 
 
 class RenewLeases(Command):
@@ -89,7 +90,7 @@ class Reserve(Command):
     version: VersionStr
     device: NameStr | None = None
     user: NameStr | None = None
-    count: int = Field(default=1, ge=1, le=limits.MAX_SEATS)
+    count: Int64 = Field(default=1, ge=1, le=limits.MAX_SEATS)
 
     @model_validator(mode="after")
     def _one_holder(self) -> Reserve:
@@ -113,7 +114,7 @@ class RegisterServer(Command):
     type: Literal["RegisterServer"] = "RegisterServer"
     node: NameStr
     server_id: NameStr
-    api_url: str | None = Field(default=None, max_length=limits.MAX_NAME)
+    api_url: Text | None = Field(default=None, max_length=limits.MAX_NAME)
 
 
 class PairServers(Command):

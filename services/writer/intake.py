@@ -9,14 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
 
 from events import codec
 from events.base import Command
-from events.limits import MAX_COMMAND_BYTES, MAX_NAME
+from events.limits import MAX_COMMAND_BYTES, MAX_NAME, SIGNATURE_WINDOW_SECONDS
 from events.replies import ErrorCode, Reply
+from events.status import Observation
+from events.storable import text_problem
 from services.auth import signing
 
 
@@ -37,13 +40,19 @@ class DeadLetter:
     why: str
 
 
+Screened = Accepted | Refused | DeadLetter
+
+
 def screen(
     body: bytes,
     message_id: str | None,
     reply_to: str | None,
     headers: Mapping[str, Any] | None,
     admin_key: str | None,
+    *,
+    now: datetime | None = None,
 ) -> Accepted | Refused | DeadLetter:
+    """``now`` is the writer's clock; without it observation times are not checked."""
     if not reply_to:
         return DeadLetter("no reply_to")
     if len(body) > MAX_COMMAND_BYTES:
@@ -75,14 +84,32 @@ def screen(
                 f"(set LICENSING_ADMIN_KEY) or use the License Manager after logging in",
             )
         )
+    if now is not None and isinstance(command, Observation):
+        ahead = command.observed_at - now
+        if ahead > timedelta(seconds=SIGNATURE_WINDOW_SECONDS):
+            return Refused(
+                Reply.failure(
+                    message_id,
+                    ErrorCode.INVALID,
+                    f"observed_at is {ahead} ahead of the writer's clock (at most "
+                    f"{SIGNATURE_WINDOW_SECONDS} s of clock skew is allowed): check the "
+                    "reporter's clock",
+                )
+            )
     return Accepted(command, message_id, actor)
 
 
 def _envelope_problem(command_id: str | None, actor: object) -> str | None:
     if not command_id:
         return "message_id (the command id) is required"
+    if not isinstance(command_id, str):
+        return "message_id (the command id) must be a string"
     if len(command_id) > MAX_NAME:
         return f"message_id (the command id) is longer than {MAX_NAME} characters"
+    if problem := text_problem(command_id):
+        return f"message_id (the command id) {problem}"
     if actor is not None and (not isinstance(actor, str) or len(actor) > MAX_NAME):
         return f"header x-actor must be a string of at most {MAX_NAME} characters"
+    if actor is not None and (problem := text_problem(actor)):
+        return f"header x-actor {problem}"
     return None
