@@ -62,8 +62,11 @@ def screen(
     except codec.Unparseable as exc:
         return DeadLetter(str(exc))
     except ValidationError as exc:
+        # The reply names the command id only if the id itself is fine: a lone surrogate
+        # in it would make the reply unsendable.
+        answer_to = message_id if _envelope_problem(message_id, None) is None else None
         return Refused(
-            Reply.failure(message_id, ErrorCode.INVALID, codec.describe_validation_error(exc))
+            Reply.failure(answer_to, ErrorCode.INVALID, codec.describe_validation_error(exc))
         )
     headers = headers or {}
     actor = headers.get("x-actor")
@@ -108,8 +111,13 @@ def _envelope_problem(command_id: str | None, actor: object) -> str | None:
         return f"message_id (the command id) is longer than {MAX_NAME} characters"
     if problem := text_problem(command_id):
         return f"message_id (the command id) {problem}"
+    if command_id != command_id.strip():
+        # Events strip their text: the id in the event would not be the id awaiting it.
+        return "message_id (the command id) must not begin or end with whitespace"
     if actor is not None and (not isinstance(actor, str) or len(actor) > MAX_NAME):
         return f"header x-actor must be a string of at most {MAX_NAME} characters"
     if actor is not None and (problem := text_problem(actor)):
         return f"header x-actor {problem}"
+    if actor is not None and actor != actor.strip():
+        return "header x-actor must not begin or end with whitespace"
     return None
