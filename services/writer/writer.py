@@ -300,7 +300,7 @@ class Writer:
                 return intake.DeadLetter("screening failed")
             return intake.Refused(
                 Reply.failure(
-                    message.message_id,
+                    None,  # the id may be what broke screening; the correlation id still goes back
                     ErrorCode.INVALID,
                     "the writer could not read this command; nothing was changed",
                 )

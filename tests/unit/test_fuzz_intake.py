@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 
 import orjson
 from hypothesis import HealthCheck, event, given, settings
@@ -30,6 +31,7 @@ from services.domain.decide import Context, decide
 from services.domain.evolve import apply
 from services.writer.intake import Accepted, DeadLetter, Refused, screen
 from services.writer.leases import LeaseClock
+from services.writer.writer import Writer
 from tests.unit import harness
 from tests.unit.samples import every_command
 
@@ -183,6 +185,13 @@ message_ids = st.one_of(
 )
 reply_tos = st.sampled_from(["reply"] * 18 + [None, ""])
 
+
+def _writer_screens(body, message_id, reply_to, headers, admin_key):
+    writer = SimpleNamespace(clock=lambda: NOW, admin_key=admin_key)
+    delivery = SimpleNamespace(body=body, message_id=message_id, reply_to=reply_to, headers=headers)
+    return Writer._screen(writer, delivery)  # type: ignore[arg-type]
+
+
 # ---- what must hold ---------------------------------------------------------------
 
 
@@ -206,7 +215,8 @@ def assert_storable(event: Decision, before, after) -> None:
 def test_any_delivery_is_answered_or_dead_lettered_and_what_is_accepted_is_decidable(
     body, message_id, reply_to, headers, admin_key
 ):
-    got = screen(body, message_id, reply_to, headers, admin_key, now=NOW)
+    # Through the writer's own guard: an exception in screening (a bug) is an invalid reply.
+    got = _writer_screens(body, message_id, reply_to, headers, admin_key)
     assert isinstance(got, (Accepted, Refused, DeadLetter))
     event(type(got).__name__)
     if isinstance(got, DeadLetter):
@@ -282,3 +292,14 @@ def test_integers_beyond_64_bits_are_invalid():
     assert isinstance(_screen({**sync, "lag_events": INT64_MAX}), Accepted)
     assert _invalid(_screen({**sync, "lag_seconds": "inf"}), "lag_seconds")
     assert _invalid(_screen({**ACQUIRE, "count": 10**30}), "count")
+
+
+def test_an_exception_in_screening_is_an_invalid_reply_not_a_stuck_message():
+    # services.auth.signing.verify raises TypeError on a non-ASCII signature header.
+    activate = orjson.dumps({"type": "DeactivateLicense", "license_id": "LIC-1"})
+    got = _writer_screens(activate, "c1", "reply", {"x-signature": "\ud800"}, "key")
+    assert isinstance(got, Refused) and got.reply.error.code == ErrorCode.INVALID
+    codec.dumps_reply(got.reply)
+    assert isinstance(
+        _writer_screens(activate, "c1", None, {"x-signature": "é"}, "key"), DeadLetter
+    )
