@@ -7,12 +7,12 @@ Every message has a stable ``type`` string (never renamed) and a
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from events import limits
+from events.storable import Instant, Int64, Text
 
 
 class Message(BaseModel):
@@ -21,7 +21,7 @@ class Message(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
 
     SCHEMA_VERSION: ClassVar[int] = 1
-    schema_version: int = 1
+    schema_version: Int64 = 1
 
 
 class Command(Message):
@@ -37,7 +37,7 @@ class Event(Message):
 class Decision(Event):
     """An event decided by the writer: fenced by ``epoch``, deduplicated by ``command_id``."""
 
-    command_id: str = Field(min_length=1, max_length=limits.MAX_NAME)
-    epoch: int = Field(ge=1)
-    at: datetime
-    actor: str | None = Field(default=None, max_length=limits.MAX_NAME)
+    command_id: Text = Field(min_length=1, max_length=limits.MAX_NAME)
+    epoch: Int64 = Field(ge=1)
+    at: Instant
+    actor: Text | None = Field(default=None, max_length=limits.MAX_NAME)

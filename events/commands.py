@@ -4,17 +4,18 @@ from __future__ import annotations
 
 from typing import Annotated, Any, ClassVar, Literal, Union
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from events import limits
 from events.base import Command
 from events.signed import SignedDocument
 from events.status import ReportPairSync, ReportServerStatus
+from events.storable import Instant, Int64, Text
 from events.upcasting import upcaster
 
-NameStr = Annotated[str, Field(min_length=1, max_length=limits.MAX_NAME)]
-VersionStr = Annotated[str, Field(min_length=1, max_length=limits.MAX_VERSION)]
-TypeStr = Annotated[str, Field(max_length=limits.MAX_NAME)]
+NameStr = Annotated[Text, Field(min_length=1, max_length=limits.MAX_NAME)]
+VersionStr = Annotated[Text, Field(min_length=1, max_length=limits.MAX_VERSION)]
+TypeStr = Annotated[Text, Field(max_length=limits.MAX_NAME)]
 
 
 class FeatureGrant(Command):
@@ -23,8 +24,8 @@ class FeatureGrant(Command):
     name: NameStr
     type: TypeStr = ""
     version: VersionStr
-    seats: int = Field(ge=1, le=limits.MAX_SEATS)
-    expires_at: AwareDatetime | None = None  # with a UTC offset: naive times are ambiguous
+    seats: Int64 = Field(ge=1, le=limits.MAX_SEATS)
+    expires_at: Instant | None = None  # with a UTC offset: naive times are ambiguous
 
 
 class ActivateLicense(Command):
@@ -58,8 +59,8 @@ class Acquire(Command):
     version: VersionStr
     device: NameStr
     user: NameStr
-    count: int = Field(default=1, ge=1, le=limits.MAX_ACQUIRE_COUNT)
-    lease_seconds: int = Field(
+    count: Int64 = Field(default=1, ge=1, le=limits.MAX_ACQUIRE_COUNT)
+    lease_seconds: Int64 = Field(
         default=limits.DEFAULT_LEASE_SECONDS,
         ge=limits.MIN_LEASE_SECONDS,
         le=limits.MAX_LEASE_SECONDS,
@@ -75,7 +76,7 @@ class Release(Command):
 
     type: Literal["Release"] = "Release"
     lease_id: NameStr
-    reason: str | None = Field(default=None, max_length=limits.MAX_REASON)
+    reason: Text | None = Field(default=None, max_length=limits.MAX_REASON)
     lease_secret: SecretStr | None = None
 
 
@@ -117,7 +118,7 @@ class Reserve(Command):
     version: VersionStr
     device: NameStr | None = None
     user: NameStr | None = None
-    count: int = Field(default=1, ge=1, le=limits.MAX_SEATS)
+    count: Int64 = Field(default=1, ge=1, le=limits.MAX_SEATS)
 
     @model_validator(mode="after")
     def _one_holder(self) -> Reserve:
@@ -141,7 +142,7 @@ class RegisterServer(Command):
     type: Literal["RegisterServer"] = "RegisterServer"
     node: NameStr
     server_id: NameStr
-    api_url: str | None = Field(default=None, max_length=limits.MAX_NAME)
+    api_url: Text | None = Field(default=None, max_length=limits.MAX_NAME)
 
 
 class PairServers(Command):

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, ClassVar, Literal
 
 from events.base import Decision
+from events.storable import Instant, Int64, Text
 from events.upcasting import upcaster
 
 
@@ -18,17 +18,17 @@ class LeaseGranted(Decision):
     SCHEMA_VERSION: ClassVar[int] = 2
     schema_version: int = 2
     type: Literal["LeaseGranted"] = "LeaseGranted"
-    lease_id: str
-    feature: str
-    version: str
-    device: str
-    user: str
-    count: int
-    lease_seconds: int
-    expires_at: datetime
-    reservation_id: str | None = None
-    reserved: int = 0
-    secret_hash: str | None = None
+    lease_id: Text
+    feature: Text
+    version: Text
+    device: Text
+    user: Text
+    count: Int64
+    lease_seconds: Int64
+    expires_at: Instant
+    reservation_id: Text | None = None
+    reserved: Int64 = 0
+    secret_hash: Text | None = None
 
 
 @upcaster("LeaseGranted", 1)
@@ -40,25 +40,25 @@ class AcquireDenied(Decision):
     """A refused acquire is a fact too: denials are what administrators ask about most."""
 
     type: Literal["AcquireDenied"] = "AcquireDenied"
-    feature: str
-    version: str
-    device: str
-    user: str
-    count: int
-    reason: str
-    message: str
+    feature: Text
+    version: Text
+    device: Text
+    user: Text
+    count: Int64
+    reason: Text
+    message: Text
 
 
 class LeaseReleased(Decision):
     """A lease given back; ``reason`` is set when an administrator forced it."""
 
     type: Literal["LeaseReleased"] = "LeaseReleased"
-    lease_id: str
-    reason: str | None = None
+    lease_id: Text
+    reason: Text | None = None
 
 
 class LeaseExpired(Decision):
     """The writer saw no renewal within the lease period (invariant 7)."""
 
     type: Literal["LeaseExpired"] = "LeaseExpired"
-    lease_id: str
+    lease_id: Text

@@ -10,6 +10,7 @@ from events import limits
 from events.base import Decision
 from events.commands import FeatureGrant
 from events.signed import SignedDocument
+from events.storable import Int64, Text
 from events.upcasting import upcaster
 
 
@@ -17,13 +18,11 @@ class LicenseActivated(Decision):
     """v2 carries the whole signed entitlement (None: unsigned, the demo and test mode)."""
 
     SCHEMA_VERSION: ClassVar[int] = 2
-    schema_version: int = 2
+    schema_version: Int64 = 2
     type: Literal["LicenseActivated"] = "LicenseActivated"
-    license_id: str = Field(max_length=limits.MAX_NAME)
+    license_id: Text = Field(max_length=limits.MAX_NAME)
     features: list[FeatureGrant]
-    server_ids: list[
-        str
-    ] = []  # the License Server IDs it was activated on (the pair, or the lone server)
+    server_ids: list[Text] = []  # the License Server IDs it was activated on (the pair, or alone)
     entitlement: SignedDocument | None = None
 
 
@@ -34,4 +33,4 @@ def _unsigned_before_v2(data: dict[str, Any]) -> dict[str, Any]:
 
 class LicenseDeactivated(Decision):
     type: Literal["LicenseDeactivated"] = "LicenseDeactivated"
-    license_id: str = Field(max_length=limits.MAX_NAME)
+    license_id: Text = Field(max_length=limits.MAX_NAME)

@@ -15,3 +15,6 @@ MAX_LEASE_SECONDS = 7 * 24 * 3600
 DEFAULT_LEASE_SECONDS = 60
 MAX_LEASES_PER_RENEWAL = 1_000
 MAX_COMMAND_BYTES = 256 * 1024
+# How far a signed command's issue time, or a watchdog's observation time, may lie ahead of
+# the writer's clock (clock skew); the default of LICENSING_SIGNATURE_WINDOW.
+SIGNATURE_WINDOW_SECONDS = 300

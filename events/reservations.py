@@ -5,18 +5,19 @@ from __future__ import annotations
 from typing import Literal
 
 from events.base import Decision
+from events.storable import Int64, Text
 
 
 class SeatsReserved(Decision):
     type: Literal["SeatsReserved"] = "SeatsReserved"
-    reservation_id: str
-    feature: str
-    version: str
-    device: str | None = None
-    user: str | None = None
-    count: int
+    reservation_id: Text
+    feature: Text
+    version: Text
+    device: Text | None = None
+    user: Text | None = None
+    count: Int64
 
 
 class ReservationCancelled(Decision):
     type: Literal["ReservationCancelled"] = "ReservationCancelled"
-    reservation_id: str
+    reservation_id: Text

@@ -5,54 +5,55 @@ from __future__ import annotations
 from typing import Literal
 
 from events.base import Decision
+from events.storable import Text
 
 
 class ServerRegistered(Decision):
     """A node came up under this License Server ID (one event per start: an audit trail)."""
 
     type: Literal["ServerRegistered"] = "ServerRegistered"
-    node: str
-    server_id: str
-    api_url: str | None = None
+    node: Text
+    server_id: Text
+    api_url: Text | None = None
 
 
 class ServersPaired(Decision):
     type: Literal["ServersPaired"] = "ServersPaired"
-    primary: str
-    backup: str
-    primary_server_id: str
-    backup_server_id: str
+    primary: Text
+    backup: Text
+    primary_server_id: Text
+    backup_server_id: Text
 
 
 class ServersUnpaired(Decision):
     type: Literal["ServersUnpaired"] = "ServersUnpaired"
-    primary: str
-    backup: str
+    primary: Text
+    backup: Text
 
 
 class ServerIdReset(Decision):
     """The node takes ``new_server_id``, empties its read models and replays the log."""
 
     type: Literal["ServerIdReset"] = "ServerIdReset"
-    node: str
-    old_server_id: str
-    new_server_id: str
+    node: Text
+    old_server_id: Text
+    new_server_id: Text
 
 
 class SyncRequested(Decision):
     type: Literal["SyncRequested"] = "SyncRequested"
-    node: str
-    server_id: str
-    from_peer: str | None = None
+    node: Text
+    server_id: Text
+    from_peer: Text | None = None
 
 
 class StopRequested(Decision):
     type: Literal["StopRequested"] = "StopRequested"
-    node: str
-    server_id: str
+    node: Text
+    server_id: Text
 
 
 class ServerUninstalled(Decision):
     type: Literal["ServerUninstalled"] = "ServerUninstalled"
-    node: str
-    server_id: str
+    node: Text
+    server_id: Text

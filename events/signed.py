@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from events.storable import Text
+
 MAX_SIGNED_PAYLOAD = 200_000  # base64 of an entitlement's terms: room for 256 features
 
 
@@ -18,7 +20,7 @@ class SignedDocument(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    format: str = Field(min_length=1, max_length=64)
-    key_id: str = Field(min_length=1, max_length=64)
-    payload: str = Field(min_length=1, max_length=MAX_SIGNED_PAYLOAD)
-    signature: str = Field(min_length=1, max_length=128)
+    format: Text = Field(min_length=1, max_length=64)
+    key_id: Text = Field(min_length=1, max_length=64)
+    payload: Text = Field(min_length=1, max_length=MAX_SIGNED_PAYLOAD)
+    signature: Text = Field(min_length=1, max_length=128)

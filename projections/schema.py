@@ -7,7 +7,7 @@ CREATE TABLE IF NOT EXISTS projection_checkpoint (
     digest           text   NOT NULL,            -- running digest of every event and \
 verdict applied
     events_applied   bigint NOT NULL,
-    epoch            int    NOT NULL DEFAULT 0,
+    epoch            bigint NOT NULL DEFAULT 0,    -- 64-bit like the contract's epochs
     writer_node      text,
     writer_server_id text,
     -- Denials before this are pruned: the newest event time applied minus the retention,

@@ -19,6 +19,8 @@ from events.base import Command
 from events.commands import Release
 from events.limits import MAX_COMMAND_BYTES, MAX_NAME
 from events.replies import ErrorCode, Reply
+from events.status import Observation
+from events.storable import text_problem
 from events.vocabulary import Authority
 from services.auth import signing
 
@@ -40,6 +42,9 @@ class DeadLetter:
     why: str
 
 
+Screened = Accepted | Refused | DeadLetter
+
+
 def screen(
     body: bytes,
     message_id: str | None,
@@ -48,6 +53,7 @@ def screen(
     keys: signing.Keys,
     now: datetime,
 ) -> Accepted | Refused | DeadLetter:
+    """``now`` is the writer's clock; without it observation times are not checked."""
     if not reply_to:
         return DeadLetter("no reply_to")
     if len(body) > MAX_COMMAND_BYTES:
@@ -57,8 +63,11 @@ def screen(
     except codec.Unparseable as exc:
         return DeadLetter(str(exc))
     except ValidationError as exc:
+        # The reply names the command id only if the id itself is fine: a lone surrogate
+        # in it would make the reply unsendable.
+        answer_to = message_id if _envelope_problem(message_id, None) is None else None
         return Refused(
-            Reply.failure(message_id, ErrorCode.INVALID, codec.describe_validation_error(exc))
+            Reply.failure(answer_to, ErrorCode.INVALID, codec.describe_validation_error(exc))
         )
     headers = headers or {}
     actor = headers.get("x-actor")
@@ -69,6 +78,18 @@ def screen(
     problem = _authority_problem(command, keys, headers, message_id, actor, body, now)
     if problem:
         return Refused(Reply.failure(message_id, ErrorCode.UNAUTHORIZED, problem))
+    if isinstance(command, Observation):
+        ahead = command.observed_at - now
+        if ahead > keys.window:
+            return Refused(
+                Reply.failure(
+                    message_id,
+                    ErrorCode.INVALID,
+                    f"observed_at is {ahead} ahead of the writer's clock (at most "
+                    f"{keys.window.total_seconds():g} s of clock skew is allowed): "
+                    "check the reporter's clock",
+                )
+            )
     return Accepted(command, message_id, actor)
 
 
@@ -110,8 +131,19 @@ def _authority_problem(
 def _envelope_problem(command_id: str | None, actor: object) -> str | None:
     if not command_id:
         return "message_id (the command id) is required"
+    if not isinstance(command_id, str):
+        return "message_id (the command id) must be a string"
     if len(command_id) > MAX_NAME:
         return f"message_id (the command id) is longer than {MAX_NAME} characters"
+    if problem := text_problem(command_id):
+        return f"message_id (the command id) {problem}"
+    if command_id != command_id.strip():
+        # Events strip their text: the id in the event would not be the id awaiting it.
+        return "message_id (the command id) must not begin or end with whitespace"
     if actor is not None and (not isinstance(actor, str) or len(actor) > MAX_NAME):
         return f"header x-actor must be a string of at most {MAX_NAME} characters"
+    if actor is not None and (problem := text_problem(actor)):
+        return f"header x-actor {problem}"
+    if actor is not None and actor != actor.strip():
+        return "header x-actor must not begin or end with whitespace"
     return None

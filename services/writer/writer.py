@@ -49,6 +49,19 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def _undecidable(command: object, command_id: str) -> Reply:
+    """A command the domain raised on: a bug or a gap in the contract, never the pair's end.
+
+    Nothing changed (the speculative state is replaced only after decide and evolve return),
+    so the answer is ``invalid`` and the writer goes on with the next command.
+    """
+    kind = getattr(command, "type", type(command).__name__)
+    log.exception("command %.130r (%s) could not be decided; nothing changed", command_id, kind)
+    return Reply.failure(
+        command_id, ErrorCode.INVALID, f"{kind} could not be decided; nothing was changed"
+    )
+
+
 class Demoted(Exception):
     """This node is no longer the writer (fenced, or its channel is gone)."""
 
@@ -267,14 +280,39 @@ class Writer:
     # ---- commands --------------------------------------------------------------------
 
     async def _on_delivery(self, message: AbstractIncomingMessage) -> None:
-        screened = intake.screen(
-            message.body,
-            message.message_id,
-            message.reply_to,
-            message.headers,
-            self.keys,
-            self.clock(),
-        )
+        try:
+            await self._serve(message)
+        except Exception:
+            # An unacked delivery holds a prefetch slot for good: enough of them and the writer
+            # takes no command at all (issue 9, row 6). So whatever failed, the message goes;
+            # its sender retries under the same command id and gets the first answer, if any.
+            log.exception("command %.130r failed in the writer", message.message_id)
+            await self._dead_letter(message, "the writer failed on it")
+
+    def _screen(self, message: AbstractIncomingMessage) -> intake.Screened:
+        try:
+            return intake.screen(
+                message.body,
+                message.message_id,
+                message.reply_to,
+                message.headers,
+                self.keys,
+                self.clock(),
+            )
+        except Exception:
+            log.exception("command %.130r could not be screened", message.message_id)
+            if not message.reply_to:
+                return intake.DeadLetter("screening failed")
+            return intake.Refused(
+                Reply.failure(
+                    None,  # the id may be what broke screening; the correlation id still goes back
+                    ErrorCode.INVALID,
+                    "the writer could not read this command; nothing was changed",
+                )
+            )
+
+    async def _serve(self, message: AbstractIncomingMessage) -> None:
+        screened = self._screen(message)
         if isinstance(screened, intake.DeadLetter):
             await self._dead_letter(message, screened.why)
             return
@@ -297,9 +335,12 @@ class Writer:
     async def handle(self, command: Command, command_id: str, actor: str | None = None) -> Reply:
         """Decide one command and return its reply once the log has accepted its event."""
         if isinstance(command, RenewLeases):
-            renewed, gone, refused = self.leases.renew(
-                self.speculative, list(command.leases), self.clock()
-            )
+            try:
+                renewed, gone, refused = self.leases.renew(
+                    self.speculative, list(command.leases), self.clock()
+                )
+            except Exception:
+                return _undecidable(command, command_id)
             if refused and not renewed and not gone:
                 return Reply.failure(
                     command_id,
@@ -342,10 +383,14 @@ class Writer:
             trust=self.trust,
             lease_key=self.lease_key,
         )
-        event = decide(self.speculative, command, ctx)
-        if event is None:  # an observation that changes nothing (see services.domain.watch)
+        try:
+            event = decide(self.speculative, command, ctx)
+            after = None if event is None else evolve(self.speculative, event, self.trust)
+        except Exception:
+            return _undecidable(command, command_id)
+        if event is None or after is None:  # an observation that changes nothing (domain.watch)
             return Reply.success(command_id, changed=False)
-        self.speculative = evolve(self.speculative, event, self.trust)
+        self.speculative = after
         future: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
         self.pending[command_id] = future
         self._outbox.put_nowait(event)
@@ -364,9 +409,14 @@ class Writer:
         await message.ack()
 
     async def _dead_letter(self, message: AbstractIncomingMessage, why: str) -> None:
-        log.warning("dead-lettering command message %s: %s", message.message_id, why)
+        # Repr and cut: the id and the reason may carry anything a sender put there.
+        log.warning("dead-lettering command message %.130r: %.300r", message.message_id, why)
         self.dead_lettered += 1
-        await message.reject(requeue=False)
+        try:
+            await message.reject(requeue=False)
+        except Exception:
+            # The channel is gone: the broker hands the message out again, nothing is lost.
+            log.warning("could not dead-letter %.130r", message.message_id, exc_info=True)
 
     # ---- appending -------------------------------------------------------------------
 

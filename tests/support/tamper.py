@@ -6,12 +6,15 @@ holds a different history than its peer: the "Pair not synced" case.
 
 from __future__ import annotations
 
+import aio_pika
 import orjson
 
 from events.codec import canonical, event_from_dict
 from projections import digest as digests
+from services.adapters.topology import Topology
 from services.domain.evolve import apply
 from services.domain.model import State
+from tests.support.sites import AMQP_URL
 
 
 async def rewrite_history(
@@ -36,3 +39,15 @@ async def rewrite_history(
         state, ignored = apply(state, event)
         digest = digests.advance(digest, canonical(event), ignored)
     await conn.execute("UPDATE projection_checkpoint SET digest = $1", digest)
+
+
+async def forge_on_stream(site: str, body: bytes) -> None:
+    """Publish ``body`` on a site's event stream as anyone with write access to it could."""
+    topology = Topology(site)
+    connection = await aio_pika.connect(AMQP_URL)
+    try:
+        channel = await connection.channel(publisher_confirms=True)
+        await topology.declare_events(channel)
+        await channel.default_exchange.publish(aio_pika.Message(body), routing_key=topology.events)
+    finally:
+        await connection.close()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from pydantic import AwareDatetime
+
 from events import commands as c
 from events.leases import AcquireDenied, LeaseExpired, LeaseGranted, LeaseReleased
 from events.licenses import LicenseActivated, LicenseDeactivated
@@ -128,7 +130,7 @@ def _value(name: str, annotation):
         return 1
     if annotation is float:
         return 1.5
-    if annotation is datetime:
+    if annotation in (datetime, AwareDatetime):
         return AT
     raise TypeError(f"no automatic sample value for field {name}: {annotation!r}")
 
