@@ -28,6 +28,7 @@ from projections.store import ProjectionStore
 from services.adapters.topology import Topology
 from services.auth.log_signing import NodeKeys
 from services.client import ClientError, LicenseClient
+from services.config.logs import setup_logging
 from services.config.settings import Settings, safe_node_name
 from services.domain.model import State
 from services.node import identity, orders
@@ -354,11 +355,7 @@ async def serve(settings: Settings, node: str, http_port: int | None = None) -> 
     """Run a node until SIGINT/SIGTERM or until the log orders it to stop."""
     import signal
 
-    logging.basicConfig(
-        level=logging.INFO,
-        format=f"%(asctime)s {node} %(levelname)s %(name)s: %(message)s",
-        force=True,
-    )
+    setup_logging(settings.log_format, settings.log_level, site=settings.site, node=node)
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     api_url = None
     if http_port is not None:

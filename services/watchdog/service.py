@@ -24,6 +24,7 @@ from services.adapters.topology import Topology
 from services.auth import log_signing
 from services.auth.log_signing import NodeKeys
 from services.client import ClientError, LicenseClient
+from services.config.logs import setup_logging
 from services.config.settings import Settings
 from services.watchdog.observer import SILENT, Observer
 
@@ -187,8 +188,5 @@ class Watchdog:
 
 
 async def run(settings: Settings, detect_seconds: float | None = None) -> None:
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s watchdog %(levelname)s %(name)s: %(message)s"
-    )
-    log.setLevel(logging.INFO)
+    setup_logging(settings.log_format, settings.log_level, site=settings.site, node="watchdog")
     await Watchdog(settings, detect_seconds=detect_seconds).run()

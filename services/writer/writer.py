@@ -308,6 +308,7 @@ class Writer:
         event = decide(self.speculative, command, ctx)
         if event is None:  # an observation that changes nothing (see services.domain.watch)
             return Reply.success(command_id, changed=False)
+        log.debug("decided %s", event.type, extra={"command_id": command_id, "event": event.type})
         self.speculative = evolve(self.speculative, event, self.trust)
         future: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
         self.pending[command_id] = future
