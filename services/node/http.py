@@ -1,4 +1,4 @@
-"""A node's HTTP application: the JSON API and, mounted next to it, the License Manager."""
+"""A node's HTTP application: the JSON API, the License Manager next to it, and ``/metrics``."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from aiohttp import web
 
 from projections.queries import ReadModels
 from services import web as license_manager
+from services.adapters.prometheus import metrics_handler
 from services.api.app import build_api
 
 if TYPE_CHECKING:
@@ -20,4 +21,5 @@ def node_app(node: Node) -> web.Application:
     reads = ReadModels(node.pool)
     app = build_api(node, reads)
     license_manager.mount(app, node.settings, node.name, health=node.health, reads=reads)
+    app.router.add_get("/metrics", metrics_handler(node.metrics.registry))
     return app

@@ -34,6 +34,7 @@ from services.domain.model import State
 from services.node import identity, orders
 from services.node.heartbeat import final_heartbeat, publish_heartbeats
 from services.node.http import node_app
+from services.node.metrics import NodeMetrics
 from services.node.stream_consumer import StreamBehind, StreamConsumer
 from services.views import Health, Heartbeat, KnownServer, Pair, Rebuild, ServersView
 from services.writer.writer import Demoted, Writer
@@ -73,6 +74,7 @@ class Node:
         self._order: orders.Order | None = None
         self._handled_offset = -1
         self._stopping = asyncio.Event()
+        self.metrics = NodeMetrics(self)
 
     async def open(self) -> None:
         self.pool = await open_pool(self.settings.pg_dsn, self.database)
@@ -99,6 +101,7 @@ class Node:
             site_key=self.settings.site_key_value(),
             node_keys=self.node_keys,
         )
+        self.writer.answered = self.metrics.answered
 
     def stop(self) -> None:
         self._stopping.set()

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -86,6 +87,8 @@ class Writer:
         self.leases = LeaseClock()
         self.dead_lettered = 0
         self.commands_handled = 0
+        # Told of every answer (command or None if unreadable, reply, delivery's monotonic time).
+        self.answered: Callable[[Command | None, Reply, float], None] = lambda *_: None
         self._outbox: asyncio.Queue[Event] = asyncio.Queue()
         self._promotion: asyncio.Task | None = None
         self._marker: WriterPromoted | None = None
@@ -265,6 +268,7 @@ class Writer:
     # ---- commands --------------------------------------------------------------------
 
     async def _on_delivery(self, message: AbstractIncomingMessage) -> None:
+        started = time.monotonic()
         screened = intake.screen(
             message.body, message.message_id, message.reply_to, message.headers, self.admin_key
         )
@@ -273,6 +277,7 @@ class Writer:
             return
         if isinstance(screened, intake.Refused):
             await self._answer(message, screened.reply)
+            self.answered(None, screened.reply, started)
             return
         try:
             await self._ensure_promoted()
@@ -286,6 +291,7 @@ class Writer:
                 pass
             return
         await self._answer(message, reply)
+        self.answered(screened.command, reply, started)
 
     async def handle(self, command: Command, command_id: str, actor: str | None = None) -> Reply:
         """Decide one command and return its reply once the log has accepted its event."""
