@@ -5,9 +5,10 @@ from __future__ import annotations
 import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
 
-from events.commands import FeatureGrant
-from events.vocabulary import DenialReason, ErrorCode
+from events.commands import FeatureGrant, PairServers
+from events.vocabulary import DenialReason, ErrorCode, PairStatus
 from services.client import LicenseDenied
+from tests.support.processes import ServiceProcess, free_port
 from tests.support.waiting import wait_for
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
@@ -81,3 +82,32 @@ async def test_a_nodes_metrics_move_by_exactly_what_was_done(site):
     assert moved("licensing_projector_events_applied_total") == 2
     assert value(after, "licensing_stream_offset") <= health["offset"]
     assert value(after, "licensing_stream_offset") > value(before, "licensing_stream_offset")
+
+
+async def test_the_watchdogs_metrics_show_the_pair_status(site):
+    nodes = [site.start_node("primary"), site.start_node("backup")]
+    for node in nodes:
+        await node.wait_registered(timeout=60)
+    async with site.client(actor="admin") as admin:
+        assert (await admin.send(PairServers(primary="primary", backup="backup"))).ok
+    port = free_port()
+    watchdog = ServiceProcess(
+        site, "watchdog", ["watchdog"], LICENSING_WATCHDOG_METRICS_PORT=str(port)
+    ).start()
+    site.processes.append(watchdog)
+    url = f"http://127.0.0.1:{port}"
+
+    async def paired() -> Samples | None:
+        try:
+            samples = await scrape(url)
+        except aiohttp.ClientError:
+            return None  # not listening yet
+        shown = value(samples, "licensing_pair_status", status=PairStatus.PAIRED)
+        return samples if shown == 1 else None
+
+    samples = await wait_for(paired, 20, "the watchdog's metrics to say Paired and Available")
+    assert [w for w in PairStatus if value(samples, "licensing_pair_status", status=w)] == [
+        PairStatus.PAIRED
+    ]
+    assert value(samples, "licensing_watchdog_heartbeats_seen_total") > 0
+    assert value(samples, "licensing_watchdog_heartbeats_rejected_total", reason="unsigned") == 0
