@@ -84,7 +84,7 @@ class NodeState(Collector):
             "licensing_seats_in_use", "Leased seats per feature.", labels=["feature", "version"]
         )
         total = GaugeMetricFamily(
-            "licensing_seats_total",
+            "licensing_seats_licensed",
             "Seats of every license grant per feature, expired ones included.",
             labels=["feature", "version"],
         )

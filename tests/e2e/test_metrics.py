@@ -72,7 +72,7 @@ async def test_a_nodes_metrics_move_by_exactly_what_was_done(site):
     assert moved("licensing_acquire_latency_ms_sum") > 0
     assert value(before, "licensing_seats_in_use", **FEATURE) == 0
     assert value(after, "licensing_seats_in_use", **FEATURE) == 1
-    assert value(after, "licensing_seats_total", **FEATURE) == 1
+    assert value(after, "licensing_seats_licensed", **FEATURE) == 1
     assert value(after, "licensing_is_writer") == 1
     assert value(after, "licensing_writer_epoch") >= 1
     assert value(after, "licensing_projector_lag_offsets") == 0
