@@ -21,8 +21,14 @@ positive = click.FloatRange(min=0, min_open=True)
 @click.option(
     "--detect-seconds", type=positive, help="Declare a silent node gone after this many seconds."
 )
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(1, 65535),
+    envvar="LICENSING_WATCHDOG_METRICS_PORT",
+    help="Serve /metrics (Prometheus) on this port (env LICENSING_WATCHDOG_METRICS_PORT).",
+)
 @pass_cli
-def watchdog(ctx: CliContext, detect_seconds: float | None) -> None:
+def watchdog(ctx: CliContext, detect_seconds: float | None, metrics_port: int | None) -> None:
     """Run the site's watchdog until interrupted: node heartbeats become status events
     (the tiles)."""
     # Imported here, not at the top: every other CLI command starts without loading it.
@@ -32,6 +38,8 @@ def watchdog(ctx: CliContext, detect_seconds: float | None) -> None:
     options: dict[str, Any] = {}
     if detect_seconds is not None:
         options["detect_seconds"] = detect_seconds
+    if metrics_port is not None:
+        options["metrics_port"] = metrics_port
     # SIGTERM (how 'licensing up' stops it) takes the Ctrl-C path: asyncio.run cancels the
     # watchdog's task, so it closes its connection instead of dying mid-publish.
     signal.signal(signal.SIGTERM, lambda *_: signal.raise_signal(signal.SIGINT))

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 
 import click
+from pydantic import ValidationError
 
 from services.cli.commands_auth import hash_password
 from services.cli.commands_leases import acquire, release
@@ -22,9 +23,20 @@ from services.cli.commands_site import site
 from services.cli.commands_up import up
 from services.cli.commands_view import status, usage
 from services.cli.context import CliContext
+from services.config.logs import setup_logging
+from services.config.settings import Settings
 from services.vendor.cli import vendor
 
 positive = click.FloatRange(min=0, min_open=True)
+
+
+def _setup_logging(level: int, site: str | None) -> None:
+    try:
+        settings = Settings(**({"site": site} if site else {}))
+    except ValidationError:  # the command that needs them says what is wrong (exit 2)
+        setup_logging("text", level, site=site or "default")
+        return
+    setup_logging(settings.log_format, level, site=settings.site)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -68,7 +80,7 @@ def cli(
 ) -> None:
     """Administer and use a redundant license server pair."""
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    _setup_logging(level, site)
     if not verbose:
         logging.getLogger("aiormq").setLevel(logging.CRITICAL)
         logging.getLogger("aio_pika").setLevel(logging.CRITICAL)

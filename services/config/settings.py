@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -38,6 +39,12 @@ class Settings(BaseSettings):
     watchdog_detect_seconds: float = Field(default=3.0, gt=0)
     watchdog_max_lag_events: int = Field(default=1000, ge=1)
     watchdog_max_lag_seconds: float = Field(default=10.0, gt=0)
+    # Where the watchdog serves /metrics (Prometheus text); unset: it serves nothing.
+    watchdog_metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    # Logs: readable lines (text) or one JSON object per line (json), services.config.logs.
+    log_format: Literal["text", "json"] = "text"
+    # The node's and the watchdog's log level (the CLI's is -v); DEBUG adds every decision.
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     # The site's admin key: admin commands (activate, pair, reset, ...) must be signed
     # with it (services.auth.signing). Unset means an open site: admin commands are
     # accepted unsigned, and /api/health says so. ``licensing up`` generates one.

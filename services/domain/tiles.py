@@ -11,6 +11,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from events.vocabulary import Activity, PairStatus, Role, ServerStatus
 from services.domain.model import State
 
@@ -31,27 +33,38 @@ _PAIR_NOT_AVAILABLE = {
 }
 
 
-def _role(state: State, node: str) -> Role:
+def _role(pair: tuple[str, str] | None, node: str) -> Role:
     """The seed names a missing server by its place; one outside the pair is called the backup."""
-    return Role.PRIMARY if state.pair and state.pair[0] == node else Role.BACKUP
+    return Role.PRIMARY if pair and pair[0] == node else Role.BACKUP
 
 
 def server_status(state: State, node: str) -> ServerStatus:
     server = state.servers.get(node)
     if server is None:
-        return _NOT_AVAILABLE[_role(state, node)]  # uninstalled
+        return _NOT_AVAILABLE[_role(state.pair, node)]  # uninstalled
     return _SHOWN[server.activity]
 
 
 def pair_status(state: State) -> PairStatus | None:
-    if state.pair is None:
-        return None
-    for node in state.pair:
+    def activity(node: str) -> Activity | None:
         server = state.servers.get(node)
-        if server is None or server.activity in (Activity.STOPPED, Activity.DISCONNECTED):
-            return _PAIR_NOT_AVAILABLE[_role(state, node)]
-    if any(state.servers[node].activity == Activity.RECOVERING for node in state.pair):
+        return server.activity if server else None
+
+    return pair_status_of(state.pair, activity, state.sync.synced)
+
+
+def pair_status_of(
+    pair: tuple[str, str] | None, activity: Callable[[str], Activity | None], synced: bool
+) -> PairStatus | None:
+    """The pair tile from each server's activity (None: uninstalled) and the pair's sync: what
+    the log says, or what the watchdog concludes before the log says it (its /metrics)."""
+    if pair is None:
+        return None
+    for node in pair:
+        if activity(node) in (None, Activity.STOPPED, Activity.DISCONNECTED):
+            return _PAIR_NOT_AVAILABLE[_role(pair, node)]
+    if any(activity(node) == Activity.RECOVERING for node in pair):
         return PairStatus.RECOVERING
-    if not state.sync.synced:
+    if not synced:
         return PairStatus.NOT_SYNCED
     return PairStatus.PAIRED

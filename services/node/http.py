@@ -1,4 +1,4 @@
-"""A node's HTTP application: the JSON API and, mounted next to it, the License Manager."""
+"""A node's HTTP application: the JSON API, the License Manager next to it, and ``/metrics``."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from aiohttp import web
 
 from projections.queries import ReadModels
 from services import web as license_manager
+from services.adapters.prometheus import metrics_handler
 from services.api import reports
 from services.api.app import build_api
 from services.node import openapi
@@ -26,6 +27,7 @@ def node_app(node: Node) -> web.Application:
         app, node.settings, node.name, health=node.health, reads=reads, servers=node.servers
     )
     app.router.add_get("/api/openapi.json", serve_openapi)
+    app.router.add_get("/metrics", metrics_handler(node.metrics.registry))
     return app
 
 

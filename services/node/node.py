@@ -30,11 +30,13 @@ from services.adapters.topology import Topology
 from services.auth import signing
 from services.auth.log_signing import NodeKeys
 from services.client import ClientError, LicenseClient
+from services.config.logs import setup_logging
 from services.config.settings import Settings, safe_node_name
 from services.domain.model import State
 from services.node import identity, orders
 from services.node.heartbeat import final_heartbeat, publish_heartbeats
 from services.node.http import node_app
+from services.node.metrics import NodeMetrics
 from services.node.stream_consumer import StreamBehind, StreamConsumer
 from services.views import Health, Heartbeat, KnownServer, Pair, Rebuild, ServersView
 from services.writer.writer import Demoted, Writer
@@ -74,6 +76,7 @@ class Node:
         self._order: orders.Order | None = None
         self._handled_offset = -1
         self._stopping = asyncio.Event()
+        self.metrics = NodeMetrics(self)
 
     async def open(self) -> None:
         self.pool = await open_pool(self.settings.pg_dsn, self.database)
@@ -105,6 +108,7 @@ class Node:
             site_key=self.settings.site_key_value(),
             node_keys=self.node_keys,
         )
+        self.writer.answered = self.metrics.answered
 
     def stop(self) -> None:
         self._stopping.set()
@@ -362,11 +366,7 @@ async def serve(settings: Settings, node: str, http_port: int | None = None) -> 
     """Run a node until SIGINT/SIGTERM or until the log orders it to stop."""
     import signal
 
-    logging.basicConfig(
-        level=logging.INFO,
-        format=f"%(asctime)s {node} %(levelname)s %(name)s: %(message)s",
-        force=True,
-    )
+    setup_logging(settings.log_format, settings.log_level, site=settings.site, node=node)
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     api_url = None
     if http_port is not None:

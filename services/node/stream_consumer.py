@@ -17,6 +17,7 @@ prefetch, and acks in batches.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 
 from aio_pika.abc import AbstractConnection, AbstractIncomingMessage
@@ -42,6 +43,7 @@ class StreamConsumer:
         self.batch_size = batch_size
         self.target_offset: int | None = None  # where the stream ended when this node subscribed
         self.probed = False  # target_offset is known for this subscription
+        self.subscribed_at: float | None = None  # time.monotonic() of the probe (lag seconds)
         # Runs after a batch from the stream is committed and acked (the node's orders).
         self.after_commit: Callable[[], Awaitable[None]] | None = None
 
@@ -78,6 +80,7 @@ class StreamConsumer:
                 f"re-seed it (licensing reseed)"
             )
         self.target_offset, self.probed = end, True
+        self.subscribed_at = time.monotonic()
         await channel.set_qos(prefetch_count=self.batch_size * 2)
         inbox: asyncio.Queue[AbstractIncomingMessage] = asyncio.Queue()
 

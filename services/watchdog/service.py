@@ -20,11 +20,14 @@ import orjson
 
 from events.status import ReportPairSync, ReportServerStatus
 from events.vocabulary import Activity
+from services.adapters.prometheus import serve_metrics
 from services.adapters.topology import Topology
 from services.auth import log_signing
 from services.auth.log_signing import NodeKeys
 from services.client import ClientError, LicenseClient
+from services.config.logs import setup_logging
 from services.config.settings import Settings
+from services.watchdog.metrics import registry_for
 from services.watchdog.observer import SILENT, Observer
 
 log = logging.getLogger(__name__)
@@ -60,6 +63,7 @@ class Watchdog:
         )
         self.tick = tick
         self.node_keys = NodeKeys.from_setting(settings.node_keys_value())
+        self.heartbeats_seen = 0
         self.unverified_heartbeats = 0
         self.malformed_heartbeats = 0
         self.reported: dict[str, Activity] = {}  # what this watchdog last got accepted, per node
@@ -115,6 +119,7 @@ class Watchdog:
             return
         try:
             self.observer.heard(orjson.loads(message.body), time.monotonic())
+            self.heartbeats_seen += 1
         except Exception as exc:
             self.malformed_heartbeats += 1
             log.warning("ignoring a malformed heartbeat: %s", exc)
@@ -186,9 +191,20 @@ class Watchdog:
         return reply.ok
 
 
-async def run(settings: Settings, detect_seconds: float | None = None) -> None:
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s watchdog %(levelname)s %(name)s: %(message)s"
-    )
-    log.setLevel(logging.INFO)
-    await Watchdog(settings, detect_seconds=detect_seconds).run()
+async def run(
+    settings: Settings, detect_seconds: float | None = None, metrics_port: int | None = None
+) -> None:
+    """Run the watchdog; with a metrics port (or LICENSING_WATCHDOG_METRICS_PORT) it serves
+    /metrics there, on LICENSING_HTTP_HOST."""
+    setup_logging(settings.log_format, settings.log_level, site=settings.site, node="watchdog")
+    watchdog = Watchdog(settings, detect_seconds=detect_seconds)
+    port = metrics_port or settings.watchdog_metrics_port
+    runner = None
+    if port is not None:
+        runner = await serve_metrics(registry_for(watchdog), settings.http_host, port)
+        log.info("watchdog: metrics on http://%s:%s/metrics", settings.http_host, port)
+    try:
+        await watchdog.run()
+    finally:
+        if runner is not None:
+            await runner.cleanup()

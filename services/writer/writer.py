@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -101,6 +102,8 @@ class Writer:
         self.leases = LeaseClock()
         self.dead_lettered = 0
         self.commands_handled = 0
+        # Told of every answer (command or None if unreadable, reply, delivery's monotonic time).
+        self.answered: Callable[[Command | None, Reply, float], None] = lambda *_: None
         self._outbox: asyncio.Queue[Event] = asyncio.Queue()
         self._promotion: asyncio.Task | None = None
         self._marker: WriterPromoted | None = None
@@ -312,12 +315,14 @@ class Writer:
             )
 
     async def _serve(self, message: AbstractIncomingMessage) -> None:
+        started = time.monotonic()
         screened = self._screen(message)
         if isinstance(screened, intake.DeadLetter):
             await self._dead_letter(message, screened.why)
             return
         if isinstance(screened, intake.Refused):
             await self._answer(message, screened.reply)
+            self.answered(None, screened.reply, started)
             return
         try:
             await self._ensure_promoted()
@@ -331,6 +336,7 @@ class Writer:
                 pass
             return
         await self._answer(message, reply)
+        self.answered(screened.command, reply, started)
 
     async def handle(self, command: Command, command_id: str, actor: str | None = None) -> Reply:
         """Decide one command and return its reply once the log has accepted its event."""
@@ -390,6 +396,7 @@ class Writer:
             return _undecidable(command, command_id)
         if event is None or after is None:  # an observation that changes nothing (domain.watch)
             return Reply.success(command_id, changed=False)
+        log.debug("decided %s", event.type, extra={"command_id": command_id, "event": event.type})
         self.speculative = after
         future: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
         self.pending[command_id] = future
