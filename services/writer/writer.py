@@ -31,6 +31,7 @@ from events.replies import ErrorCode, Reply
 from events.writer import WriterPromoted
 from projections.projector import Projector
 from services.adapters.topology import Topology
+from services.adapters.topology import dead_letter as cut_copy
 from services.auth import signing
 from services.auth.log_signing import OPEN, NodeKeys
 from services.domain import lease_secrets
@@ -419,6 +420,20 @@ class Writer:
         # Repr and cut: the id and the reason may carry anything a sender put there.
         log.warning("dead-lettering command message %.130r: %.300r", message.message_id, why)
         self.dead_lettered += 1
+        try:
+            # A copy cut to its first few KB, with the reason (issue 9, row 13: the queue keeps
+            # a bounded amount); a rejection would move the whole body there.
+            exchange = await self._publish_channel.get_exchange(
+                self.topology.dead_letter_exchange, ensure=False
+            )
+            await exchange.publish(
+                cut_copy(message.body, why, {"x-message-id": message.message_id or ""}),
+                routing_key="",
+            )
+            await message.ack()
+            return
+        except Exception:
+            log.warning("could not copy %.130r to the dead letters", message.message_id)
         try:
             await message.reject(requeue=False)
         except Exception:

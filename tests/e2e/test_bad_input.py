@@ -121,3 +121,30 @@ async def test_invalid_commands_are_answered_and_garbage_is_dead_lettered(site):
 async def _dead_letters_at_least(node, n):
     h = await node.health()
     return h if h and (h.get("dead_letters") or 0) >= n else None
+
+
+async def test_a_dead_letter_keeps_only_the_first_kilobytes_and_the_reason(site):
+    node = site.start_node("primary")
+    await node.wait_healthy()
+    await node.wait_registered()
+    topology = Topology(site.name)
+    huge = b"x" * (300 * 1024)  # past MAX_COMMAND_BYTES: dead-lettered as too large
+    connection = await aio_pika.connect(AMQP_URL)
+    try:
+        channel = await connection.channel()
+        await channel.default_exchange.publish(
+            aio_pika.Message(huge, message_id="huge-1", reply_to="nobody"),
+            routing_key=topology.commands,
+        )
+        queue = await channel.get_queue(topology.dead_letters, ensure=False)
+
+        async def parked():
+            return await queue.get(no_ack=True, fail=False)
+
+        kept = await wait_for(parked, 10, "the dead letter parked")
+    finally:
+        await connection.close()
+    assert len(kept.body) <= 4096
+    assert kept.headers["x-original-length"] == len(huge)
+    assert "too large" in str(kept.headers["x-reason"])
+    assert (await node.health())["dead_lettered_here"] == 1
