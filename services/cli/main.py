@@ -6,6 +6,7 @@ Exit codes: 0 success, 1 refused/denied/timeout/unreachable, 2 usage error.
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import click
 
@@ -20,9 +21,13 @@ from services.cli.commands_server import server
 from services.cli.commands_up import up
 from services.cli.commands_view import status, usage
 from services.cli.context import CliContext
+from services.cli.local_site import LocalSite, SecretsNotFound, find
 from services.vendor.cli import vendor
 
 positive = click.FloatRange(min=0, min_open=True)
+# Processes configured by their environment alone: up makes and reads its own .run/, and the
+# nodes and the watchdog it starts get exactly what it passes them.
+CONFIGURED_BY_ENVIRONMENT = frozenset({"up", "server", "watchdog"})
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -77,7 +82,22 @@ def cli(
         attempt_timeout=attempt_timeout,
         actor=actor,
         json=as_json,
+        local=_local_site(ctx),
     )
+
+
+def _local_site(ctx: click.Context) -> LocalSite | None:
+    """The site `licensing up` runs from this directory (services/cli/local_site.py)."""
+    if ctx.invoked_subcommand in CONFIGURED_BY_ENVIRONMENT:
+        return None
+    try:
+        local = find(Path.cwd())
+    except SecretsNotFound as exc:
+        raise click.UsageError(str(exc)) from None
+    if local is not None and local.api_url:
+        # Below --api and LICENSING_API_URL, above the built-in default (click's default_map).
+        ctx.default_map = {name: {"api_url": local.api_url} for name in cli.commands}
+    return local
 
 
 for command in (
