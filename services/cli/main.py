@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from services.cli.commands_auth import hash_password
+from services.cli.commands_demo import demo
 from services.cli.commands_leases import acquire, release
 from services.cli.commands_licenses import activate, activation_request, deactivate
 from services.cli.commands_maintenance import replay, reset_id, stop, uninstall
@@ -122,6 +123,7 @@ for command in (
     hash_password,
     vendor,
     activation_request,
+    demo,
 ):
     cli.add_command(command)
 
