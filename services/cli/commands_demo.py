@@ -134,9 +134,16 @@ async def _live(tally: Tally, plan: Plan, started: float, done: asyncio.Event) -
 async def _drive(client: LicenseClient, api_url: str, features: list[Feature], plan: Plan) -> Tally:
     loop = asyncio.get_running_loop()
     ending = asyncio.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    signals = (signal.SIGINT, signal.SIGTERM)
+
+    def end() -> None:  # the first Ctrl-C releases every lease; a second one quits at once
+        ending.set()
+        for sig in signals:
+            loop.remove_signal_handler(sig)
+
+    for sig in signals:
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-            loop.add_signal_handler(sig, ending.set)
+            loop.add_signal_handler(sig, end)
     rng = random.Random(plan.seed)
     tally, busy = Tally(), Counter[str]()
     sessions: set[asyncio.Task[None]] = set()
