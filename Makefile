@@ -20,7 +20,7 @@ define pytest
 	exit $$rc
 endef
 
-.PHONY: help install services up lint openapi test test-unit test-integration test-security test-e2e bench clean
+.PHONY: help install services up demo lint openapi test test-unit test-integration test-security test-e2e bench clean
 
 help:  ## list the targets
 	@echo "Targets:"
@@ -44,6 +44,9 @@ services:  ## make sure RabbitMQ and PostgreSQL answer (starts local ones)
 
 up: install services  ## run a primary, a backup and the watchdog on this machine
 	$(VENV)/bin/licensing up
+
+demo: install  ## product traffic against the pair of make up (another terminal) until Ctrl-C
+	$(VENV)/bin/licensing demo
 
 lint: install  ## the gates: ruff, the import contracts (import-linter), mypy on the contract and domain
 	$(VENV)/bin/ruff check .

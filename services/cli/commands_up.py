@@ -37,7 +37,7 @@ from services.adapters.processes import (
     stop_all,
     wait_until,
 )
-from services.cli import first_run
+from services.cli import first_run, second_terminal
 from services.cli.api import ApiUnavailable, get_json
 from services.cli.commands_site import ensure_set_up
 from services.cli.context import CliContext, json_option, pass_cli
@@ -359,6 +359,7 @@ async def _up(
             emit_json(summary)
         else:
             console().print(_table(summary))
+        await second_terminal.announce(settings, log_dir.parent, summary)
         note(f"Logs: {log_dir}/. Press Ctrl-C to stop every process.")
         return await _supervise(children, stop)
     except Interrupted:

@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 import click
 from pydantic import ValidationError
 
+from services.cli.local_site import LocalSite
 from services.client.client import DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_TIMEOUT
 from services.config.settings import Settings
 
@@ -23,14 +24,17 @@ class CliContext:
     attempt_timeout: float = DEFAULT_ATTEMPT_TIMEOUT
     actor: str | None = None
     json: bool = False
+    local: LocalSite | None = None  # the site `licensing up` runs from here, if there is one
 
     def settings(self) -> Settings:
-        """Settings from the environment, overridden by --site / --amqp-url; bad values exit 2."""
+        """Settings from the environment, then the local site's files (what the environment
+        does not set), overridden by --site / --amqp-url; bad values exit 2."""
         overrides = {
             key: value for key, value in (("site", self.site), ("amqp_url", self.amqp_url)) if value
         }
+        found = self.local.settings_fields() if self.local else {}
         try:
-            return Settings(**overrides)
+            return Settings(**{**found, **overrides})
         except ValidationError as exc:
             problems = "; ".join(
                 f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors()

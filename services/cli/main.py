@@ -6,11 +6,13 @@ Exit codes: 0 success, 1 refused/denied/timeout/unreachable, 2 usage error.
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import click
 from pydantic import ValidationError
 
 from services.cli.commands_auth import hash_password
+from services.cli.commands_demo import demo
 from services.cli.commands_leases import acquire, release
 from services.cli.commands_licenses import activate, activation_request, deactivate
 from services.cli.commands_maintenance import replay, reset_id, stop, uninstall
@@ -23,11 +25,15 @@ from services.cli.commands_site import site
 from services.cli.commands_up import up
 from services.cli.commands_view import status, usage
 from services.cli.context import CliContext
+from services.cli.local_site import LocalSite, SecretsNotFound, find
 from services.config.logs import setup_logging
 from services.config.settings import Settings
 from services.vendor.cli import vendor
 
 positive = click.FloatRange(min=0, min_open=True)
+# Processes configured by their environment alone: up makes and reads its own .run/, and the
+# nodes and the watchdog it starts get exactly what it passes them.
+CONFIGURED_BY_ENVIRONMENT = frozenset({"up", "server", "watchdog"})
 
 
 def _setup_logging(level: int, site: str | None) -> None:
@@ -91,7 +97,22 @@ def cli(
         attempt_timeout=attempt_timeout,
         actor=actor,
         json=as_json,
+        local=_local_site(ctx),
     )
+
+
+def _local_site(ctx: click.Context) -> LocalSite | None:
+    """The site `licensing up` runs from this directory (services/cli/local_site.py)."""
+    if ctx.invoked_subcommand in CONFIGURED_BY_ENVIRONMENT:
+        return None
+    try:
+        local = find(Path.cwd())
+    except SecretsNotFound as exc:
+        raise click.UsageError(str(exc)) from None
+    if local is not None and local.api_url:
+        # Below --api and LICENSING_API_URL, above the built-in default (click's default_map).
+        ctx.default_map = {name: {"api_url": local.api_url} for name in cli.commands}
+    return local
 
 
 for command in (
@@ -118,6 +139,7 @@ for command in (
     vendor,
     activation_request,
     site,
+    demo,
 ):
     cli.add_command(command)
 

@@ -10,8 +10,9 @@ import click
 import orjson
 from rich.console import Console
 
-from events.replies import Reply
+from events.replies import ErrorCode, Reply
 from services.cli.context import CliContext
+from services.cli.local_site import where_keys_live
 
 EXIT_REFUSED = 1
 WIDTH_WHEN_PIPED = 200
@@ -35,14 +36,18 @@ def reply_data(reply: Reply) -> dict[str, Any]:
 
 def fail(ctx: CliContext, code: str, message: str, reason: str | None = None) -> NoReturn:
     """Report a failure (refusal, timeout, unreachable broker or API) and exit 1."""
+    # A refused admin command is nearly always a missing key: say where keys live.
+    hint = where_keys_live(ctx.local) if code == ErrorCode.UNAUTHORIZED else None
     if ctx.json:
         error = {"code": code, "message": message, **({"reason": reason} if reason else {})}
-        emit_json({"ok": False, "error": error})
+        emit_json({"ok": False, "error": error, **({"hint": hint} if hint else {})})
     else:
         because = f" (reason: {reason.replace('_', ' ')})" if reason else ""
         click.echo(
             click.style(f"Error [{code}]: ", fg="red", bold=True) + message + because, err=True
         )
+        if hint:
+            click.echo(f"  {hint}", err=True)
     raise click.exceptions.Exit(EXIT_REFUSED)
 
 

@@ -9,12 +9,18 @@ from typing import TypeVar
 from services.cli.context import CliContext
 from services.cli.output import fail
 from services.client import ClientError, LicenseClient
+from services.config.settings import Settings
 
 T = TypeVar("T")
 
 
-def with_client(ctx: CliContext, work: Callable[[LicenseClient], Awaitable[T]]) -> T:
-    settings = ctx.settings()
+def with_client(
+    ctx: CliContext,
+    work: Callable[[LicenseClient], Awaitable[T]],
+    settings: Settings | None = None,
+) -> T:
+    """``work`` with a client of ``settings`` (default: the command's own)."""
+    settings = settings or ctx.settings()
 
     async def session() -> T:
         client = LicenseClient(

@@ -136,6 +136,8 @@ class ManageAnswer(BaseModel):
     result: dict[str, Any] | None = None
     actor: str | None = None
     error: ManageError | None = None
+    title: str | None = None  # an activation refusal in the administrator's words
+    advice: str | None = None  # and what to do about it
 
     def body(self) -> dict[str, Any]:
         return self.model_dump(mode="json", exclude_unset=True)

@@ -59,7 +59,7 @@ async def test_csv_reports_and_the_leases_held_at_a_moment(site, tmp_path):
         await a.stop_renewing()
         b = await product.acquire(FEATURE, VERSION, device="HMI-B", user="op2")
         await b.stop_renewing()
-        assert (await product.release(a.lease_id)).ok
+        assert (await product.release(a.lease_id, lease_secret=a.lease_secret)).ok
         denied = await product.send(
             Acquire(feature=FEATURE, version=VERSION, device=ENG_1, user=USER_D, count=5)
         )
