@@ -317,6 +317,17 @@ def limit_problems(text: str) -> list[str]:
     return problems
 
 
+def slug(title: str) -> str:
+    """The anchor GitHub gives a heading."""
+    return re.sub(r"[^\w\- ]", "", title.lower()).replace(" ", "-")
+
+
+def link_problems(text: str) -> list[str]:
+    anchors = {slug(s.title) for s in sections(text)}
+    links = set(re.findall(r"\]\(#([^)]+)\)", text))
+    return [f"the link #{link} names no heading" for link in sorted(links - anchors)]
+
+
 # ---- the worked examples ---------------------------------------------------------------
 
 
@@ -402,6 +413,7 @@ CHECKS = [
     heartbeat_problems,
     upcaster_problems,
     limit_problems,
+    link_problems,
     signing_problems,
     lease_secret_problems,
     stream_signature_problems,
@@ -443,6 +455,7 @@ DRIFTS = [
         "count",
     ),
     ("an upcaster", lambda t: _without_line(t, "| `LeaseGranted` | 1 |"), "LeaseGranted"),
+    ("a link", lambda t: t.replace("](#results)", "](#result)"), "#result"),
     ("an event", lambda t: t.replace("### `LeaseExpired` (v1)", "### y"), "LeaseExpired"),
     (
         "a version",
