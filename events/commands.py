@@ -103,6 +103,8 @@ class RenewLeases(Command):
 
 @upcaster("RenewLeases", 1)
 def _ids_without_secrets_before_v2(data: dict[str, Any]) -> dict[str, Any]:
+    if "leases" in data and "lease_ids" not in data:
+        return data  # already in v2's shape, sent without its schema_version: take it as is
     old = {k: v for k, v in data.items() if k != "lease_ids"}
     ids = data.get("lease_ids")
     leases = [{"lease_id": i} for i in ids] if isinstance(ids, list) else ids

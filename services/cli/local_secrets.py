@@ -5,7 +5,8 @@ On the first run, where the environment sets neither ``LICENSING_ADMIN_KEY`` nor
 ``admin`` with a random password, prints the password once, and keeps only the key
 and the password's scrypt hash (file mode 600; ``.run/`` is ignored by git). It also
 makes the site's Ed25519 key (``LICENSING_SITE_KEY``, which signs deactivation
-receipts). Later runs read them back. Values set in the environment always win.
+receipts) and the site's node key (``LICENSING_NODE_KEYS``, which signs the log, the
+heartbeats and the nodes' and watchdog's commands). Later runs read them back. Values set in the environment always win.
 
 ``licensing site setup`` adds the site's broker users (``broker_url_key``): each role's AMQP
 URL, password included, and the password alone, for tools that take it apart.
@@ -21,6 +22,7 @@ from services.auth.passwords import hash_password
 from services.trust.keys import new_private_key
 
 KEY, USERS, SITE_KEY = "LICENSING_ADMIN_KEY", "LICENSING_ADMIN_USERS", "LICENSING_SITE_KEY"
+NODE_KEYS = "LICENSING_NODE_KEYS"
 
 
 def _read(path: Path) -> dict[str, str]:
@@ -77,7 +79,9 @@ def ensure_local_secrets(path: Path = Path(".run/secrets.env")) -> str | None:
         stored[USERS] = f"admin:{hash_password(password)}"
     if SITE_KEY not in stored:
         stored[SITE_KEY] = new_private_key()
+    if NODE_KEYS not in stored:
+        stored[NODE_KEYS] = f"n1:{secrets.token_urlsafe(32)}"
     _write(path, stored)
-    for name in (KEY, USERS, SITE_KEY):
+    for name in (KEY, USERS, SITE_KEY, NODE_KEYS):
         os.environ.setdefault(name, stored[name])
     return password if os.environ[USERS] == stored[USERS] else None

@@ -165,7 +165,13 @@ async def _demo_licensed(url: str) -> list[str] | None:
         async with session.get(url + "/api/servers") as response:
             servers = (await response.json())["servers"]
         async with session.get(url + "/api/health") as response:
-            signed_only = (await response.json())["entitlements"].startswith("vendor-signed")
+            health = await response.json()
+    # A first run signs everything: entitlements, the log and the node commands.
+    signed_only = (
+        health["entitlements"].startswith("vendor-signed")
+        and health["stream"].startswith("signed")
+        and health["node_commands"] == "signed"
+    )
     held = [s["licenses"] for s in servers]
     return held[0] if signed_only and len(held) == 2 and held[0] and held[0] == held[1] else None
 

@@ -127,3 +127,13 @@ def test_the_codec_upcasts_old_events_read_back_from_the_log(registry, monkeypat
     assert (
         isinstance(event, LeaseReleased) and event.reason == "forced" and event.schema_version == 2
     )
+
+
+def test_a_renewal_in_v2_shape_without_its_schema_version_is_taken_as_v2():
+    from events.codec import loads_command
+
+    body = b'{"type": "RenewLeases", "leases": [{"lease_id": "L-1", "lease_secret": "s"}]}'
+    command = loads_command(body)
+    assert [held.lease_id for held in command.leases] == ["L-1"]
+    secret = command.leases[0].lease_secret
+    assert getattr(secret, "get_secret_value", lambda: secret)() == "s"
