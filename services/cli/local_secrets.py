@@ -6,7 +6,8 @@ On the first run, where the environment sets neither ``LICENSING_ADMIN_KEY`` nor
 and the password's scrypt hash (file mode 600; ``.run/`` is ignored by git). It also
 makes the site's Ed25519 key (``LICENSING_SITE_KEY``, which signs deactivation
 receipts) and the site's node key (``LICENSING_NODE_KEYS``, which signs the log, the
-heartbeats and the nodes' and watchdog's commands). Later runs read them back. Values set in the environment always win.
+heartbeats and the nodes' and watchdog's commands). Later runs read them back. Values set
+in the environment always win.
 
 ``licensing site setup`` adds the site's broker users (``broker_url_key``): each role's AMQP
 URL, password included, and the password alone, for tools that take it apart.
