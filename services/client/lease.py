@@ -207,7 +207,7 @@ class Lease:
             await asyncio.sleep(delay)
             delay = self.renew_every
             try:
-                reply = await self._renew()
+                reply = await self._renew_or_break()
             except Exception as exc:  # a timeout, a broker outage: never let the renewer die
                 if self._out_of_grace():
                     return
@@ -224,6 +224,17 @@ class Lease:
             self.renewals += 1
             self._last_renewed = time.monotonic()
             self.expires_at = datetime.now(UTC) + timedelta(seconds=self.lease_seconds)
+
+    async def _renew_or_break(self) -> Reply:
+        try:
+            return await self._renew()
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise  # stop_renewing(): ours to end
+            # When the broker goes silent, aiormq cancels its reader and the channel call in
+            # flight ends *cancelled*: a broken connection, which must not end the renewer.
+            raise ConnectionError("the broker connection broke during the renewal") from None
 
     async def _renew(self) -> Reply:
         # On borrowed time, wait no later than the grace's end (but a second at least, what a

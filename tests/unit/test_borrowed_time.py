@@ -37,6 +37,8 @@ class FakeSender:
 
     async def renew(self, leases: dict[str, str | None], *, timeout: float | None = None) -> Reply:
         self.renewals += 1
+        if self.mode == "cancelled":  # aiormq cancels a call in flight on a silent connection
+            raise asyncio.CancelledError
         if self.mode == "silent":  # at once, as a broker that refuses connections
             await asyncio.sleep(0)
             raise CommandTimeout("RenewLeases", "c", timeout or 0, 1)
@@ -93,6 +95,22 @@ async def test_past_the_grace_the_lease_is_lost_and_says_why():
     assert lease.lost_reason is not None and "grace" in lease.lost_reason
     assert lease.remaining_grace() == 0
     assert await lease.release() is None  # lost: nothing to give back
+
+
+async def test_a_call_cancelled_by_a_broken_connection_does_not_end_the_renewer():
+    sender = FakeSender()
+    sender.mode = "cancelled"
+    lease = _lease(sender, grace=30)
+    lease.start()
+    task = lease._task
+    try:
+        await _until(lambda: sender.renewals >= 3)  # it went on renewing
+        assert lease.state == LeaseState.BORROWED
+        sender.mode = "renewed"
+        await _until(lambda: lease.state == LeaseState.HELD)
+    finally:
+        await lease.stop_renewing()
+    assert task is not None and task.cancelled()  # and stop_renewing() still ends it
 
 
 @pytest.mark.parametrize("code", [ErrorCode.UNAVAILABLE, ErrorCode.NOT_WRITER, ErrorCode.TIMEOUT])
