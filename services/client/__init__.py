@@ -10,7 +10,7 @@ from services.client.errors import (
     LicenseDenied,
     ProtocolError,
 )
-from services.client.lease import Lease
+from services.client.lease import Lease, LeaseState
 
 __all__ = [
     "BrokerUnavailable",
@@ -19,6 +19,7 @@ __all__ = [
     "CommandRejected",
     "CommandTimeout",
     "Lease",
+    "LeaseState",
     "LicenseClient",
     "LicenseDenied",
     "ProtocolError",

@@ -3,6 +3,7 @@
     async with LicenseClient(settings) as client:
         async with client.acquire("InTouch", "2017", device="HMI-1", user="op") as lease:
             ...                      # renewed in the background, released on exit
+        lease.state                  # held; borrowed while the pair is out of reach; lost
 
 Commands go to the site's commands queue; whichever node is the writer answers.
 A writer failover is invisible: commands wait in the queue, and the client
@@ -219,7 +220,13 @@ class LicenseClient:
                 raise LicenseDenied(reply)
             if not (reply.result or {}).get("lease_id"):
                 raise ProtocolError(f"an acquire was granted without a lease id: {reply.result}")
-            lease = Lease(self, reply, lease_seconds=lease_seconds, renew_every=renew_every)
+            lease = Lease(
+                self,
+                reply,
+                lease_seconds=lease_seconds,
+                renew_every=renew_every,
+                grace_seconds=self.settings.grace_seconds,
+            )
             self._leases.add(lease)
             lease.start()
             return lease

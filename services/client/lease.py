@@ -2,7 +2,16 @@
 
 Renewals are sent every ``lease_seconds / 3``. A renewal that times out is retried
 soon after (a failover of the writer takes seconds, a lease lasts a minute); a
-renewal whose reply says the lease is gone marks the lease ``lost`` and stops.
+renewal whose reply says the lease is gone, or refuses our secret, marks the lease
+``lost`` and stops.
+
+Borrowed time (the seed's vendor: 20 minutes for client licenses). While renewals fail
+because the pair cannot be reached (timeouts, ``unavailable``, a broken connection), the
+product keeps its lease for ``grace_seconds`` from the last successful renewal, even past
+its lease period: the lease is ``borrowed``, not lost. The writers see no renewals then
+either, and give every open lease a fresh period when they hear again (services/writer),
+so the same lease renews when the pair returns. Only a refusal or the end of the grace
+makes it lost.
 """
 
 from __future__ import annotations
@@ -10,7 +19,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from types import TracebackType
 from typing import Any, Protocol
 
@@ -21,7 +32,25 @@ from services.client.rpc import new_command_id
 log = logging.getLogger(__name__)
 
 RETRY_PAUSE = 0.5
+DEFAULT_GRACE_SECONDS = 1200.0
 _RENEWERS: set[asyncio.Task[None]] = set()  # the loop holds tasks weakly; this keeps renewers alive
+
+
+class LeaseState(StrEnum):
+    """Where a lease handle stands (``Lease.state``)."""
+
+    HELD = "held"  # renewed within its period
+    BORROWED = "borrowed"  # the pair cannot be reached: kept on borrowed time
+    LOST = "lost"  # the server said it is gone, refused our secret, or the grace ran out
+    RELEASED = "released"
+
+
+class _Unreachable(Exception):
+    """A renewal reply that says the pair is out of reach, not that the lease is refused."""
+
+
+# Reply codes that say "nobody could decide", not "no": the lease may still be ours.
+_TRANSIENT = frozenset({ErrorCode.TIMEOUT, ErrorCode.UNAVAILABLE, ErrorCode.NOT_WRITER})
 
 
 class _Sender(Protocol):
@@ -53,7 +82,13 @@ class Lease:
     """Handle on seats held by a product. Use ``async with`` or call ``release()``."""
 
     def __init__(
-        self, client: _Sender, reply: Reply, *, lease_seconds: int, renew_every: float | None = None
+        self,
+        client: _Sender,
+        reply: Reply,
+        *,
+        lease_seconds: int,
+        renew_every: float | None = None,
+        grace_seconds: float = DEFAULT_GRACE_SECONDS,
     ):
         result = reply.result or {}
         self.reply = reply
@@ -69,9 +104,14 @@ class Lease:
             datetime.now(UTC) + timedelta(seconds=self.lease_seconds)
         )
         self.renew_every: float = renew_every if renew_every is not None else self.lease_seconds / 3
+        self.grace_seconds = float(grace_seconds)
         self.lost = False
+        self.lost_reason: str | None = None
         self.released = False
+        self.borrowed = False  # renewals fail because the pair is out of reach
         self.renewals = 0
+        # Monotonic: the grace must not stretch or shrink when the wall clock is set.
+        self._last_renewed = time.monotonic()
         self._client = client
         self._lost_event = asyncio.Event()
         self._release_lock = asyncio.Lock()
@@ -80,12 +120,30 @@ class Lease:
         self._task: asyncio.Task[None] | None = None
 
     def __repr__(self) -> str:
-        state = "lost" if self.lost else "released" if self.released else "held"
-        return f"<Lease {self.lease_id} {self.feature} {self.version} x{self.count} {state}>"
+        return f"<Lease {self.lease_id} {self.feature} {self.version} x{self.count} {self.state}>"
 
     @property
     def held(self) -> bool:
+        """Still ours: neither lost nor released (true on borrowed time too)."""
         return not (self.lost or self.released)
+
+    @property
+    def state(self) -> LeaseState:
+        if self.lost:
+            return LeaseState.LOST
+        if self.released:
+            return LeaseState.RELEASED
+        return LeaseState.BORROWED if self.borrowed else LeaseState.HELD
+
+    @property
+    def borrowed_until(self) -> datetime:
+        """When the grace ends if no renewal succeeds before: last success + grace."""
+        left = self._last_renewed + self.grace_seconds - time.monotonic()
+        return datetime.now(UTC) + timedelta(seconds=left)
+
+    def remaining_grace(self) -> float:
+        """Seconds of borrowed time left, counted from the last successful renewal."""
+        return max(0.0, self._last_renewed + self.grace_seconds - time.monotonic())
 
     def start(self) -> None:
         if self._task is None and self.held:
@@ -94,7 +152,7 @@ class Lease:
             self._task.add_done_callback(_RENEWERS.discard)
 
     async def wait_lost(self) -> None:
-        """Return when the server said the lease is gone."""
+        """Return when the lease is lost: the server said so, or the grace ran out."""
         await self._lost_event.wait()
 
     async def stop_renewing(self) -> None:
@@ -149,26 +207,78 @@ class Lease:
             await asyncio.sleep(delay)
             delay = self.renew_every
             try:
-                reply = await self._client.renew(
-                    {self.lease_id: self.lease_secret}, timeout=max(self.renew_every, 1.0)
-                )
+                reply = await self._renew_or_break()
             except Exception as exc:  # a timeout, a broker outage: never let the renewer die
-                log.warning("renewing lease %s failed: %s; retrying", self.lease_id, exc)
+                if self._out_of_grace():
+                    return
+                self._borrow(exc)
                 delay = min(RETRY_PAUSE, self.renew_every)
                 continue
-            if self._gone(reply):
-                log.warning("lease %s is gone on the server", self.lease_id)
-                self.lost = True
-                self._lost_event.set()
+            why = self._refused(reply)
+            if why is not None:
+                self._lose(why)
                 return
-            if not reply.ok:
-                log.warning("renewing lease %s refused: %s", self.lease_id, reply.error)
-                delay = min(RETRY_PAUSE, self.renew_every)
-                continue
+            if self.borrowed:
+                log.warning("lease %s renewed again: held, no longer borrowed", self.lease_id)
+            self.borrowed = False
             self.renewals += 1
+            self._last_renewed = time.monotonic()
             self.expires_at = datetime.now(UTC) + timedelta(seconds=self.lease_seconds)
 
-    def _gone(self, reply: Reply) -> bool:
+    async def _renew_or_break(self) -> Reply:
+        try:
+            return await self._renew()
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise  # stop_renewing(): ours to end
+            # When the broker goes silent, aiormq cancels its reader and the channel call in
+            # flight ends *cancelled*: a broken connection, which must not end the renewer.
+            raise ConnectionError("the broker connection broke during the renewal") from None
+
+    async def _renew(self) -> Reply:
+        # On borrowed time, wait no later than the grace's end (but a second at least, what a
+        # round trip may need), so the loss is reported when the grace runs out.
+        timeout = max(1.0, min(self.renew_every, self.remaining_grace()))
+        reply = await self._client.renew({self.lease_id: self.lease_secret}, timeout=timeout)
+        if not reply.ok and reply.error is not None and reply.error.code in _TRANSIENT:
+            raise _Unreachable(f"{reply.error.code}: {reply.error.message}")
+        return reply
+
+    def _borrow(self, exc: Exception) -> None:
+        if not self.borrowed:
+            log.warning(
+                "renewing lease %s failed (%s): on borrowed time for %.0f s",
+                self.lease_id,
+                exc,
+                self.remaining_grace(),
+            )
+        self.borrowed = True
+
+    def _out_of_grace(self) -> bool:
+        if self.remaining_grace() > 0:
+            return False
+        self._lose(
+            f"no renewal reached the license servers for {self.grace_seconds:g} s "
+            "(the grace period)"
+        )
+        return True
+
+    def _lose(self, why: str) -> None:
+        log.warning("lease %s is lost: %s", self.lease_id, why)
+        self.lost, self.lost_reason, self.borrowed = True, why, False
+        self._lost_event.set()
+
+    def _refused(self, reply: Reply) -> str | None:
+        """Why the server's answer means the lease is no longer ours (None: renewed)."""
         if not reply.ok:
-            return reply.error is not None and reply.error.code == ErrorCode.NOT_FOUND
-        return self.lease_id in ((reply.result or {}).get("gone") or [])
+            error = reply.error
+            if error is not None and error.code == ErrorCode.NOT_FOUND:
+                return "the server no longer knows the lease (expired or released)"
+            return f"the server refused to renew it ({error.code if error else 'no reason'})"
+        result = reply.result or {}
+        if self.lease_id in (result.get("gone") or []):
+            return "the server says the lease is gone (expired or released)"
+        if self.lease_id in (result.get("refused") or []):
+            return "the server refused the lease secret"
+        return None

@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     projector_batch: int = Field(default=500, ge=1, le=10_000)
     writer_prefetch: int = Field(default=200, ge=1, le=2_000)
     lease_check_seconds: float = Field(default=1.0, gt=0)
+    # Borrowed time: how long a product keeps a granted lease while renewals cannot reach the
+    # pair, from its last successful renewal (the seed's vendor: 20 minutes for clients).
+    grace_seconds: float = Field(default=1200.0, ge=0)
     # The watchdog: a node silent this long is gone; the pair is "not synced" when one
     # node is more than max_lag_events behind the other for max_lag_seconds.
     watchdog_detect_seconds: float = Field(default=3.0, gt=0)

@@ -1,4 +1,12 @@
-"""Lease deadlines: soft state that only the writer keeps (invariant 7 in docs/architecture.md)."""
+"""Lease deadlines: soft state that only the writer keeps (invariant 7 in docs/architecture.md).
+
+A deadline means something only while the writer could have heard the renewals that would
+move it. So every open lease gets a fresh period whenever the writer may have been deaf:
+on promotion (which follows every start and every reconnect to the broker, so a writer that
+lost and regained the broker is promoted anew) and when the writer itself stalled (a paused
+process, a log that took no appends); see ``Writer``. Products keep their leases on
+borrowed time meanwhile (services/client/lease.py) and renew the same leases afterwards.
+"""
 
 from __future__ import annotations
 
@@ -20,6 +28,15 @@ class LeaseClock:
             lid: now + timedelta(seconds=lease.lease_seconds) for lid, lease in state.leases.items()
         }
         self.expiring.clear()
+
+    def restart(self, state: State, now: datetime) -> None:
+        """After the writer was deaf: a fresh period for every open lease not already expiring
+        (an expiry decided before the stall is in flight; it stands)."""
+        self.deadlines = {
+            lid: now + timedelta(seconds=lease.lease_seconds)
+            for lid, lease in state.leases.items()
+            if lid not in self.expiring
+        }
 
     def granted(self, lease_id: str, deadline: datetime) -> None:
         self.deadlines[lease_id] = deadline

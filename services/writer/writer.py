@@ -8,6 +8,18 @@ flight), publish, wait until the projector reads the event back as accepted, rep
 ack. If the projector reads anything that shows another writer won, or the channel
 is lost, the writer drops everything pending and raises ``Demoted``; the node then
 rejoins as a follower. It never re-publishes an old decision.
+
+Lease expiry and borrowed time. A lease not renewed within its period is expired
+(``LeaseExpired``), but only against a clock that ran while the writer could hear renewals.
+While the pair is out of reach (the broker or its majority lost, both nodes down or frozen)
+no writer sees a renewal, and products keep their leases on borrowed time
+(``LICENSING_GRACE_SECONDS``). So the writer gives every open lease a fresh period whenever
+it may have been deaf: on promotion, which follows every start and every reconnect (a node
+that lost its broker channel is demoted and is promoted anew by its next delivery), and when
+it stalled while still connected: its expiry tick came ``STALL_SECONDS`` late (the process was
+paused or starved) or an append waited that long for its confirm (the log took nothing). It
+expires nothing while an append is stalled. The same lease ids then renew when products
+reach the pair again, and each seat is still counted once: nothing was released or granted.
 """
 
 from __future__ import annotations
@@ -45,6 +57,9 @@ from services.writer.leases import LeaseClock
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
+# Late by this much, the writer may have missed renewals: far above a healthy tick's or
+# confirm's delay (milliseconds), well under the shortest lease (5 s).
+STALL_SECONDS = 2.0
 
 
 def utc_now() -> datetime:
@@ -110,6 +125,7 @@ class Writer:
         self._marker: WriterPromoted | None = None
         self._marker_seen: asyncio.Future[str | None] | None = None
         self._failure: asyncio.Future[None] | None = None
+        self._appending_since: float | None = None  # monotonic start of the append in flight
 
     @property
     def is_writer(self) -> bool:
@@ -461,13 +477,38 @@ class Writer:
             batch = [await self._outbox.get()]
             while len(batch) < self.max_events_per_message and not self._outbox.empty():
                 batch.append(self._outbox.get_nowait())
-            await self._publish(batch)
+            started = time.monotonic()
+            self._appending_since = started
+            try:
+                await self._publish(batch)
+            finally:
+                self._appending_since = None
+            if time.monotonic() - started > STALL_SECONDS:
+                self._restart_lease_clock("an append waited for the log")
+
+    def _append_stalled(self) -> bool:
+        since = self._appending_since
+        return since is not None and time.monotonic() - since > STALL_SECONDS
+
+    def _restart_lease_clock(self, why: str) -> None:
+        if self.epoch is None:
+            return  # the next promotion gives every lease a fresh period anyway
+        log.warning("%s was deaf to renewals (%s): a fresh period for every lease", self.node, why)
+        self.leases.restart(self.speculative, self.clock())
 
     async def _expiry_loop(self) -> None:
+        last_tick = time.monotonic()
         while True:
             await asyncio.sleep(self.lease_check_seconds)
+            tick = time.monotonic()
+            late, last_tick = tick - last_tick - self.lease_check_seconds, tick
             if self.epoch is None:
                 continue
+            if late > STALL_SECONDS:
+                self._restart_lease_clock(f"its expiry check ran {late:.1f} s late")
+                continue
+            if self._append_stalled():
+                continue  # renewals may not be reaching us either; decide once the log answers
             for lease_id in self.leases.overdue(self.speculative, self.clock()):
                 asyncio.create_task(self._expire(lease_id))
 
