@@ -9,6 +9,7 @@ hand-made heartbeat) the way it did with ``dict.get``. Extra fields are ignored.
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -60,11 +61,22 @@ class Rebuild(View):
     copy_seconds: float
 
 
+class Missing(StrEnum):
+    """A part a node needs to take commands now; health names each one it lacks."""
+
+    BROKER = "broker connection"
+    COMMANDS_CONSUMER = "commands consumer"  # the writer candidate's, on the commands queue
+    INGRESS = "ingress exchange"  # products publish to it; a node re-declares it
+    STREAM_CONSUMER = "stream consumer"  # subscribed to the stream (not behind, not gone)
+    PROJECTOR = "projector"  # halted on an event it cannot apply
+
+
 class Health(View):
     node: str = ""
     site: str = ""
     server_id: str = ""
-    healthy: bool = False
+    healthy: bool = False  # can take commands now: nothing is missing
+    missing: list[Missing] = Field(default_factory=list)
     status: ServerStatus | None = None
     connected: bool = False
     writer: bool | None = None

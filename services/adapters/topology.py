@@ -24,7 +24,7 @@ import logging
 from dataclasses import dataclass
 
 import aio_pika
-from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractQueue
+from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractExchange, AbstractQueue
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +102,32 @@ class Topology:
         await queue.bind(ingress)
         return queue
 
+    async def redeclare_commands(self, connection: AbstractConnection) -> None:
+        """``declare_commands`` on a channel of its own: a refusal (no rights, a squatter,
+        other arguments) closes that channel, not one a consumer needs."""
+        channel = await connection.channel(publisher_confirms=False)
+        try:
+            await self.declare_commands(channel)
+        finally:
+            await _close(channel)
+
+    async def ingress_bound(self, connection: AbstractConnection) -> bool:
+        """Does the ingress exchange exist? If so, bind the commands queue to it again.
+
+        AMQP cannot ask whether a binding exists, so it is declared again every time (a
+        no-op when it is there); False when the exchange or the commands queue is gone.
+        """
+        channel = await connection.channel(publisher_confirms=False)
+        try:
+            ingress = await channel.declare_exchange(self.ingress, passive=True)
+            queue = await channel.get_queue(self.commands, ensure=False)
+            await queue.bind(ingress)
+            return True
+        except aio_pika.exceptions.ChannelNotFoundEntity:
+            return False
+        finally:
+            await _close(channel)
+
     async def declare_events(self, channel: AbstractChannel) -> AbstractQueue:
         # No retention limits: the stream is the truth and replays start at the first offset.
         return await channel.declare_queue(
@@ -132,3 +158,11 @@ class Topology:
         return await channel.declare_exchange(
             self.heartbeats, aio_pika.ExchangeType.FANOUT, durable=False
         )
+
+
+async def _close(channel: AbstractChannel) -> None:
+    if not channel.is_closed:
+        try:
+            await channel.close()
+        except Exception:  # the broker closed it first, or the connection is gone
+            pass

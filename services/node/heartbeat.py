@@ -32,17 +32,26 @@ async def publish_heartbeats(
     exchange = await topology.declare_heartbeats(channel)
     try:
         while True:
+            if channel.is_closed and not connection.is_closed:
+                # The broker closed it: a beat went to a deleted exchange (NOT_FOUND). Declare
+                # the exchange again, so the watchdog, which binds to it again, hears us.
+                channel = await connection.channel(publisher_confirms=False)
+                exchange = await topology.declare_heartbeats(channel)
             body = orjson.dumps({**snapshot(), "at": datetime.now(UTC).isoformat()})
-            await exchange.publish(
-                aio_pika.Message(
-                    body,
-                    headers=keys.headers(body),  # the watchdog drops what a node did not sign
-                    content_type="application/json",
-                    expiration=max(1, int(interval * 3)),
-                ),
-                routing_key="",
-                mandatory=False,
-            )
+            try:
+                await exchange.publish(
+                    aio_pika.Message(
+                        body,
+                        headers=keys.headers(body),  # the watchdog drops what a node did not sign
+                        content_type="application/json",
+                        expiration=max(1, int(interval * 3)),
+                    ),
+                    routing_key="",
+                    mandatory=False,
+                )
+            except (aio_pika.exceptions.AMQPError, aio_pika.exceptions.ChannelInvalidStateError):
+                if connection.is_closed or not channel.is_closed:
+                    raise  # a lost connection ends the session; the next beat reopens a channel
             await asyncio.sleep(interval)
     finally:
         if not channel.is_closed:

@@ -38,7 +38,7 @@ from services.node.heartbeat import final_heartbeat, publish_heartbeats
 from services.node.http import node_app
 from services.node.metrics import NodeMetrics
 from services.node.stream_consumer import StreamBehind, StreamConsumer
-from services.views import Health, Heartbeat, KnownServer, Pair, Rebuild, ServersView
+from services.views import Health, Heartbeat, KnownServer, Missing, Pair, Rebuild, ServersView
 from services.writer.writer import Demoted, Writer
 
 log = logging.getLogger(__name__)
@@ -71,6 +71,7 @@ class Node:
         self.restarts = 0
         self.last_error: str | None = None
         self.dead_letters: int | None = None
+        self.ingress_missing = False  # found gone and not yet declared again
         self.stopped_by_order: str | None = None
         self.last_rebuild: Rebuild | None = None
         self._order: orders.Order | None = None
@@ -156,7 +157,7 @@ class Node:
         # Each of these runs for the whole session; the first to end (or fail) ends it.
         tasks = [
             asyncio.create_task(self.consumer.run(connection), name="projector"),
-            asyncio.create_task(self.writer.run(connection), name="writer"),
+            asyncio.create_task(self._run_writer(connection), name="writer"),
             asyncio.create_task(
                 publish_heartbeats(
                     connection, self.topology, self._heartbeat_body, keys=self.node_keys
@@ -164,6 +165,7 @@ class Node:
                 name="heartbeat",
             ),
             asyncio.create_task(self._watch_dead_letters(connection), name="dead-letters"),
+            asyncio.create_task(self._watch_ingress(connection), name="ingress"),
         ]
         register = asyncio.create_task(self._register(), name="register")
         stopping = asyncio.create_task(self._stopping.wait())
@@ -191,6 +193,34 @@ class Node:
                     await connection.close()
                 except Exception:
                     pass
+
+    async def _run_writer(self, connection: aio_pika.abc.AbstractConnection) -> None:
+        """The writer candidate joins once the stream consumer is subscribed.
+
+        A node whose stream is behind or gone takes no command, so no writer ever appends to
+        a stream it cannot read: a promotion marker in a re-created, empty stream would make
+        ``licensing reseed`` refuse it as not empty.
+        """
+        assert self.consumer and self.writer
+        while not self.consumer.subscribed:
+            await asyncio.sleep(0.05)
+        await self.writer.run(connection)
+
+    async def _watch_ingress(self, connection: aio_pika.abc.AbstractConnection) -> None:
+        """Products reach the commands queue only through the ingress exchange, and deleting
+        an exchange or a binding tells no consumer: look every second, re-declare what is gone."""
+        while True:
+            await asyncio.sleep(1.0)  # the writer declares them first, as a session starts
+            try:
+                if not await self.topology.ingress_bound(connection):
+                    self.ingress_missing = True
+                    log.warning("%s or its binding is gone; declaring again", self.topology.ingress)
+                    await self.topology.redeclare_commands(connection)
+                self.ingress_missing = False
+            except aio_pika.exceptions.AMQPError as exc:
+                if connection.is_closed:
+                    raise
+                log.warning("re-declaring %s failed: %s", self.topology.ingress, exc)
 
     async def _watch_dead_letters(self, connection: aio_pika.abc.AbstractConnection) -> None:
         channel = await connection.channel(publisher_confirms=False)
@@ -319,15 +349,29 @@ class Node:
             pair=Pair.of(state.pair),
         )
 
+    def missing(self) -> list[Missing]:
+        """What keeps this node from taking commands now (issue 9, row 8)."""
+        assert self.projector and self.consumer and self.writer
+        parts = {
+            Missing.BROKER: not self.connected,
+            Missing.COMMANDS_CONSUMER: not self.writer.consuming,
+            Missing.INGRESS: self.ingress_missing,
+            Missing.STREAM_CONSUMER: not self.consumer.subscribed,
+            Missing.PROJECTOR: self.projector.halted is not None,
+        }
+        return [part for part, lacking in parts.items() if lacking]
+
     def health(self) -> Health:
         assert self.projector and self.consumer and self.writer
+        missing = self.missing()
         cp = self.projector.checkpoint
         state = self.projector.state
         return Health(
             node=self.name,
             site=self.settings.site,
             server_id=self.server_id,
-            healthy=self.connected and self.projector.halted is None,
+            healthy=not missing,
+            missing=missing,
             status=self.status(),
             connected=self.connected,
             writer=self.writer.is_writer,

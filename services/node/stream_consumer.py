@@ -17,15 +17,21 @@ prefetch, and acks in batches.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
+from asyncio import FIRST_COMPLETED
 from collections.abc import Awaitable, Callable
 
-from aio_pika.abc import AbstractConnection, AbstractIncomingMessage
+import aio_pika
+from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractIncomingMessage, AbstractQueue
 
 from projections.projector import Projector
+from services.adapters import consumers
 from services.adapters.stream_end import last_offset
 from services.adapters.topology import Topology
 from services.auth import log_signing
+
+log = logging.getLogger(__name__)
 
 
 class StreamBehind(Exception):
@@ -44,6 +50,7 @@ class StreamConsumer:
         self.target_offset: int | None = None  # where the stream ended when this node subscribed
         self.probed = False  # target_offset is known for this subscription
         self.subscribed_at: float | None = None  # time.monotonic() of the probe (lag seconds)
+        self.subscribed = False  # consuming the stream now (health: the node is fed)
         # Runs after a batch from the stream is committed and acked (the node's orders).
         self.after_commit: Callable[[], Awaitable[None]] | None = None
 
@@ -65,11 +72,52 @@ class StreamConsumer:
         return {"x-stream-offset": self.projector.checkpoint.offset + 1}
 
     async def run(self, connection: AbstractConnection) -> None:
-        """Consume from the checkpoint until cancelled or until an event cannot be applied."""
+        """Consume from the checkpoint until cancelled or until an event cannot be applied.
+
+        When the broker cancels the subscription (issue 9, row 8) it subscribes again from the
+        checkpoint; a stream that is gone then is a lost log (``StreamBehind``).
+        """
         if not self.projector.consistent:
             await self.projector.load()
+        while True:
+            await self._subscription(connection)
+            log.warning(
+                "the broker cancelled the stream consumer; subscribing again after offset %s",
+                self.projector.checkpoint.offset,
+            )
+
+    async def _declare(self, channel: AbstractChannel) -> AbstractQueue:
+        """The stream; created only by a node that has applied nothing yet (a new site).
+
+        A node with a checkpoint never creates it: an empty stream in place of a deleted one
+        would look like a fresh log to a writer, and whatever it appended there would make
+        ``licensing reseed`` refuse the stream as not empty.
+        """
+        if self.projector.checkpoint.offset < 0:
+            return await self.topology.declare_events(channel)
+        try:
+            return await channel.declare_queue(self.topology.events, passive=True)
+        except aio_pika.exceptions.ChannelNotFoundEntity:
+            raise StreamBehind(
+                f"the event stream {self.topology.events} is gone but this node has applied up "
+                f"to offset {self.projector.checkpoint.offset}: re-seed it (licensing reseed)"
+            ) from None
+
+    async def _subscription(self, connection: AbstractConnection) -> None:
+        """One subscription, from the checkpoint; returns when the broker cancels it."""
         channel = await connection.channel(publisher_confirms=False)
-        queue = await self.topology.declare_events(channel)
+        try:
+            await self._consume(connection, channel)
+        finally:
+            self.subscribed = False
+            if not channel.is_closed:
+                try:
+                    await channel.close()
+                except Exception:  # the connection may already be gone
+                    pass
+
+    async def _consume(self, connection: AbstractConnection, channel: AbstractChannel) -> None:
+        queue = await self._declare(channel)
         self.probed = False
         end = await last_offset(connection, self.topology.events)
         checkpoint = self.projector.checkpoint.offset
@@ -87,18 +135,23 @@ class StreamConsumer:
         async def enqueue(message: AbstractIncomingMessage) -> None:
             inbox.put_nowait(message)
 
-        tag = await queue.consume(enqueue, arguments=self.start_arguments())
+        consumer = await consumers.consume(
+            queue, enqueue, "stream", arguments=self.start_arguments()
+        )
+        self.subscribed = True
         try:
-            while True:
-                batch = [await inbox.get()]
+            while not consumer.cancelled.done():
+                arrived = asyncio.ensure_future(inbox.get())
+                await asyncio.wait([arrived, consumer.cancelled], return_when=FIRST_COMPLETED)
+                if not arrived.done():
+                    arrived.cancel()
+                    return
+                batch = [arrived.result()]
                 while len(batch) < self.batch_size and not inbox.empty():
                     batch.append(inbox.get_nowait())
                 await self._project(batch)
         finally:
-            try:
-                await queue.cancel(tag)
-            except Exception:  # the channel may already be gone
-                pass
+            await consumer.stop()
 
     async def _project(self, messages: list[AbstractIncomingMessage]) -> None:
         applied = await self.projector.apply_messages(

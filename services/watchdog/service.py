@@ -20,6 +20,7 @@ import orjson
 
 from events.status import ReportPairSync, ReportServerStatus
 from events.vocabulary import Activity
+from services.adapters import consumers
 from services.adapters.prometheus import serve_metrics
 from services.adapters.topology import Topology
 from services.auth import log_signing
@@ -32,6 +33,7 @@ from services.watchdog.observer import SILENT, Observer
 
 log = logging.getLogger(__name__)
 PROBE_EVERY = 2.0  # seconds between two questions to the same silent node's API
+REBIND_EVERY = 1.0  # seconds between two re-declarations of the heartbeats exchange and binding
 _REASONS = {
     Activity.STOPPED: "stopped gracefully",
     Activity.RECOVERING: "replaying the log",
@@ -89,21 +91,53 @@ class Watchdog:
             client_properties={"connection_name": "licensing-watchdog"},
         )
         try:
-            channel = await connection.channel()
-            exchange = await self.topology.declare_heartbeats(channel)
-            queue = await channel.declare_queue(exclusive=True, auto_delete=True)
-            await queue.bind(exchange)
             self.observer.seen.clear()
-            self.observer.started_monotonic = time.monotonic()
-
-            await queue.consume(self._on_beat, no_ack=True)
+            consumer = await self._listen(connection)
+            bound_at = time.monotonic()
             while not connection.is_closed:
+                if consumer.cancelled.done():  # our queue was deleted
+                    await consumer.queue.channel.close()
+                    consumer = await self._listen(connection)
+                elif time.monotonic() - bound_at >= REBIND_EVERY:
+                    bound_at = time.monotonic()
+                    await self._bind_again(connection, consumer.queue)
                 await self._judge(client)
                 await asyncio.sleep(self.tick)
             raise ConnectionError("broker connection closed")
         finally:
             if not connection.is_closed:
                 await connection.close()
+
+    async def _listen(self, connection: aio_pika.abc.AbstractConnection) -> consumers.Consumer:
+        """A queue of our own bound to the heartbeats; nodes stay unjudged for a detection
+        period after it, as after a reconnect."""
+        channel = await connection.channel()
+        exchange = await self.topology.declare_heartbeats(channel)
+        queue = await channel.declare_queue(exclusive=True, auto_delete=True)
+        await queue.bind(exchange)
+        self.observer.started_monotonic = time.monotonic()
+        return await consumers.consume(queue, self._on_beat, "watchdog", no_ack=True)
+
+    async def _bind_again(
+        self, connection: aio_pika.abc.AbstractConnection, queue: aio_pika.abc.AbstractQueue
+    ) -> None:
+        """Deleting the heartbeats exchange takes our binding with it and tells no consumer,
+        so declare both again now and then (no-ops while they are there), on a channel of
+        their own: a refusal must not close the one we consume on."""
+        channel = await connection.channel()
+        try:
+            exchange = await self.topology.declare_heartbeats(channel)
+            await (await channel.get_queue(queue.name, ensure=False)).bind(exchange)
+        except aio_pika.exceptions.AMQPError as exc:
+            if connection.is_closed:
+                raise
+            log.warning("binding to %s again failed: %s", self.topology.heartbeats, exc)
+        finally:
+            if not channel.is_closed:
+                try:
+                    await channel.close()
+                except Exception:
+                    pass
 
     async def _on_beat(self, message: aio_pika.abc.AbstractIncomingMessage) -> None:
         """Hear one heartbeat. Anyone on the broker can publish to the exchange, so an unsigned

@@ -42,6 +42,7 @@ from events.licenses import LicenseDeactivated
 from events.replies import ErrorCode, Reply
 from events.writer import WriterPromoted
 from projections.projector import Projector
+from services.adapters import consumers
 from services.adapters.topology import Topology
 from services.adapters.topology import dead_letter as cut_copy
 from services.auth import signing
@@ -126,6 +127,7 @@ class Writer:
         self._marker_seen: asyncio.Future[str | None] | None = None
         self._failure: asyncio.Future[None] | None = None
         self._appending_since: float | None = None  # monotonic start of the append in flight
+        self.consuming = False  # subscribed to the commands queue (a candidate can take commands)
 
     @property
     def is_writer(self) -> bool:
@@ -155,9 +157,13 @@ class Writer:
                 asyncio.create_task(self._publish_loop(), name="writer-publish"),
                 asyncio.create_task(self._expiry_loop(), name="writer-expiry"),
             ]
+            tasks.append(
+                asyncio.create_task(
+                    self._keep_consuming(connection, queue), name="writer-commands-consumer"
+                )
+            )
             for task in tasks:
                 task.add_done_callback(self._on_task_done)
-            await queue.consume(self._on_delivery)
             await self._failure
         finally:
             self._step_down("writer stopped")
@@ -170,6 +176,44 @@ class Writer:
                         await channel.close()
                     except Exception:
                         pass
+
+    async def _keep_consuming(
+        self, connection: aio_pika.abc.AbstractConnection, queue: aio_pika.abc.AbstractQueue
+    ) -> None:
+        """Consume the commands queue for the whole session, and again whenever the broker
+        cancels the consumer (the queue was deleted: issue 9, row 8).
+
+        A cancelled consumer gets nothing more, so a writer that lost it steps down at once
+        (invariant 4) and, once the queue is declared again, rejoins as a candidate: whoever
+        the broker makes active then promotes itself with a new epoch.
+        """
+        while True:
+            consumer = await consumers.consume(queue, self._on_delivery, f"writer-{self.node}")
+            self.consuming = True
+            try:
+                await consumer.cancelled
+            finally:
+                self.consuming = False
+            self._step_down("the broker cancelled the commands consumer")
+            queue = await self._declare_again(connection, queue)
+
+    async def _declare_again(
+        self, connection: aio_pika.abc.AbstractConnection, queue: aio_pika.abc.AbstractQueue
+    ) -> aio_pika.abc.AbstractQueue:
+        """Re-declare the commands queue and ingress until the broker lets us (on a channel of
+        their own, so a refusal does not close the one this writer acks on)."""
+        pause = 0.2
+        while True:
+            try:
+                await self.topology.redeclare_commands(connection)
+                log.warning("%s re-declared %s", self.node, self.topology.commands)
+                return await queue.channel.get_queue(queue.name, ensure=False)
+            except aio_pika.exceptions.AMQPError as exc:
+                if connection.is_closed:
+                    raise
+                log.warning("re-declaring %s failed: %s", self.topology.commands, exc)
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 2.0)
 
     def _fail(self, why: str) -> None:
         if self._failure is not None and not self._failure.done():
