@@ -14,6 +14,7 @@ TARGETS = {
     "replay": "≥ 0.5 × bare consumer",
     "failover": "< 2 s (every run)",
     "memory": "≤ 1024 bytes",
+    "signing": "≥ 0.9 × open",
 }
 
 
@@ -145,6 +146,37 @@ def verdicts(results: dict) -> list[dict]:
             "ratio": None,
             "target": TARGETS["memory"],
             "met": mem.get("ok"),
+        }
+    )
+    rows.extend(_signing_rows(results.get("signing") or {}))
+    return rows
+
+
+def _signing_rows(sg: dict) -> list[dict]:
+    """Scenario 6: the signed pair against the open one (the open pair is the floor)."""
+    phases = sg.get("phases") or {}
+    signed, opened = phases.get("signed") or {}, phases.get("open") or {}
+    rows = [
+        {
+            "scenario": "6 signing",
+            "figure": "throughput at saturation, signed vs open, commands/s",
+            "system": _get(signed, "saturation", "completed_per_s"),
+            "floor": _get(opened, "saturation", "completed_per_s"),
+            "ratio": sg.get("ratio"),
+            "target": TARGETS["signing"],
+            "met": sg.get("ok") if sg else None,
+        }
+    ]
+    s, o = _get(signed, "rate_200", "latency_ms"), _get(opened, "rate_200", "latency_ms")
+    rows.append(
+        {
+            "scenario": "6 signing",
+            "figure": "latency p50 / p99 at 200/s offered, signed vs open, ms",
+            "system": f"{_fmt(_get(s, 'p50'))} / {_fmt(_get(s, 'p99'))}" if s else None,
+            "floor": f"{_fmt(_get(o, 'p50'))} / {_fmt(_get(o, 'p99'))}" if o else None,
+            "ratio": None,
+            "target": "—",
+            "met": None,
         }
     )
     return rows

@@ -15,11 +15,11 @@ from pathlib import Path
 
 from rich.console import Console
 
-from bench import acquire, failover, machine, memory, replay, report
+from bench import acquire, failover, machine, memory, replay, report, signing
 from bench.config import RESULTS, Plan
 from bench.sites import new_run_id
 
-SCENARIOS = ("acquire", "replay", "failover", "memory")
+SCENARIOS = ("acquire", "replay", "failover", "memory", "signing")
 console = Console(width=max(150, Console().width))
 
 
@@ -82,6 +82,12 @@ async def run(plan: Plan, only: tuple[str, ...], quiet_wait: float, log_dir: Pat
             return figure
 
         await scenario("memory", "5. the writer's answer memory (pure domain)", answer_memory)
+    if "signing" in only:
+        await scenario(
+            "signing",
+            "6. the cost of signing: an open pair against a signed one, side by side",
+            lambda: signing.signing_cost(plan, run_id, log_dir, say),
+        )
     results["seconds"] = round(time.perf_counter() - started, 1)
     results["summary"] = report.verdicts(results)
     return results

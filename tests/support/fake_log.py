@@ -24,11 +24,11 @@ from services.domain import lease_secrets
 from services.domain.decide import Context, decide
 from services.domain.evolve import evolve
 from services.domain.model import State
-from tests.support.sites import AMQP_URL
+from tests.support.sites import AMQP_URL, TEST_NODE_KEYS
+
+__all__ = ["TEST_NODE_KEYS", "license_events", "publish_events", "publish_raw"]
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
-# The node keys of tests that run a signed site (LICENSING_NODE_KEYS of their processes).
-TEST_NODE_KEYS = "test-1:" + "k" * 40
 
 
 def license_events(

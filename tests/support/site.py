@@ -15,14 +15,25 @@ from services.adapters.topology import Topology
 from services.client import LicenseClient
 from services.config.settings import Settings
 from tests.support.processes import NodeProcess
-from tests.support.sites import AMQP_URL, PG_DSN, create_site, remove_site, role_url, settings_for
+from tests.support.sites import (
+    AMQP_URL,
+    PG_DSN,
+    SIGNED_ENV,
+    TEST_ADMIN_KEY,
+    create_site,
+    remove_site,
+    role_url,
+    settings_for,
+)
 from tests.support.waiting import wait_for
 
 
 class Site:
-    def __init__(self, name: str, log_dir: Path) -> None:
+    def __init__(self, name: str, log_dir: Path, *, signed: bool = False) -> None:
         self.name = name
         self.log_dir = log_dir
+        # Signed: every process of the site holds the node keys and the admin key.
+        self.env: dict[str, str] = dict(SIGNED_ENV) if signed else {}
         self.processes: list[NodeProcess] = []
         self.node_names: set[str] = set()
 
@@ -41,7 +52,7 @@ class Site:
         return role_url(self.name, role)
 
     def start_node(self, node: str, **env: str) -> NodeProcess:
-        proc = NodeProcess(self.name, node, self.log_dir, **env).start()
+        proc = NodeProcess(self.name, node, self.log_dir, **{**self.env, **env}).start()
         self.processes.append(proc)
         self.node_names.add(node)
         return proc
@@ -49,6 +60,14 @@ class Site:
     @asynccontextmanager
     async def client(self, **kwargs: object) -> AsyncIterator[LicenseClient]:
         async with LicenseClient(self.settings, **kwargs) as client:
+            yield client
+
+    @asynccontextmanager
+    async def admin(self, **kwargs: object) -> AsyncIterator[LicenseClient]:
+        """An administrator's client: it signs with the admin key on a signed site."""
+        key = TEST_ADMIN_KEY if self.env else None
+        settings = settings_for(self.name, admin_key=key, node_keys=None)
+        async with LicenseClient(settings, actor="admin", **kwargs) as client:
             yield client
 
     @asynccontextmanager

@@ -4,6 +4,9 @@
 setup`` does; nodes then run as the node user, the watchdog as the watchdog user and clients
 as the product user. ``AMQP_URL`` is the full-rights login (guest): only what a test does on
 purpose with it (forging stream messages, deleting the stream) uses it.
+
+A signed site (``SIGNED_ENV``: node keys and an admin key, the realistic configuration) is
+what a site makes with ``Site(..., signed=True)``; the rest of the tiers run open sites.
 """
 
 from __future__ import annotations
@@ -16,6 +19,10 @@ from services.config.settings import Settings
 
 AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
 PG_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
+# The node keys of tests that run a signed site (LICENSING_NODE_KEYS of their processes).
+TEST_NODE_KEYS = "test-1:" + "k" * 40
+TEST_ADMIN_KEY = "test-admin-key-" + "a" * 24
+SIGNED_ENV = {"LICENSING_NODE_KEYS": TEST_NODE_KEYS, "LICENSING_ADMIN_KEY": TEST_ADMIN_KEY}
 
 # The users' AMQP URLs of the sites this test process made, by site then role.
 _users: dict[str, dict[str, str]] = {}
