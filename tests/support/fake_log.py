@@ -24,7 +24,7 @@ from services.domain import lease_secrets
 from services.domain.decide import Context, decide
 from services.domain.evolve import evolve
 from services.domain.model import State
-from tests.support.sites import AMQP_URL
+from tests.support.sites import connect
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 # The node keys of tests that run a signed site (LICENSING_NODE_KEYS of their processes).
@@ -92,7 +92,7 @@ async def publish_events(
 async def publish_raw(site: str, bodies: list[bytes], keys: NodeKeys = OPEN) -> None:
     """Append these exact bodies to the site's stream, signed if ``keys`` holds a node key."""
     topology = Topology(site)
-    connection = await aio_pika.connect(AMQP_URL)
+    connection = await connect(site)
     try:
         channel = await connection.channel(publisher_confirms=True)
         await topology.declare_events(channel)
