@@ -124,6 +124,12 @@ def tls_context(
     return context
 
 
+def _tls_failure(exc: BaseException) -> bool:
+    # aiormq wraps the ssl module's error in an AMQPConnectionError that keeps its text.
+    cause = exc.__cause__ or exc.__context__
+    return isinstance(exc, ssl.SSLError) or isinstance(cause, ssl.SSLError) or "[SSL" in str(exc)
+
+
 class BrokerList:
     """Connects to one broker of the list; remembers where to begin the next time."""
 
@@ -191,11 +197,6 @@ class BrokerList:
                     ssl_context=self.ssl_context if address.tls else None,
                     client_properties=properties,
                 )
-            except ssl.SSLError as exc:
-                # A certificate the CA does not vouch for: say so, not just "connect failed".
-                failures.append(f"{address.shown}: TLS refused ({exc.reason or exc})")
-                self._start = (index + 1) % len(self.addresses)
-                continue
             except REFUSED as exc:
                 failures.append(f"{address.shown}: refused ({exc})")
                 refusals.append(exc)
@@ -203,6 +204,9 @@ class BrokerList:
                 continue
             except (TimeoutError, OSError, aio_pika.exceptions.AMQPError, RuntimeError) as exc:
                 text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+                if _tls_failure(exc):
+                    # A certificate the CA does not vouch for: say so, not only "connect failed".
+                    text = f"TLS refused ({exc})"
                 failures.append(f"{address.shown}: {text}")
                 self._start = (index + 1) % len(self.addresses)
                 log.info("broker %s not reachable (%s)", address.shown, text)
