@@ -55,6 +55,7 @@ async def reseed(settings: Settings, from_node: str, page: int = 5000) -> int:
         ) from None
     connection = await BrokerList.from_settings(settings).connect("licensing-reseed")
     try:
+        await topology.settle(connection)
         channel = await connection.channel(publisher_confirms=True)
         await topology.declare_events(channel)
         end = await last_offset(connection, topology.events, quiet=1.0)

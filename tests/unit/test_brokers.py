@@ -12,6 +12,7 @@ from services.adapters.brokers import (
     parse_broker_urls,
     rotation,
 )
+from services.adapters.topology import Topology, replicated
 
 CLUSTER = (
     "amqp://guest:guest@127.0.0.1:5681/,amqp://u2:p2@127.0.0.1:5682/other,"
@@ -100,3 +101,15 @@ async def test_when_no_address_answers_the_error_names_each(unused_tcp_port_fact
         assert f"amqp://guest@127.0.0.1:{port}/" in str(refused.value)
     assert "secret" not in str(refused.value)
     assert brokers.reached is None
+
+
+def test_quorum_queues_and_the_stream_are_declared_with_the_replica_count():
+    topology = Topology("s", replicas=3)
+    arguments = topology._arguments()
+    assert arguments[topology.commands]["x-quorum-initial-group-size"] == 3
+    assert arguments[topology.dead_letters]["x-quorum-initial-group-size"] == 3
+    assert arguments[topology.events] == {"x-queue-type": "stream", "x-initial-cluster-size": 3}
+    assert replicated({"x-queue-type": "quorum"}, 5) == {
+        "x-queue-type": "quorum",
+        "x-quorum-initial-group-size": 5,
+    }
