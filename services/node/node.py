@@ -191,8 +191,10 @@ class Node:
             for task in (*tasks, register):
                 task.cancel()
             await asyncio.gather(*tasks, register, return_exceptions=True)
-            if lost.done():
-                self.brokers.lost()  # begin the next session at the next address
+            if lost.done() or connection.is_closed:
+                # Closed under us (lost, or aiormq gave up on a silent broker): the next
+                # session begins at the next address.
+                self.brokers.lost()
             if not connection.is_closed:
                 try:
                     await connection.close()
