@@ -72,7 +72,15 @@ async def _acquire_and_release(client, tag: str) -> tuple[str, float]:
     return lease.lease_id, granted_at
 
 
-async def test_dead_first_address_then_the_connected_broker_node_killed(cluster_site):
+@pytest.fixture
+async def client(cluster_site):
+    """One client for the whole test: it connects on its first command, while node 1 is down,
+    so it is on node 2 with the license server when node 2 is killed, and has to move too."""
+    async with cluster_site.client() as the_client:
+        yield the_client
+
+
+async def test_dead_first_address_then_the_connected_broker_node_killed(cluster_site, client):
     site = cluster_site
     await _declare_replicated(site.name)
     _leader, members = await cluster.queue_replicas(Topology(site.name).commands, asked=2)
@@ -86,71 +94,69 @@ async def test_dead_first_address_then_the_connected_broker_node_killed(cluster_
             lambda: _connected_to(primary, "127.0.0.1:5682"), 60, "the node on broker node 2"
         )
         assert health["connected"], health
-        async with site.client() as client:
-            reply = await client.activate(
-                "LIC-BROKERS", [FeatureGrant(name=FEATURE[0], version=FEATURE[1], seats=SEATS)]
-            )
-            assert reply.ok, reply
-            granted = [(await _acquire_and_release(client, "first-dead"))[0]]
-            assert client.broker == "127.0.0.1:5682", client.broker
-            print(f"\nfirst URL dead: node serving {time.monotonic() - t0:.2f}s after its start")
+        reply = await client.activate(
+            "LIC-BROKERS", [FeatureGrant(name=FEATURE[0], version=FEATURE[1], seats=SEATS)]
+        )
+        assert reply.ok, reply
+        granted = [(await _acquire_and_release(client, "first-dead"))[0]]
+        assert client.broker == "127.0.0.1:5682", client.broker
+        print(f"\nfirst URL dead: node serving {time.monotonic() - t0:.2f}s after its start")
     finally:
         await cluster.start_node(1)
     await cluster.wait_until_joined(1)
 
     killed = 0
     try:
-        async with site.client() as client:
-            held = await client.acquire(*FEATURE, device="hmi-pinned", user="svc")
-            granted.append(held.lease_id)
-            before = (await primary.health())["restarts"]
-            stop = asyncio.Event()
-            served: list[tuple[float, float, str]] = []  # (sent, granted, lease id)
-            errors: list[str] = []
+        held = await client.acquire(*FEATURE, device="hmi-pinned", user="svc")
+        granted.append(held.lease_id)
+        before = (await primary.health())["restarts"]
+        stop = asyncio.Event()
+        served: list[tuple[float, float, str]] = []  # (sent, granted, lease id)
+        errors: list[str] = []
 
-            async def load() -> None:
-                while not stop.is_set():
-                    sent = time.monotonic()
-                    try:
-                        lease_id, granted_at = await _acquire_and_release(
-                            client, uuid.uuid4().hex[:6]
-                        )
-                    except LicenseDenied:
-                        await asyncio.sleep(0.01)
-                        continue
-                    except Exception as exc:
-                        errors.append(repr(exc))
-                        return
-                    served.append((sent, granted_at, lease_id))
+        async def load() -> None:
+            while not stop.is_set():
+                sent = time.monotonic()
+                try:
+                    lease_id, granted_at = await _acquire_and_release(client, uuid.uuid4().hex[:6])
+                except LicenseDenied:
+                    await asyncio.sleep(0.01)
+                    continue
+                except Exception as exc:
+                    errors.append(repr(exc))
+                    return
+                served.append((sent, granted_at, lease_id))
 
-            task = asyncio.create_task(load())
-            await wait_for(lambda: _true(len(served) >= 5), 20, "the load running")
+        task = asyncio.create_task(load())
+        await wait_for(lambda: _true(len(served) >= 5), 20, "the load running")
 
-            killed = 2
-            await cluster.kill_node(killed)
-            t_fault = time.monotonic()  # the broker node's process is gone
-            await wait_for(
-                lambda: _connected_to(primary, "127.0.0.1:5683"), 60, "the node on broker node 3"
-            )
-            # The first acquire sent after the kill and served: one in flight may have been
-            # answered before the writer noticed.
-            await wait_for(
-                lambda: _true(any(sent > t_fault for sent, _, _ in served)), 30, "served again"
-            )
-            first = min(replied for sent, replied, _ in served if sent > t_fault) - t_fault
-            await wait_for(lambda: _true(len(served) >= 10 + len(granted)), 20, "more load")
-            stop.set()
-            await asyncio.wait_for(task, 30)
-            assert not errors, errors
-            granted += [lease_id for _, _, lease_id in served]
-            print(f"broker node killed: first acquire served again {first:.2f}s after the kill")
-            assert first < SERVED_AGAIN_TARGET, f"served again only after {first:.2f}s"
+        killed = 2
+        await cluster.kill_node(killed)
+        t_fault = time.monotonic()  # the broker node's process is gone
+        await wait_for(
+            lambda: _connected_to(primary, "127.0.0.1:5683"), 60, "the node on broker node 3"
+        )
+        # The first acquire sent after the kill and served: one in flight may have been
+        # answered before the writer noticed.
+        await wait_for(
+            lambda: _true(any(sent > t_fault for sent, _, _ in served)), 30, "served again"
+        )
+        first = min(replied for sent, replied, _ in served if sent > t_fault) - t_fault
+        await wait_for(lambda: _true(len(served) >= 10 + len(granted)), 20, "more load")
+        stop.set()
+        await asyncio.wait_for(task, 30)
+        assert not errors, errors
+        granted += [lease_id for _, _, lease_id in served]
+        print(f"broker node killed: first acquire served again {first:.2f}s after the kill")
+        assert first < SERVED_AGAIN_TARGET, f"served again only after {first:.2f}s"
 
-            health = await primary.health()
-            assert health["restarts"] > before, "the node never restarted its broker session"
-            # The pinned lease survived the move and is still the writer's to renew and release.
-            reply = await held.release()
-            assert reply is not None and reply.ok, reply
+        health = await primary.health()
+        assert health["restarts"] > before, "the node never restarted its broker session"
+        # The client moved too, to the address after the one that failed.
+        assert client.broker == "127.0.0.1:5683", client.broker
+        # The pinned lease survived the move and is still the writer's to renew and release.
+        reply = await held.release()
+        assert reply is not None and reply.ok, reply
     finally:
         if killed:
             await cluster.start_node(killed)

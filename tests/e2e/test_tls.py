@@ -61,7 +61,6 @@ async def test_a_node_and_a_client_over_amqps_and_a_wrong_ca_refused(site, tls_p
         async with client.acquire(*FEATURE, device="hmi-tls", user="op") as lease:
             assert lease.lease_id
         assert client.broker == f"127.0.0.1:{tls_proxy.port}"
-    accepted_before = tls_proxy.connections_accepted
 
     wrong = settings_for(site.name, amqp_url=product_url, amqp_ca_file=str(other_ca.ca_file))
     client = LicenseClient(wrong, timeout=3)
@@ -70,7 +69,6 @@ async def test_a_node_and_a_client_over_amqps_and_a_wrong_ca_refused(site, tls_p
     await client.close()
     assert "TLS refused" in str(refused.value), refused.value
     assert "CERTIFICATE_VERIFY_FAILED" in str(refused.value), refused.value
-    assert tls_proxy.connections_accepted > accepted_before  # it got to the handshake
 
     # Without any CA file the system's CAs are asked, and they do not know the test's CA.
     system = settings_for(site.name, amqp_url=product_url)
