@@ -79,6 +79,8 @@ class Health(View):
     missing: list[Missing] = Field(default_factory=list)
     status: ServerStatus | None = None
     connected: bool = False
+    # The broker node this node is connected to (host:port of one URL of LICENSING_AMQP_URL).
+    broker: str | None = None
     writer: bool | None = None
     role: Role | None = None
     epoch: int = 0

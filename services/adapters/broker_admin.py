@@ -69,7 +69,11 @@ class SiteUser:
     password: str
 
     def amqp_url(self, base_url: str) -> str:
-        """``base_url`` (host, port, vhost, query) with this user's credentials."""
+        """``base_url`` (host, port, vhost, query) with this user's credentials; a comma
+        separated list (a broker cluster) gets them in every URL."""
+        return ",".join(self._one_url(url.strip()) for url in base_url.split(","))
+
+    def _one_url(self, base_url: str) -> str:
         parts = urlsplit(base_url)
         host = parts.hostname or "127.0.0.1"
         if ":" in host:
@@ -116,8 +120,9 @@ def permissions(site: str, role: str) -> Permissions:
 
 
 def vhost_of(amqp_url: str) -> str:
-    """The vhost an AMQP URL names (``/`` when it names none, as in amqp://host/)."""
-    path = urlsplit(amqp_url).path
+    """The vhost an AMQP URL names (``/`` when it names none, as in amqp://host/); of a list,
+    the first URL's (a cluster's users and vhosts are the same on every node)."""
+    path = urlsplit(amqp_url.split(",")[0].strip()).path
     return path[1:] if len(path) > 1 else "/"
 
 

@@ -9,12 +9,15 @@ import aio_pika
 import asyncpg
 
 from projections.database import database_name
+from services.adapters.brokers import DEFAULT_HEARTBEAT, BrokerList, parse_broker_urls
 from services.adapters.topology import Topology
 
 
 async def remove_site(amqp_url: str, pg_dsn: str, site: str, nodes: list[str]) -> None:
     topology = Topology(site)
-    connection = await aio_pika.connect(amqp_url)
+    # Any node of a cluster will do (amqp_url may be a list); throwaway sites use no TLS.
+    brokers = BrokerList(parse_broker_urls(amqp_url), heartbeat=DEFAULT_HEARTBEAT)
+    connection = await brokers.connect("licensing-teardown")
     try:
         # A fresh channel each: deleting what does not exist closes the channel.
         for name in (topology.commands, topology.events, topology.dead_letters):

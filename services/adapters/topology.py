@@ -21,7 +21,7 @@ next start declares it capped), or set a policy, e.g. ``rabbitmqctl set_policy
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractExchange, AbstractQueue
@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 DEAD_LETTER_MAX_LENGTH = 10_000
 DEAD_LETTER_MAX_BYTES = 64 * 1024 * 1024
 DEAD_LETTER_BODY_BYTES = 4 * 1024
+DEFAULT_REPLICAS = 3
 DEAD_LETTER_ARGUMENTS = {
     "x-queue-type": "quorum",
     "x-max-length": DEAD_LETTER_MAX_LENGTH,
@@ -52,9 +53,22 @@ def dead_letter(body: bytes, why: str, headers: dict | None = None) -> aio_pika.
     )
 
 
+def replicated(arguments: dict, replicas: int) -> dict:
+    """``arguments`` with the initial replica count the queue's type takes."""
+    key = (
+        "x-initial-cluster-size"
+        if arguments.get("x-queue-type") == "stream"
+        else "x-quorum-initial-group-size"
+    )
+    return {**arguments, key: replicas}
+
+
 @dataclass(frozen=True)
 class Topology:
     site: str
+    replicas: int = DEFAULT_REPLICAS
+    # Queues that exist without a replica count (declared before it): declared passively.
+    legacy: set[str] = field(default_factory=set, compare=False, hash=False)
 
     @property
     def commands(self) -> str:
@@ -81,20 +95,50 @@ class Topology:
     def heartbeats(self) -> str:
         return f"licensing.{self.site}.heartbeats"
 
+    def _arguments(self) -> dict[str, dict]:
+        return {
+            self.commands: replicated(
+                {
+                    "x-queue-type": "quorum",
+                    "x-single-active-consumer": True,
+                    "x-dead-letter-exchange": self.dead_letter_exchange,
+                    # A command that crashes the writer again and again is parked, not retried.
+                    "x-delivery-limit": 5,
+                },
+                self.replicas,
+            ),
+            # No retention limits: the stream is the truth and replays start at the first offset.
+            self.events: replicated({"x-queue-type": "stream"}, self.replicas),
+            self.dead_letters: replicated(DEAD_LETTER_ARGUMENTS, self.replicas),
+        }
+
+    async def settle(self, connection: AbstractConnection) -> None:
+        """Find the site's queues that were declared without a replica count."""
+        for name, arguments in self._arguments().items():
+            channel = await connection.channel(publisher_confirms=False)
+            try:
+                await channel.declare_queue(name, durable=True, arguments=arguments)
+            except aio_pika.exceptions.ChannelPreconditionFailed:
+                # The dead letters' own fallback below says more about that queue.
+                if name != self.dead_letters:
+                    log.warning(
+                        "%s exists without a replica count and is used as it is; to replicate "
+                        "it on purpose, re-create it (the stream: licensing reseed)",
+                        name,
+                    )
+                self.legacy.add(name)
+                continue
+            await channel.close()
+
+    async def _declare(self, channel: AbstractChannel, name: str) -> AbstractQueue:
+        if name in self.legacy:
+            return await channel.declare_queue(name, passive=True)
+        return await channel.declare_queue(name, durable=True, arguments=self._arguments()[name])
+
     async def declare_commands(self, channel: AbstractChannel) -> AbstractQueue:
         """The commands queue, its dead letters, and the ingress exchange bound to it."""
         await self.declare_dead_letters(channel)
-        queue = await channel.declare_queue(
-            self.commands,
-            durable=True,
-            arguments={
-                "x-queue-type": "quorum",
-                "x-single-active-consumer": True,
-                "x-dead-letter-exchange": self.dead_letter_exchange,
-                # A command that crashes the writer again and again is parked, not retried forever.
-                "x-delivery-limit": 5,
-            },
-        )
+        queue = await self._declare(channel, self.commands)
         # Fanout: whatever routing key a product picks, a command can only reach this queue.
         ingress = await channel.declare_exchange(
             self.ingress, aio_pika.ExchangeType.FANOUT, durable=True
@@ -129,19 +173,14 @@ class Topology:
             await _close(channel)
 
     async def declare_events(self, channel: AbstractChannel) -> AbstractQueue:
-        # No retention limits: the stream is the truth and replays start at the first offset.
-        return await channel.declare_queue(
-            self.events, durable=True, arguments={"x-queue-type": "stream"}
-        )
+        return await self._declare(channel, self.events)
 
     async def declare_dead_letters(self, channel: AbstractChannel) -> AbstractQueue:
         dlx = await channel.declare_exchange(
             self.dead_letter_exchange, aio_pika.ExchangeType.FANOUT, durable=True
         )
         try:
-            queue = await channel.declare_queue(
-                self.dead_letters, durable=True, arguments=DEAD_LETTER_ARGUMENTS
-            )
+            queue = await self._declare(channel, self.dead_letters)
         except aio_pika.exceptions.ChannelPreconditionFailed:
             await channel.reopen()
             queue = await channel.declare_queue(self.dead_letters, passive=True)

@@ -6,7 +6,8 @@ nothing of the site: the nodes do. Until they have, a send is refused (no exchan
 returned (no queue bound), and retried under the same command id.
 
 A ``Link`` is replaced wholesale when it breaks (connection or channel closed):
-the next ``Broker.link()`` reconnects with backoff, declares a fresh exclusive
+the next ``Broker.link()`` reconnects with backoff to the next broker node of the site's
+address list (services.adapters.brokers) that answers, declares a fresh exclusive
 reply queue and hands the new link to whoever is retrying. Reconnection is
 serialised by a lock, so fifty senders that notice a broken link at the same time
 open exactly one new connection.
@@ -19,7 +20,6 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import aio_pika
 import aiormq.exceptions
 from aio_pika.abc import (
     AbstractChannel,
@@ -28,9 +28,9 @@ from aio_pika.abc import (
     AbstractIncomingMessage,
 )
 
+from services.adapters.brokers import REFUSED, BrokerList
 from services.adapters.topology import Topology
 from services.client.errors import BrokerUnavailable, ClientClosed
-from services.client.redact import redact_url
 
 log = logging.getLogger(__name__)
 
@@ -39,12 +39,10 @@ ReplyHandler = Callable[[AbstractIncomingMessage], Awaitable[None]]
 # Errors after which trying again cannot help: wrong credentials, or a commands queue
 # that exists with other arguments than ours.
 _FATAL = (
-    aiormq.exceptions.AuthenticationError,
-    aiormq.exceptions.ProbableAuthenticationError,
+    *REFUSED,
     aiormq.exceptions.ChannelAccessRefused,
     aiormq.exceptions.ChannelPreconditionFailed,
 )
-CONNECT_ATTEMPT_TIMEOUT = 5.0
 BACKOFF_FIRST = 0.1
 BACKOFF_MAX = 2.0
 
@@ -87,8 +85,8 @@ class Link:
 class Broker:
     """Hands out a live ``Link``, reconnecting (with backoff) when the last one broke."""
 
-    def __init__(self, url: str, topology: Topology, on_reply: ReplyHandler) -> None:
-        self._url = url
+    def __init__(self, brokers: BrokerList, topology: Topology, on_reply: ReplyHandler) -> None:
+        self._brokers = brokers
         self._topology = topology
         self._on_reply = on_reply
         self._link: Link | None = None
@@ -98,8 +96,13 @@ class Broker:
 
     @property
     def url(self) -> str:
-        """The broker URL without its password."""
-        return redact_url(self._url)
+        """The broker URLs without their passwords."""
+        return self._brokers.shown
+
+    @property
+    def reached(self) -> str | None:
+        """``host:port`` of the broker node the last link went to."""
+        return self._brokers.reached
 
     async def link(self, deadline: float) -> Link:
         """A live link, or ``BrokerUnavailable`` if none can be had before ``deadline``
@@ -132,6 +135,7 @@ class Broker:
                 return self._link  # another sender reconnected while we waited for the lock
             await self._link.close()
             self._link = None
+            self._brokers.lost()  # the link broke: begin at the next broker node
         delay = BACKOFF_FIRST
         self._last_error = "the broker did not answer"
         while True:
@@ -140,7 +144,13 @@ class Broker:
                 return self._link
             except _FATAL as exc:
                 raise BrokerUnavailable(self.url, f"refused: {exc}") from exc
-            except (TimeoutError, OSError, aiormq.exceptions.AMQPError, RuntimeError) as exc:
+            except (
+                TimeoutError,
+                ConnectionError,
+                OSError,
+                aiormq.exceptions.AMQPError,
+                RuntimeError,
+            ) as exc:
                 self._last_error = (
                     f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
                 )
@@ -154,7 +164,7 @@ class Broker:
             delay = min(delay * 2, BACKOFF_MAX)
 
     async def _open(self) -> Link:
-        connection = await aio_pika.connect(self._url, timeout=CONNECT_ATTEMPT_TIMEOUT)
+        connection = await self._brokers.connect()
         try:
             channel = await connection.channel(publisher_confirms=True)
             # No declaration (ensure=False): a product may not, and the nodes already have.
@@ -167,5 +177,5 @@ class Broker:
         link = Link(connection, channel, queue.name, ingress)
         connection.close_callbacks.add(link.mark_broken)
         channel.close_callbacks.add(link.mark_broken)
-        log.debug("connected to %s, replies on %s", self.url, queue.name)
+        log.debug("connected to %s, replies on %s", self._brokers.reached, queue.name)
         return link

@@ -32,6 +32,7 @@ from events.commands import (
 )
 from events.limits import DEFAULT_LEASE_SECONDS
 from events.replies import Reply
+from services.adapters.brokers import BrokerList
 from services.adapters.topology import Topology
 from services.client.broker import Broker
 from services.client.errors import LicenseDenied, ProtocolError
@@ -57,7 +58,7 @@ class LicenseClient:
         if attempt_timeout <= 0 or timeout <= 0:
             raise ValueError("timeouts must be positive")
         self.settings = settings or Settings()
-        self.topology = Topology(self.settings.site)
+        self.topology = Topology(self.settings.site, self.settings.replicas)
         self.actor = actor
         self._rpc = Rpc(
             self.topology.commands,
@@ -67,7 +68,7 @@ class LicenseClient:
             node_key=next(iter(self.settings.node_key_secrets()), None),
         )
         self._broker = Broker(
-            self.settings.amqp_url_with_heartbeat(), self.topology, self._rpc.on_reply
+            BrokerList.from_settings(self.settings), self.topology, self._rpc.on_reply
         )
         self._rpc.broker = (
             self._broker
@@ -80,8 +81,13 @@ class LicenseClient:
 
     @property
     def broker_url(self) -> str:
-        """The broker URL, without its password."""
+        """The broker URLs, without their passwords."""
         return self._broker.url
+
+    @property
+    def broker(self) -> str | None:
+        """``host:port`` of the broker node the client last connected to."""
+        return self._broker.reached
 
     # -- lifecycle ---------------------------------------------------------------------
 

@@ -18,7 +18,17 @@ _SAFE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="LICENSING_", extra="ignore")
 
+    # One broker URL or several, comma separated (the nodes of a cluster; user, password and
+    # vhost may differ per URL): every component tries them in turn (services.adapters.brokers).
     amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    # TLS for amqps:// URLs: the CA that vouches for the brokers (unset: the system's CAs), and
+    # a client certificate and key for brokers that ask for one.
+    amqp_ca_file: str | None = None
+    amqp_cert_file: str | None = None
+    amqp_key_file: str | None = None
+    # Replicas the site's quorum queues and stream are declared with (RabbitMQ caps it at the
+    # cluster's size): a confirm then means a majority of them has the message.
+    replicas: int = Field(default=3, ge=1, le=9)
     # The broker's management API, with an administrator's login: only ``licensing site
     # setup`` / ``remove`` (and ``up`` on its first run) use it, to make the site's users.
     broker_admin_url: str = "http://guest:guest@127.0.0.1:15672"
@@ -145,12 +155,6 @@ class Settings(BaseSettings):
         if self.node_keys is None:
             return ()
         return tuple(secret for _kid, secret in parse_node_keys(self.node_keys.get_secret_value()))
-
-    def amqp_url_with_heartbeat(self) -> str:
-        if "heartbeat=" in self.amqp_url:
-            return self.amqp_url
-        sep = "&" if "?" in self.amqp_url else "?"
-        return f"{self.amqp_url}{sep}heartbeat={self.heartbeat}"
 
 
 def parse_node_keys(setting: str) -> list[tuple[str, str]]:

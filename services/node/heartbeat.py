@@ -15,6 +15,7 @@ import orjson
 from aio_pika.abc import AbstractConnection
 
 from events.vocabulary import ServerStatus
+from services.adapters.brokers import BrokerList
 from services.adapters.topology import Topology
 from services.auth.log_signing import OPEN, NodeKeys
 
@@ -58,13 +59,13 @@ async def publish_heartbeats(
             await channel.close()
 
 
-async def final_heartbeat(settings, topology: Topology, last: dict, timeout: float = 3.0) -> None:
+async def final_heartbeat(
+    settings, brokers: BrokerList, topology: Topology, last: dict, timeout: float = 3.0
+) -> None:
     """A graceful stop says so, so the watchdog shows Stopped at once rather than after a
     silence."""
     try:
-        connection = await asyncio.wait_for(
-            aio_pika.connect(settings.amqp_url_with_heartbeat()), timeout
-        )
+        connection = await asyncio.wait_for(brokers.connect("licensing-final-heartbeat"), timeout)
     except Exception:
         return  # no broker: the watchdog will notice the silence instead
     try:

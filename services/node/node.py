@@ -26,6 +26,7 @@ from events.vocabulary import Role, ServerStatus
 from projections.database import database_name, open_pool
 from projections.projector import ProjectionHalted, Projector
 from projections.store import ProjectionStore
+from services.adapters.brokers import BrokerList
 from services.adapters.topology import Topology
 from services.auth import signing
 from services.auth.log_signing import NodeKeys
@@ -58,7 +59,8 @@ class Node:
         self.settings = settings
         self.name = safe_node_name(node)
         self.api_url = api_url
-        self.topology = Topology(settings.site)
+        self.topology = Topology(settings.site, settings.replicas)
+        self.brokers = BrokerList.from_settings(settings)
         self.database = database_name(settings.site, self.name)
         self.node_keys = NodeKeys.from_setting(settings.node_keys_value())
         self.pool: asyncpg.Pool | None = None
@@ -142,10 +144,8 @@ class Node:
 
     async def _connected_session(self) -> None:
         assert self.consumer and self.writer
-        connection = await aio_pika.connect(
-            self.settings.amqp_url_with_heartbeat(),
-            client_properties={"connection_name": f"licensing-node-{self.name}"},
-        )
+        # Whichever broker node answers: the consumer re-subscribes from the checkpoint there.
+        connection = await self.brokers.connect(f"licensing-node-{self.name}")
         lost = asyncio.get_running_loop().create_future()
 
         def on_close(*_: Any) -> None:
@@ -153,6 +153,11 @@ class Node:
                 lost.set_result("broker connection lost")
 
         connection.close_callbacks.add(on_close)
+        try:
+            await self.topology.settle(connection)
+        except BaseException:
+            await connection.close()
+            raise
         self.connected = True
         # Each of these runs for the whole session; the first to end (or fail) ends it.
         tasks = [
@@ -188,6 +193,10 @@ class Node:
             for task in (*tasks, register):
                 task.cancel()
             await asyncio.gather(*tasks, register, return_exceptions=True)
+            if lost.done() or connection.is_closed:
+                # Closed under us (lost, or aiormq gave up on a silent broker): the next
+                # session begins at the next address.
+                self.brokers.lost()
             if not connection.is_closed:
                 try:
                     await connection.close()
@@ -374,6 +383,7 @@ class Node:
             missing=missing,
             status=self.status(),
             connected=self.connected,
+            broker=self.brokers.reached if self.connected else None,
             writer=self.writer.is_writer,
             role=self.role(),
             epoch=state.epoch,
@@ -429,7 +439,9 @@ async def serve(settings: Settings, node: str, http_port: int | None = None) -> 
         log.info("node %s: API on %s/api/health", node, api_url)
     try:
         await the_node.run()
-        await final_heartbeat(settings, the_node.topology, the_node.heartbeat().body())
+        await final_heartbeat(
+            settings, the_node.brokers, the_node.topology, the_node.heartbeat().body()
+        )
     finally:
         if runner is not None:
             await runner.cleanup()

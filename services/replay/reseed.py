@@ -32,6 +32,7 @@ import orjson
 from projections import rejected
 from projections.database import database_name, dsn_for
 from projections.rejected import Rejected
+from services.adapters.brokers import BrokerList
 from services.adapters.stream_end import last_offset
 from services.adapters.topology import Topology
 from services.auth.log_signing import NodeKeys
@@ -43,7 +44,7 @@ class ReseedRefused(Exception):
 
 
 async def reseed(settings: Settings, from_node: str, page: int = 5000) -> int:
-    topology = Topology(settings.site)
+    topology = Topology(settings.site, settings.replicas)
     keys = NodeKeys.from_setting(settings.node_keys_value())
     database = database_name(settings.site, from_node)
     try:
@@ -52,8 +53,9 @@ async def reseed(settings: Settings, from_node: str, page: int = 5000) -> int:
         raise ReseedRefused(
             f"node {from_node} has no database ({database}) on this server"
         ) from None
-    connection = await aio_pika.connect(settings.amqp_url)
+    connection = await BrokerList.from_settings(settings).connect("licensing-reseed")
     try:
+        await topology.settle(connection)
         channel = await connection.channel(publisher_confirms=True)
         await topology.declare_events(channel)
         end = await last_offset(connection, topology.events, quiet=1.0)

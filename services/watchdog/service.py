@@ -21,6 +21,7 @@ import orjson
 from events.status import ReportPairSync, ReportServerStatus
 from events.vocabulary import Activity
 from services.adapters import consumers
+from services.adapters.brokers import BrokerList
 from services.adapters.prometheus import serve_metrics
 from services.adapters.topology import Topology
 from services.auth import log_signing
@@ -57,7 +58,8 @@ class Watchdog:
         self, settings: Settings, detect_seconds: float | None = None, tick: float = 0.25
     ) -> None:
         self.settings = settings
-        self.topology = Topology(settings.site)
+        self.topology = Topology(settings.site, settings.replicas)
+        self.brokers = BrokerList.from_settings(settings)
         self.observer = Observer(
             detect_seconds=detect_seconds or settings.watchdog_detect_seconds,
             max_lag_events=settings.watchdog_max_lag_events,
@@ -83,13 +85,11 @@ class Watchdog:
                     await self._session(client)
                 except (OSError, aio_pika.exceptions.AMQPError, ConnectionError) as exc:
                     log.warning("watchdog lost the broker (%s); reconnecting", exc)
+                    self.brokers.lost()  # hear the heartbeats through the next broker node
                     await asyncio.sleep(1.0)
 
     async def _session(self, client: LicenseClient) -> None:
-        connection = await aio_pika.connect(
-            self.settings.amqp_url_with_heartbeat(),
-            client_properties={"connection_name": "licensing-watchdog"},
-        )
+        connection = await self.brokers.connect("licensing-watchdog")
         try:
             self.observer.seen.clear()
             consumer = await self._listen(connection)

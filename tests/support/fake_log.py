@@ -24,7 +24,7 @@ from services.domain import lease_secrets
 from services.domain.decide import Context, decide
 from services.domain.evolve import evolve
 from services.domain.model import State
-from tests.support.sites import AMQP_URL, TEST_NODE_KEYS
+from tests.support.sites import TEST_NODE_KEYS, connect
 
 __all__ = ["TEST_NODE_KEYS", "license_events", "publish_events", "publish_raw"]
 
@@ -92,7 +92,7 @@ async def publish_events(
 async def publish_raw(site: str, bodies: list[bytes], keys: NodeKeys = OPEN) -> None:
     """Append these exact bodies to the site's stream, signed if ``keys`` holds a node key."""
     topology = Topology(site)
-    connection = await aio_pika.connect(AMQP_URL)
+    connection = await connect(site)
     try:
         channel = await connection.channel(publisher_confirms=True)
         await topology.declare_events(channel)

@@ -16,14 +16,15 @@ from services.client import LicenseClient
 from services.config.settings import Settings
 from tests.support.processes import NodeProcess
 from tests.support.sites import (
-    AMQP_URL,
     PG_DSN,
     SIGNED_ENV,
     TEST_ADMIN_KEY,
+    connect,
     create_site,
     remove_site,
     role_url,
     settings_for,
+    use_broker,
 )
 from tests.support.waiting import wait_for
 
@@ -41,6 +42,17 @@ class Site:
         """Make the site's broker users; nodes and clients of the site log in as them."""
         await create_site(self.name)
         return self
+
+    def on_broker(self, amqp_url: str) -> Site:
+        """Instead of ``create``: the site runs on the broker(s) of ``amqp_url`` (e.g. the
+        loopback cluster's ``cluster.url_list()``), every role as guest (tests/support/
+        sites.py says why); nodes, watchdog and clients get the whole list."""
+        use_broker(self.name, amqp_url)
+        return self
+
+    async def connect(self) -> aio_pika.abc.AbstractConnection:
+        """A full-rights connection to the first broker node of the site that answers."""
+        return await connect(self.name)
 
     @property
     def settings(self) -> Settings:
@@ -84,7 +96,7 @@ class Site:
         A node's health says what it has applied, not whether more is on its way: a log is
         quiet only when every node's offset equals this.
         """
-        connection = await aio_pika.connect(AMQP_URL)
+        connection = await self.connect()
         try:
             return await last_offset(connection, Topology(self.name).events)
         finally:

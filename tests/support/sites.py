@@ -7,14 +7,23 @@ purpose with it (forging stream messages, deleting the stream) uses it.
 
 A signed site (``SIGNED_ENV``: node keys and an admin key, the realistic configuration) is
 what a site makes with ``Site(..., signed=True)``; the rest of the tiers run open sites.
+
+A site on another broker (``use_broker``: the loopback cluster's URL list, tests/support/
+cluster.py) has no users of its own: every role logs in as that list's guest. The cluster
+runs no management plugin, and making the users with ``rabbitmqctl`` would start an Erlang
+VM per call (0.3-0.5 s of CPU each, on 2 shared cores) for nothing the fault tests check:
+what a role's user may not do is tests/security's, on the default broker.
 """
 
 from __future__ import annotations
 
 import uuid
 
+from aio_pika.abc import AbstractConnection
+
 from services.adapters import teardown
 from services.adapters.broker_admin import BrokerAdmin
+from services.adapters.brokers import BrokerList, parse_broker_urls
 from services.config.settings import Settings
 
 AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
@@ -26,6 +35,8 @@ SIGNED_ENV = {"LICENSING_NODE_KEYS": TEST_NODE_KEYS, "LICENSING_ADMIN_KEY": TEST
 
 # The users' AMQP URLs of the sites this test process made, by site then role.
 _users: dict[str, dict[str, str]] = {}
+# Sites on another broker than the default one: their full-rights URL (list).
+_brokers: dict[str, str] = {}
 
 
 def new_site_name() -> str:
@@ -38,9 +49,24 @@ async def create_site(site: str) -> None:
     _users[site] = {user.role: user.amqp_url(AMQP_URL) for user in users}
 
 
+def use_broker(site: str, amqp_url: str) -> None:
+    """Run ``site`` on the broker(s) of ``amqp_url`` (a comma separated list), as guest."""
+    _brokers[site] = amqp_url
+
+
+def admin_url(site: str) -> str:
+    """The full-rights AMQP URL (list) of the broker the site runs on."""
+    return _brokers.get(site, AMQP_URL)
+
+
+async def connect(site: str) -> AbstractConnection:
+    """A full-rights connection to the first broker node of the site's that answers."""
+    return await BrokerList(parse_broker_urls(admin_url(site)), heartbeat=2).connect()
+
+
 def role_url(site: str, role: str) -> str:
     """The AMQP URL of a role's user; a site nobody created has none, so full rights."""
-    return _users.get(site, {}).get(role, AMQP_URL)
+    return _users.get(site, {}).get(role, admin_url(site))
 
 
 def settings_for(site: str, **overrides: object) -> Settings:
@@ -50,6 +76,7 @@ def settings_for(site: str, **overrides: object) -> Settings:
 
 
 async def remove_site(site: str, nodes: list[str]) -> None:
-    await teardown.remove_site(AMQP_URL, PG_DSN, site, nodes)
-    await BrokerAdmin().remove(site)  # the three users, by exact name
+    await teardown.remove_site(admin_url(site), PG_DSN, site, nodes)
+    if _brokers.pop(site, None) is None:
+        await BrokerAdmin().remove(site)  # the three users, by exact name
     _users.pop(site, None)

@@ -14,7 +14,7 @@ from projections import digest as digests
 from services.adapters.topology import Topology
 from services.domain.evolve import apply
 from services.domain.model import State
-from tests.support.sites import AMQP_URL
+from tests.support.sites import connect
 
 
 async def rewrite_history(
@@ -44,7 +44,7 @@ async def rewrite_history(
 async def forge_on_stream(site: str, body: bytes) -> None:
     """Publish ``body`` on a site's event stream as anyone with write access to it could."""
     topology = Topology(site)
-    connection = await aio_pika.connect(AMQP_URL)
+    connection = await connect(site)
     try:
         channel = await connection.channel(publisher_confirms=True)
         await topology.declare_events(channel)

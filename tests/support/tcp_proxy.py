@@ -16,6 +16,9 @@ ways. The faults:
 
     async with TcpProxy(5672) as proxy:
         url = proxy.amqp_url()
+
+With ``tls`` (a server ``ssl.SSLContext``) it terminates TLS: clients speak amqps:// to it,
+and it forwards the plain bytes to the broker (tests/e2e/test_tls.py).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import asyncio
 import contextlib
 import logging
 import socket
+import ssl
 import struct
 from urllib.parse import urlsplit, urlunsplit
 
@@ -70,9 +74,14 @@ class _Pipe:
 
 class TcpProxy:
     def __init__(
-        self, target_port: int = 5672, target_host: str = "127.0.0.1", host: str = "127.0.0.1"
+        self,
+        target_port: int = 5672,
+        target_host: str = "127.0.0.1",
+        host: str = "127.0.0.1",
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self.target_host, self.target_port, self.host = target_host, target_port, host
+        self.tls = tls
         self.port: int | None = None
         self.connections_accepted = 0
         self._server: asyncio.AbstractServer | None = None
@@ -84,7 +93,7 @@ class TcpProxy:
     # ---- lifecycle -------------------------------------------------------------------
 
     async def start(self) -> TcpProxy:
-        self._server = await asyncio.start_server(self._accept, self.host, 0)
+        self._server = await asyncio.start_server(self._accept, self.host, 0, ssl=self.tls)
         self.port = self._server.sockets[0].getsockname()[1]
         return self
 
@@ -112,7 +121,11 @@ class TcpProxy:
 
     def amqp_url(self, user: str = "guest", password: str = "guest", vhost: str = "/") -> str:
         assert self.port is not None, "start the proxy first"
-        return f"amqp://{user}:{password}@{self.host}:{self.port}{vhost}"
+        return f"{self.scheme}://{user}:{password}@{self.host}:{self.port}{vhost}"
+
+    @property
+    def scheme(self) -> str:
+        return "amqps" if self.tls else "amqp"
 
     def via(self, amqp_url: str) -> str:
         """``amqp_url`` (its user, password and vhost) through this proxy."""
@@ -120,7 +133,7 @@ class TcpProxy:
         parts = urlsplit(amqp_url)
         login = parts.netloc.rpartition("@")[0]
         netloc = f"{login}@{self.host}:{self.port}" if login else f"{self.host}:{self.port}"
-        return urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
+        return urlunsplit((self.scheme, netloc, parts.path, parts.query, ""))
 
     @property
     def open_connections(self) -> int:
