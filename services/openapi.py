@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Annotated, Any, Literal, TypeVar
 
 from aiohttp import web
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     ValidationError,
@@ -51,6 +53,32 @@ Filter = Annotated[
     str | None,
     AfterValidator(lambda v: v if v is None else _no_nul(v)),
     WithJsonSchema({"type": "string", "pattern": "^[^\\u0000]*$"}),
+]
+
+
+def _plus_restored(raw: Any) -> Any:
+    if raw == "":  # an empty parameter (a cleared form field) is an absent one
+        return None
+    if (
+        isinstance(raw, str) and " " in raw and "+" not in raw
+    ):  # an offset's "+" typed into a URL arrives as a space
+        head, _, offset = raw.rpartition(" ")
+        return f"{head}+{offset}"
+    return raw
+
+
+def _with_offset(value: datetime | None) -> datetime | None:
+    if value is not None and value.tzinfo is None:
+        raise ValueError("needs a UTC offset (e.g. +00:00 or Z): a time without one is ambiguous")
+    return value
+
+
+# A time in a query: ISO 8601 with its offset (a naive time is ambiguous); empty, it is absent.
+Moment = Annotated[
+    datetime | None,
+    BeforeValidator(_plus_restored),
+    AfterValidator(_with_offset),
+    WithJsonSchema({"type": "string", "format": "date-time"}),
 ]
 
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, create_model
+from pydantic import BaseModel, ConfigDict, create_model
 
 from events.vocabulary import VOCABULARIES
-from services.openapi import Filter, Query, clamp, clamped
+from services.openapi import Filter, Moment, Query, clamp, clamped
 from services.views import IsoTime
 
 
@@ -196,7 +196,7 @@ Vocabulary = create_model(
 
 
 class UsageQuery(Query):
-    at: AwareDatetime | None = None  # who held what at this time (ISO 8601 with an offset)
+    at: Moment = None  # who held what at this time (ISO 8601 with an offset)
     feature: Filter = None
     device: Filter = None
     user: Filter = None

@@ -1,4 +1,4 @@
-"""The node's OpenAPI document: the API's operations and the License Manager's, in one.
+"""The node's OpenAPI document: the API's operations, its reports' and the License Manager's.
 
 Served at ``GET /api/openapi.json`` and kept in docs/openapi.json; ``make openapi`` (this
 module run as a script) writes the file, and a unit test fails when the two differ.
@@ -15,6 +15,7 @@ import orjson
 
 from services import openapi
 from services.api.app import OPERATIONS as API_OPERATIONS
+from services.api.reports import OPERATIONS as REPORT_OPERATIONS
 from services.web.routes import OPERATIONS as LICENSE_MANAGER_OPERATIONS
 
 KEPT = Path(__file__).resolve().parents[2] / "docs" / "openapi.json"
@@ -32,7 +33,7 @@ SELF = openapi.Operation(
 
 @cache
 def document() -> dict[str, Any]:
-    operations = [*API_OPERATIONS, *LICENSE_MANAGER_OPERATIONS, SELF]
+    operations = [*API_OPERATIONS, *REPORT_OPERATIONS, *LICENSE_MANAGER_OPERATIONS, SELF]
     return openapi.document(operations, TITLE, VERSION)
 
 

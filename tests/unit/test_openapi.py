@@ -6,6 +6,7 @@ from types import SimpleNamespace
 
 from aiohttp import web
 
+from services.api import reports
 from services.api.app import build_api
 from services.config.settings import Settings
 from services.node import openapi
@@ -24,6 +25,7 @@ async def _nothing(request: web.Request) -> web.Response:
 
 def _api_routes() -> set[tuple[str, str]]:
     app = build_api(node=None, reads=None)  # type: ignore[arg-type]  # nothing is served
+    reports.mount(app, pool=None, trust=None)  # type: ignore[arg-type]  # as node_app mounts them
     nothing = SimpleNamespace(pool=None)  # routes are only listed, never served
     mount(app, Settings(site="plant"), "p", health=Health, reads=nothing, servers=ServersView)  # type: ignore[arg-type]
     app.router.add_get("/api/openapi.json", _nothing)  # as node_app adds it
