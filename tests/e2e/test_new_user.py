@@ -12,6 +12,7 @@ below from each process's environment and working directory); only ``python -m v
 ``pip install`` are left out, and CI walks those for real (``.ci/run`` runs ``make test`` in a
 fresh clone without ``.venv``). The second shell gets the same PYTHONPATH and no ``LICENSING_*``
 variable: a user's ``.venv/bin/licensing`` finds the clone through its editable install.
+The clone is of HEAD, as a new user's would be: what is not committed is not what runs here.
 """
 
 from __future__ import annotations
