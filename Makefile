@@ -4,9 +4,20 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 PYTHON ?= python3
-VENV   := .venv
+# The virtualenv. By default make creates .venv and installs the project into it. VENV=/path
+# takes an existing one as it is (it must hold the dependencies: pip install -e '.[test]' there
+# once): make never installs into it, and runs this checkout's code with it (PYTHONPATH), so
+# a second clone starts in seconds (tests/e2e/test_new_user.py runs make up in a fresh clone).
+VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+ifeq ($(abspath $(VENV)),$(abspath .venv))
+INSTALL := $(STAMP)
+else
+INSTALL := check-venv
+export PYTHONPATH := $(CURDIR)$(if $(PYTHONPATH),:$(PYTHONPATH))
+endif
+UP_ARGS ?=
 
 # Test tiers, run in this order; only those that exist. PYTEST_ARGS adds options.
 TIERS       := $(wildcard tests/unit tests/integration tests/security tests/e2e)
@@ -20,14 +31,22 @@ define pytest
 	exit $$rc
 endef
 
-.PHONY: help install services up demo lint openapi test test-unit test-integration test-security test-e2e bench clean
+.PHONY: help install check-venv services up demo lint openapi test test-unit test-integration test-security test-e2e bench clean
 
 help:  ## list the targets
 	@echo "Targets:"
 	@awk -F':.*## ' '/^[a-z0-9-]+:.*## / { printf "  make %-18s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
-	@echo "Variables: PYTHON=$(PYTHON) (creates $(VENV)), PYTEST_ARGS='...' (extra pytest options)"
+	@echo "Variables: PYTHON=$(PYTHON) (creates .venv), VENV=/path (an existing virtualenv, as it is),"
+	@echo "  PYTEST_ARGS='...' (extra pytest options), UP_ARGS='...' (licensing up's options,"
+	@echo "  e.g. --primary-port 9081 --backup-port 9082 --watchdog-metrics-port 9118)"
 
-install: $(STAMP)  ## create .venv and install the project with its test extras
+install: $(INSTALL)  ## create .venv and install the project with its test extras (VENV=: check it)
+
+check-venv:
+	@test -x $(VENV)/bin/licensing || { \
+	  echo "make: VENV=$(VENV) has no bin/licensing: name a virtualenv that holds the" \
+	    "project's dependencies (pip install -e '.[test]' there once), or leave VENV unset" >&2; \
+	  exit 1; }
 
 $(PY):
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -43,7 +62,7 @@ services:  ## make sure RabbitMQ and PostgreSQL answer (starts local ones)
 	scripts/ensure-services.sh
 
 up: install services  ## run a primary, a backup and the watchdog on this machine
-	$(VENV)/bin/licensing up
+	$(VENV)/bin/licensing up $(UP_ARGS)
 
 demo: install  ## product traffic against the pair of make up (another terminal) until Ctrl-C
 	$(VENV)/bin/licensing demo
@@ -76,6 +95,6 @@ test-e2e: install services  ## end-to-end tests only
 bench: install services  ## the benchmark (python -m bench)
 	$(PY) -m bench
 
-clean:  ## remove .venv, caches and build output
-	rm -rf $(VENV) .pytest_cache .hypothesis build dist *.egg-info
+clean:  ## remove .venv (never another VENV), caches and build output
+	rm -rf .venv .pytest_cache .hypothesis build dist *.egg-info
 	find . -name __pycache__ -type d -prune -not -path './.git/*' -exec rm -rf {} +

@@ -3,10 +3,12 @@
 What ``make up`` runs. The primary starts first and must be caught up and
 registered before the backup starts; then the two are paired if the site has no
 pair yet (a refusal is printed in the administrator's words and the nodes keep
-running unpaired). Ctrl-C or SIGTERM stops every child by pid: SIGTERM, then
-SIGKILL after 10 s. A child that dies with a non-zero exit code stops the rest
-(exit 1); a node that exits 0 was stopped by an order (``licensing stop``, the
-seed's Stop button) and the others keep running.
+running unpaired). The watchdog serves /metrics on a port of its own (9108 unless
+told), as each node does beside its API, so a first run can be scraped at once.
+Ctrl-C or SIGTERM stops every child by pid: SIGTERM, then SIGKILL after 10 s. A
+child that dies with a non-zero exit code stops the rest (exit 1); a node that
+exits 0 was stopped by an order (``licensing stop``, the seed's Stop button) and
+the others keep running.
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ from services.client import ClientError, LicenseClient
 from services.config.settings import Settings
 
 POLL_SECONDS = 0.2
+WATCHDOG_METRICS_PORT = 9108  # Prometheus' conventional range for exporters
 T = TypeVar("T")
 
 
@@ -196,11 +199,16 @@ async def _servers_with_pair(
         await _pause(stop, POLL_SECONDS)
 
 
+def _metrics_url(host: str, port: int) -> str:
+    return f"http://{host}:{port}/metrics"
+
+
 def _summary(
     settings: Settings,
     servers: dict[str, Any] | None,
     nodes: list[NodeProcess],
     watchdog: ChildProcess | None,
+    watchdog_metrics: str | None,
     log_dir: Path,
 ) -> dict[str, Any]:
     entries = {s.get("node"): s for s in (servers or {}).get("servers") or []}
@@ -215,6 +223,7 @@ def _summary(
                 "server_id": entry.get("server_id"),
                 "license_manager": f"{url}/",
                 "health": f"{url}/api/health",
+                "metrics": f"{url}/metrics",
                 "pid": child.pid,
                 "log": str(child.log_path),
             }
@@ -224,30 +233,33 @@ def _summary(
         "site": settings.site,
         "pair": (servers or {}).get("pair"),
         "nodes": rows,
-        "watchdog": {"pid": watchdog.pid, "log": str(watchdog.log_path)} if watchdog else None,
+        "watchdog": (
+            {"pid": watchdog.pid, "log": str(watchdog.log_path), "metrics": watchdog_metrics}
+            if watchdog
+            else None
+        ),
         "logs": str(log_dir),
     }
 
 
 def _table(summary: dict[str, Any]) -> Table:
     table = Table(title=f"Site {summary['site']}")
-    for column in ("Node", "Role", "License Server ID", "License Manager", "Health", "PID"):
+    columns = {
+        "node": "Node",
+        "role": "Role",
+        "server_id": "License Server ID",
+        "license_manager": "License Manager",
+        "health": "Health",
+        "metrics": "Metrics",
+        "pid": "PID",
+    }
+    for column in columns.values():
         table.add_column(column)
-    for row in summary["nodes"]:
+    watchdog = summary["watchdog"]
+    rows = [*summary["nodes"], *([{**watchdog, "node": "watchdog"}] if watchdog else [])]
+    for row in rows:
         table.add_row(
-            *(
-                Text(str(row[key] if row[key] is not None else ""))
-                for key in ("node", "role", "server_id", "license_manager", "health", "pid")
-            )
-        )
-    if summary["watchdog"]:
-        table.add_row(
-            Text("watchdog"),
-            Text(""),
-            Text(""),
-            Text(""),
-            Text(""),
-            Text(str(summary["watchdog"]["pid"])),
+            *(Text(str(row.get(key) if row.get(key) is not None else "")) for key in columns)
         )
     return table
 
@@ -306,6 +318,7 @@ async def _up(
     names: tuple[str, str],
     ports: tuple[int, int],
     with_watchdog: bool,
+    watchdog_metrics_port: int,
     log_dir: Path,
     start_timeout: float,
     broker_urls: dict[str, str],
@@ -325,6 +338,7 @@ async def _up(
     ]
     children: list[ChildProcess] = []
     watchdog: ChildProcess | None = None
+    watchdog_metrics = _metrics_url(host, watchdog_metrics_port) if watchdog_metrics_port else None
     try:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2.0)) as session:
             servers: dict[str, Any] | None = None
@@ -334,10 +348,12 @@ async def _up(
                 servers = await _wait_ready(session, child, children, stop, start_timeout)
                 note(f"{child.name} is up (pid {child.pid}).")
             if with_watchdog:
+                metrics = ["--metrics-port", str(watchdog_metrics_port)] if watchdog_metrics else []
                 watchdog = ChildProcess(
-                    "watchdog", [*CLI, "watchdog"], log_dir / "watchdog.log", watchdog_env
+                    "watchdog", [*CLI, "watchdog", *metrics], log_dir / "watchdog.log", watchdog_env
                 )
-                note(f"Starting the watchdog — log {watchdog.log_path}")
+                serving = f"metrics on {watchdog_metrics} — " if watchdog_metrics else ""
+                note(f"Starting the watchdog — {serving}log {watchdog.log_path}")
                 children.append(watchdog.start(banner=_banner(watchdog)))
             assert servers is not None
             pair = servers.get("pair")
@@ -354,12 +370,16 @@ async def _up(
                 )
             _check_children(children)
             servers = await _servers_with_pair(session, nodes[0].url, stop)
-        summary = _summary(settings, servers, nodes, watchdog, log_dir)
+        summary = _summary(settings, servers, nodes, watchdog, watchdog_metrics, log_dir)
         if ctx.json:
             emit_json(summary)
         else:
             console().print(_table(summary))
         await second_terminal.announce(settings, log_dir.parent, summary)
+        scraped = [f"{row['metrics']} ({row['node']})" for row in summary["nodes"]]
+        if watchdog_metrics and watchdog:
+            scraped.append(f"{watchdog_metrics} (watchdog: the pair's status)")
+        note(f"Metrics (Prometheus): {', '.join(scraped)}")
         note(f"Logs: {log_dir}/. Press Ctrl-C to stop every process.")
         return await _supervise(children, stop)
     except Interrupted:
@@ -401,6 +421,14 @@ port_type = click.IntRange(1, 65535)
 )
 @click.option("--no-watchdog", is_flag=True, help="Do not start the watchdog.")
 @click.option(
+    "--watchdog-metrics-port",
+    type=click.IntRange(0, 65535),
+    default=WATCHDOG_METRICS_PORT,
+    show_default=True,
+    envvar="LICENSING_WATCHDOG_METRICS_PORT",
+    help="Where the watchdog serves /metrics (Prometheus); 0: nowhere.",
+)
+@click.option(
     "--log-dir",
     type=click.Path(file_okay=False, path_type=Path),
     default=Path(".run/logs"),
@@ -423,6 +451,7 @@ def up(
     primary_port: int,
     backup_port: int,
     no_watchdog: bool,
+    watchdog_metrics_port: int,
     log_dir: Path,
     start_timeout: float,
 ) -> None:
@@ -436,6 +465,10 @@ def up(
         raise click.BadParameter(
             "the primary and the backup need different ports", param_hint="--backup-port"
         )
+    if not no_watchdog and watchdog_metrics_port in (primary_port, backup_port):
+        raise click.BadParameter(
+            "the watchdog's metrics need a port of their own", param_hint="--watchdog-metrics-port"
+        )
     first_run.ensure_demo_vendor(log_dir.parent)  # before the secrets: it looks for a fresh .run/
     new_password = ensure_local_secrets(log_dir.parent / "secrets.env")
     if new_password:
@@ -446,12 +479,14 @@ def up(
         )
     settings = ctx.settings()
     host = settings.http_host
-    for name, port in ((primary, primary_port), (backup, backup_port)):
+    wanted = [(primary, primary_port, "--primary-port"), (backup, backup_port, "--backup-port")]
+    if watchdog_metrics_port and not no_watchdog:
+        wanted.append(("the watchdog's metrics", watchdog_metrics_port, "--watchdog-metrics-port"))
+    for name, port, option in wanted:
         if not _port_is_free(host, port):
             note(
                 f"licensing up: port {port} on {host} (for {name}) is already in use — is another "
-                "'licensing up' or node running? Choose another with "
-                f"--{'primary' if name == primary else 'backup'}-port."
+                f"'licensing up' or node running? Choose another with {option}."
             )
             raise click.exceptions.Exit(1)
     log_dir.mkdir(parents=True, exist_ok=True)
@@ -473,6 +508,7 @@ def up(
             (primary, backup),
             (primary_port, backup_port),
             not no_watchdog,
+            watchdog_metrics_port,
             log_dir,
             start_timeout,
             broker_urls,

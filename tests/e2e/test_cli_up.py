@@ -57,7 +57,7 @@ def up_env(site: str) -> dict[str, str]:
 
 
 async def test_up_runs_a_paired_pair_and_the_watchdog_and_ctrl_c_stops_every_child(tmp_path):
-    site, ports = new_site_name(), (free_port(), free_port())
+    site, ports, metrics_port = new_site_name(), (free_port(), free_port()), free_port()
     urls = [f"http://127.0.0.1:{port}" for port in ports]
     argv = [
         sys.executable,
@@ -68,6 +68,8 @@ async def test_up_runs_a_paired_pair_and_the_watchdog_and_ctrl_c_stops_every_chi
         str(ports[0]),
         "--backup-port",
         str(ports[1]),
+        "--watchdog-metrics-port",
+        str(metrics_port),
         "--log-dir",
         str(tmp_path / "logs"),
         "--json",
@@ -113,7 +115,7 @@ async def test_up_runs_a_paired_pair_and_the_watchdog_and_ctrl_c_stops_every_chi
         assert commands == [
             f"server --node backup --http-port {ports[1]}",
             f"server --node primary --http-port {ports[0]}",
-            "watchdog",
+            f"watchdog --metrics-port {metrics_port}",
         ], commands
         # Each child logs in as its role's broker user, never as guest.
         logins = sorted(
@@ -139,6 +141,10 @@ async def test_up_runs_a_paired_pair_and_the_watchdog_and_ctrl_c_stops_every_chi
             ("backup", "backup", urls[1] + "/"),
         ]
         assert all(row["server_id"] for row in summary["nodes"])
+        assert [row["metrics"] for row in summary["nodes"]] == [url + "/metrics" for url in urls]
+        assert summary["watchdog"]["metrics"] == f"http://127.0.0.1:{metrics_port}/metrics"
+        assert f"Metrics (Prometheus): {urls[0]}/metrics (primary)" in err, err
+        assert f"http://127.0.0.1:{metrics_port}/metrics (watchdog" in err, err
         assert {p.name for p in (tmp_path / "logs").iterdir()} == {
             "primary.log",
             "backup.log",
@@ -204,11 +210,28 @@ async def test_up_refuses_a_busy_port_and_two_nodes_of_one_name(tmp_path):
             text=True,
             timeout=30,
         )
+        with_watchdog = [arg for arg in base if arg != "--no-watchdog"]
+        metrics_taken = await asyncio.to_thread(
+            subprocess.run,
+            [
+                *with_watchdog,
+                *("--primary-port", str(free_port()), "--backup-port", str(free_port())),
+                *("--watchdog-metrics-port", str(port)),
+            ],
+            cwd=REPO,
+            env=up_env(site),
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
     assert (
         taken.returncode == 1
         and f"port {port}" in taken.stderr
         and "already in use" in taken.stderr
     )
+    assert metrics_taken.returncode == 1, metrics_taken.stderr
+    assert f"port {port} on 127.0.0.1 (for the watchdog's metrics)" in metrics_taken.stderr
+    assert "--watchdog-metrics-port" in metrics_taken.stderr
     same = await asyncio.to_thread(
         subprocess.run,
         [*base, "--primary", "x", "--backup", "x"],

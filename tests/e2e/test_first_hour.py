@@ -59,7 +59,12 @@ async def test_a_second_shell_uses_the_pair_without_exports_and_the_demo_brings_
     elsewhere.mkdir()
     up_out, up_err = (tmp_path / "up.out").open("w"), (tmp_path / "up.err").open("w")
     up = subprocess.Popen(
-        [*CLI, "up", "--primary-port", str(ports[0]), "--backup-port", str(ports[1])],
+        [
+            *CLI,
+            "up",
+            *("--primary-port", str(ports[0]), "--backup-port", str(ports[1])),
+            *("--watchdog-metrics-port", str(free_port())),
+        ],
         cwd=here,
         env=clean_env(LICENSING_SITE=site, LICENSING_AMQP_URL=AMQP_URL, LICENSING_PG_DSN=PG_DSN),
         stdout=up_out,
