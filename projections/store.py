@@ -23,6 +23,20 @@ class Checkpoint:
     events_applied: int = 0
 
 
+@dataclass(frozen=True)
+class Snapshot:
+    """The domain state's bytes as of a log position, with the checkpoint it had there."""
+
+    offset: int
+    idx: int
+    digest: str
+    events_applied: int
+    unverified_messages: int
+    version: int
+    body: bytes
+
+
+SNAPSHOTS_KEPT = 2
 DEFAULT_DENIAL_RETENTION = timedelta(days=90)
 
 
@@ -57,7 +71,23 @@ class ProjectionStore:
             yield batch
             offset, idx = batch[-1]["stream_offset"], batch[-1]["idx"]
 
-    async def write(self, changes: BatchChanges, state: State, checkpoint: Checkpoint) -> None:
+    async def newest_snapshot(self, version: int) -> Snapshot | None:
+        """The newest snapshot of this shape; older shapes are ignored (a full replay)."""
+        row = await self.pool.fetchrow(
+            "SELECT stream_offset, idx, digest, events_applied, unverified_messages, "
+            "snapshot_version, body FROM snapshots WHERE snapshot_version = $1 "
+            "ORDER BY stream_offset DESC, idx DESC LIMIT 1",
+            version,
+        )
+        return None if row is None else Snapshot(*row.values())
+
+    async def write(
+        self,
+        changes: BatchChanges,
+        state: State,
+        checkpoint: Checkpoint,
+        snapshot: Snapshot | None = None,
+    ) -> None:
         async with self.pool.acquire() as conn, conn.transaction():
             # The guard makes a batch written twice (a redelivery after a crash) fail, not count
             # twice.
@@ -180,6 +210,8 @@ class ProjectionStore:
                     [k[0] for k in gone],
                     [k[1] for k in gone],
                 )
+            if snapshot is not None:
+                await _keep_snapshot(conn, snapshot)
 
     async def reset(self) -> None:
         """Empty every read model and the checkpoint: the node will replay from the first offset."""
@@ -191,6 +223,27 @@ class ProjectionStore:
                 "writer_node = NULL, writer_server_id = NULL, denials_kept_from = NULL, "
                 "updated_at = now()"
             )
+
+
+async def _keep_snapshot(conn: asyncpg.Connection, snapshot: Snapshot) -> None:
+    """Store it in the batch's transaction, so it and the checkpoint agree even after a
+    kill -9; keep the newest few, so a snapshot that will not load has a predecessor."""
+    await conn.execute(
+        "INSERT INTO snapshots (stream_offset, idx, digest, events_applied, "
+        "unverified_messages, snapshot_version, body) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        snapshot.offset,
+        snapshot.idx,
+        snapshot.digest,
+        snapshot.events_applied,
+        snapshot.unverified_messages,
+        snapshot.version,
+        snapshot.body,
+    )
+    await conn.execute(
+        "DELETE FROM snapshots WHERE (stream_offset, idx) NOT IN (SELECT stream_offset, idx "
+        "FROM snapshots ORDER BY stream_offset DESC, idx DESC LIMIT $1)",
+        SNAPSHOTS_KEPT,
+    )
 
 
 class StaleBatch(Exception):
