@@ -34,7 +34,7 @@ from projections import digest as digests
 from projections import rejected
 from projections.changes import BatchChanges
 from projections.rejected import Rejected
-from projections.store import Checkpoint, ProjectionStore, Snapshot
+from projections.store import Checkpoint, PeerUnfit, ProjectionStore, Snapshot
 from services.domain import snapshot as snapshots
 from services.domain.evolve import CannotApply, apply
 from services.domain.model import State
@@ -50,6 +50,12 @@ Verify = Callable[[bytes, Any], bool]
 Message = tuple[int, bytes, Any]
 # What a batch applies at an offset: the message's events, or the record of its rejection.
 Entry = tuple[int, "list[dict] | Rejected"]
+
+
+# How a rebuild from a peer went (Rebuild.source in /api/health, after the peer's name).
+REPLAYED_PEER_LOG = "event_log"
+COPIED_PEER_SNAPSHOT = "snapshot and event_log (proven by digest)"
+REFUSED_PEER_COPY = "copy refused (digest mismatch): replayed from the stream"
 
 
 class ProjectionHalted(Exception):
@@ -106,7 +112,7 @@ class Projector:
         # In memory (what the writer and /api/servers see); ``checkpoint`` is in Postgres.
         self.applied_offset = -1
 
-    async def load(self) -> None:
+    async def load(self, full_replay_if_needed: bool = True) -> None:
         """Rebuild the in-memory state from the newest snapshot of this shape and the tail of
         this node's own event_log after it; check the chain arrives at the checkpoint's digest.
 
@@ -122,6 +128,9 @@ class Projector:
                     await self._load_from(checkpoint, snapshot)
                     return
                 except (snapshots.SnapshotUnreadable, ProjectionHalted) as exc:
+                    if not full_replay_if_needed:
+                        why = f"snapshot at offset {snapshot.offset}: {exc}"
+                        raise ProjectionHalted(why) from None
                     log.warning(
                         "snapshot at offset %s not used (%s): replaying the whole local log",
                         snapshot.offset,
@@ -271,8 +280,16 @@ class Projector:
             body=snapshots.encode(state),
         )
 
-    async def rebuild_from(self, peer: ProjectionStore, page: int = 5000) -> None:
-        """Replay a peer's event_log copy instead of the stream (then the stream takes over)."""
+    async def rebuild_from(self, peer: ProjectionStore, page: int = 5000) -> str:
+        """Rebuild from a peer instead of the stream (then the stream takes over); say how.
+
+        A peer with a snapshot is copied whole (state transfer) and the copy proven: its log's
+        tail replays from its snapshot to its checkpoint's digest. A copy that does not is
+        refused loudly, and the node replays the stream instead. A peer without a snapshot
+        has its event_log replayed here, event by event.
+        """
+        if await peer.newest_snapshot(snapshots.SNAPSHOT_VERSION) is not None:
+            return await self._transfer_from(peer)
         await self.reset()
         held: list[Entry] = []
         async for rows in peer.event_log(page=page):
@@ -291,6 +308,28 @@ class Projector:
                 await self.apply_batch(complete)
         if held:
             await self.apply_batch(held)
+        return REPLAYED_PEER_LOG
+
+    async def _transfer_from(self, peer: ProjectionStore) -> str:
+        self.forget()
+        try:
+            copied = await self.store.copy_from(peer)
+            await self.load(full_replay_if_needed=False)
+        except (ProjectionHalted, PeerUnfit, snapshots.SnapshotUnreadable) as exc:
+            log.error(
+                "the peer's copy is refused, it does not prove itself (%s); replaying the "
+                "stream instead",
+                exc,
+            )
+            await self.reset()
+            return REFUSED_PEER_COPY
+        log.info(
+            "state transfer proven: %s events, snapshot at offset %s, digest %s",
+            copied.events_applied,
+            self.loaded_from,
+            copied.digest[:12],
+        )
+        return COPIED_PEER_SNAPSHOT
 
     def _halt(self, why: str) -> NoReturn:
         self.halted = why

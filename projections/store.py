@@ -4,6 +4,7 @@ a batch.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -12,6 +13,7 @@ import asyncpg
 
 from projections import rows
 from projections.changes import BatchChanges
+from projections.database import SCHEMA_VERSION
 from projections.schema import READ_MODEL_TABLES
 from services.domain.model import State
 
@@ -213,6 +215,33 @@ class ProjectionStore:
             if snapshot is not None:
                 await _keep_snapshot(conn, snapshot)
 
+    async def copy_from(self, peer: ProjectionStore) -> Checkpoint:
+        """Make this node's read models, event_log, snapshots and checkpoint the peer's, as of
+        one moment of the peer (a repeatable-read transaction), at COPY speed. Returns the
+        checkpoint copied; the caller proves the copy before it trusts it."""
+        async with (
+            peer.pool.acquire() as source,
+            source.transaction(isolation="repeatable_read", readonly=True),
+        ):
+            shape = await source.fetchval("SELECT version FROM schema_meta WHERE id = 1")
+            if shape != SCHEMA_VERSION:
+                raise PeerUnfit(f"the peer's database has another schema ({shape})")
+            async with self.pool.acquire() as target, target.transaction():
+                await target.execute(f"TRUNCATE {', '.join(READ_MODEL_TABLES)}")
+                for table in READ_MODEL_TABLES:
+                    await _pipe(source, target, table)
+                row = await source.fetchrow(
+                    "SELECT stream_offset, digest, events_applied, epoch, writer_node, "
+                    "writer_server_id, denials_kept_from FROM projection_checkpoint WHERE id = 1"
+                )
+                await target.execute(
+                    "UPDATE projection_checkpoint SET stream_offset = $1, digest = $2, "
+                    "events_applied = $3, epoch = $4, writer_node = $5, writer_server_id = $6, "
+                    "denials_kept_from = $7, updated_at = now() WHERE id = 1",
+                    *row.values(),
+                )
+        return Checkpoint(row["stream_offset"], row["digest"], row["events_applied"])
+
     async def reset(self) -> None:
         """Empty every read model and the checkpoint: the node will replay from the first offset."""
         async with self.pool.acquire() as conn, conn.transaction():
@@ -244,6 +273,32 @@ async def _keep_snapshot(conn: asyncpg.Connection, snapshot: Snapshot) -> None:
         "FROM snapshots ORDER BY stream_offset DESC, idx DESC LIMIT $1)",
         SNAPSHOTS_KEPT,
     )
+
+
+async def _pipe(source: asyncpg.Connection, target: asyncpg.Connection, table: str) -> None:
+    """COPY a table from one database into another (same schema), streamed, in binary."""
+    chunks: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=16)
+
+    async def produce() -> None:
+        try:
+            await source.copy_from_table(table, output=chunks.put, format="binary")
+        finally:
+            await chunks.put(None)
+
+    async def consume() -> AsyncIterator[bytes]:
+        while (chunk := await chunks.get()) is not None:
+            yield chunk
+
+    producer = asyncio.create_task(produce())
+    try:
+        await target.copy_to_table(table, source=consume(), format="binary")
+        await producer
+    finally:
+        producer.cancel()
+
+
+class PeerUnfit(Exception):
+    """A peer's database this node cannot copy (another schema)."""
 
 
 class StaleBatch(Exception):

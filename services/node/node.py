@@ -286,10 +286,10 @@ class Node:
                 self.settings.pg_dsn, database_name(self.settings.site, order.from_peer)
             )
             try:
-                await self.projector.rebuild_from(ProjectionStore(peer_pool))
+                how = await self.projector.rebuild_from(ProjectionStore(peer_pool))
             finally:
                 await peer_pool.close()
-            source = f"{order.from_peer}'s event_log"
+            source = f"{order.from_peer}'s {how}"
         else:
             await self.projector.reset()
             source = "the stream"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 
+from events.commands import SyncServer
 from tests.support.fake_log import license_events, publish_events
 from tests.support.waiting import wait_for
 
@@ -53,7 +54,7 @@ async def test_a_restart_loads_the_newest_snapshot_and_replays_only_the_tail(sit
     snap = site.start_node("snap", **OFTEN)
     restarted = await snap.wait_registered(timeout=30)
     assert restarted["loaded_from_offset"] == kept[0][0] > 0
-    assert "from offset %s" % kept[0][0] in snap.log_tail(200)
+    assert f"from offset {kept[0][0]}" in snap.log_tail(200)
     await same_as_full_replay(site, snap, full)
 
     # A full local replay (no snapshot) says Loading with its progress while it runs.
@@ -142,3 +143,47 @@ async def test_kill_9_while_writing_snapshots_leaves_a_node_that_starts_right(si
     kept = await snapshots_of(site, "victim")
     assert len(kept) == 2 and kept[0][0] > kept[1][0], kept
     await same_as_full_replay(site, victim, clean)
+
+
+async def rebuilt_from(site, peer, node, since: float) -> dict:
+    async def rebuilt():
+        a, b = await peer.health(), await node.health()
+        return (
+            a
+            and b
+            and b["last_rebuild"]
+            and b["last_rebuild"]["log_offset"] > since
+            and b["caught_up"]
+            and a["offset"] == b["offset"]
+            and a["digest"] == b["digest"]
+            and b
+        )
+
+    done = await wait_for(rebuilt, 90, f"{node.node} rebuilt from {peer.node}")
+    await site.quiet(peer, node)
+    assert await site.read_models(peer.node) == await site.read_models(node.node)
+    return done
+
+
+async def test_a_sync_from_a_peer_takes_its_snapshot_and_proves_it_by_the_digest(site):
+    events, _ = license_events(EVENTS, seed=12)
+    await publish_events(site.name, events, per_message=10)
+    primary, backup = site.start_node("primary", **OFTEN), site.start_node("backup", **NEVER)
+    await primary.wait_registered(timeout=90)
+    await backup.wait_registered(timeout=90)
+    async with site.client(actor="admin") as admin:
+        assert (await admin.send(SyncServer(node="backup", from_peer="primary"))).ok
+        done = await rebuilt_from(site, primary, backup, -1)
+        assert (
+            done["last_rebuild"]["source"] == "primary's snapshot and event_log (proven by digest)"
+        )
+        assert done["last_rebuild"]["copied_events"] >= EVENTS
+        assert await snapshots_of(site, "backup") == await snapshots_of(site, "primary")
+
+        # A peer whose snapshot does not lead to its digest is refused; the stream rebuilds.
+        async with site.database("primary") as conn:
+            await conn.execute("UPDATE snapshots SET digest = 'forged'")
+        assert (await admin.send(SyncServer(node="backup", from_peer="primary"))).ok
+        again = await rebuilt_from(site, primary, backup, done["last_rebuild"]["log_offset"])
+        assert again["last_rebuild"]["source"].startswith("primary's copy refused"), again
+        assert "is refused" in backup.log_tail(400)
