@@ -52,6 +52,7 @@ async def history(plan: Plan, site: str, log_dir: Path, say) -> dict:
         first = await _start(node, total)
         say(f"  first start (whole stream): {first['spawn_to_caught_up_s']:.1f} s")
         node.stop()
+        await node.close_session()
         node = NodeProcess(site, "history", log_dir)
         restart = await _start(node, total)
         say(
@@ -111,6 +112,8 @@ async def _start(node: NodeProcess, total: int) -> dict:
 
 async def _sync(node: NodeProcess, site: str) -> dict:
     await node.wait_healthy()
+    while not any(s["node"] == "history" for s in (await node.get("/api/servers"))["servers"]):
+        await asyncio.sleep(0.1)  # registered: the log knows it, so a Sync may name it
     before = await node.health()
     assert before is not None
     async with LicenseClient(settings_for(site), actor="admin") as admin:

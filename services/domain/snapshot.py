@@ -106,7 +106,7 @@ def _in(value: Any) -> Any:
             raise ValueError(
                 f"{cls.__name__} has {len(slots)} fields, the snapshot {len(value[2])}"
             )
-        new = object.__new__(cls)
+        new: Any = object.__new__(cls)
         for name, field_value in zip(slots, value[2], strict=True):
             object.__setattr__(new, name, _in(field_value))
         return new
