@@ -262,6 +262,30 @@ class Projector:
             self._events_since_snapshot = 0
             self._snapshot_due_at = time.monotonic() + self.policy.every_seconds
 
+    async def snapshot_now(self) -> bool:
+        """A snapshot of what is applied now, if anything is since the last (a clean stop:
+        the next start then replays almost nothing). True if one was stored."""
+        if not self.consistent or self._events_since_snapshot == 0 or self.checkpoint.offset < 0:
+            return False
+        checkpoint, state = self.checkpoint, self.state
+        idx = await self.store.last_idx_at(checkpoint.offset)
+        if idx is None:
+            return False
+        stored = await self.store.keep_snapshot(
+            Snapshot(
+                offset=checkpoint.offset,
+                idx=idx,
+                digest=checkpoint.digest,
+                events_applied=checkpoint.events_applied,
+                unverified_messages=self.unverified_messages,
+                version=snapshots.SNAPSHOT_VERSION,
+                body=snapshots.encode(state),
+            )
+        )
+        if stored:
+            self._events_since_snapshot = 0
+        return stored
+
     def _snapshot_if_due(
         self, changes: BatchChanges, state: State, checkpoint: Checkpoint
     ) -> Snapshot | None:

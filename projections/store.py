@@ -215,6 +215,25 @@ class ProjectionStore:
             if snapshot is not None:
                 await _keep_snapshot(conn, snapshot)
 
+    async def keep_snapshot(self, snapshot: Snapshot) -> bool:
+        """Store a snapshot outside a batch, if the checkpoint is still the one it was taken
+        at (nothing was committed since); False if not."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            at = await conn.fetchrow(
+                "SELECT stream_offset, digest, events_applied FROM projection_checkpoint "
+                "WHERE id = 1 FOR UPDATE"
+            )
+            if tuple(at.values()) != (snapshot.offset, snapshot.digest, snapshot.events_applied):
+                return False
+            await _keep_snapshot(conn, snapshot)
+            return True
+
+    async def last_idx_at(self, offset: int) -> int | None:
+        """The position of the last event of the stream message at ``offset`` in event_log."""
+        return await self.pool.fetchval(
+            "SELECT max(idx) FROM event_log WHERE stream_offset = $1", offset
+        )
+
     async def copy_from(self, peer: ProjectionStore) -> Checkpoint:
         """Make this node's read models, event_log, snapshots and checkpoint the peer's, as of
         one moment of the peer (a repeatable-read transaction), at COPY speed. Returns the

@@ -23,12 +23,22 @@ async def snapshots_of(site, node: str) -> list[tuple]:
     return [tuple(r) for r in rows]
 
 
+async def drop_snapshots(site, node: str) -> None:
+    async with site.database(node) as conn:
+        await conn.execute("DELETE FROM snapshots")
+
+
 async def same_as_full_replay(site, node, reference) -> dict:
     restarted, full = await site.quiet(node, reference)
     assert restarted["digest"] == full["digest"]
     assert restarted["events_applied"] == full["events_applied"] >= EVENTS
     assert await site.read_models(node.node) == await site.read_models(reference.node)
     return restarted
+
+
+def restarted_at(models: dict) -> int:
+    """The checkpoint's stream offset in a node's read models."""
+    return models["checkpoint"][0][0]
 
 
 async def first_answer(node, started: float) -> tuple[float, dict]:
@@ -51,6 +61,9 @@ async def test_a_restart_loads_the_newest_snapshot_and_replays_only_the_tail(sit
     assert await snapshots_of(site, "full") == []
 
     snap.stop()
+    at_stop = await snapshots_of(site, "snap")
+    assert at_stop[0][0] == restarted_at(await site.read_models("snap")) >= kept[0][0]
+    kept = at_stop  # a clean stop snapshots what it applied
     snap = site.start_node("snap", **OFTEN)
     restarted = await snap.wait_registered(timeout=30)
     assert restarted["loaded_from_offset"] == kept[0][0] > 0
@@ -59,6 +72,7 @@ async def test_a_restart_loads_the_newest_snapshot_and_replays_only_the_tail(sit
 
     # A full local replay (no snapshot) says Loading with its progress while it runs.
     full.stop()
+    await drop_snapshots(site, "full")
     started = time.monotonic()
     full = site.start_node("full", **NEVER)
     seconds, health = await first_answer(full, started)
@@ -85,6 +99,7 @@ async def test_the_api_answers_loading_within_a_second_and_refuses_the_rest(site
     node = site.start_node("slow", **NEVER)
     await node.wait_registered(timeout=90)
     node.stop()
+    await drop_snapshots(site, "slow")  # the whole local log to replay
     started = time.monotonic()
     node = site.start_node("slow", **NEVER)
     seconds, health = await first_answer(node, started)
