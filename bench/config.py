@@ -29,6 +29,8 @@ class Plan:
     replay_events: int = 100_000
     events_per_message: int = 10
     failover_runs: int = 5
+    history_events: int = 1_000_000  # scenario 6; --history-events for another size
+    history_events_per_message: int = 100
 
     @classmethod
     def quick(cls) -> Plan:
@@ -40,4 +42,5 @@ class Plan:
             rate_window=3.0,
             replay_events=10_000,
             failover_runs=2,
+            history_events=100_000,
         )

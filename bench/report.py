@@ -15,6 +15,8 @@ TARGETS = {
     "failover": "< 2 s (every run)",
     "memory": "≤ 1024 bytes",
     "signing": "≥ 0.9 × open",
+    "restart": "< 3 s",
+    "sync": "< 20 s",
 }
 
 
@@ -149,6 +151,7 @@ def verdicts(results: dict) -> list[dict]:
         }
     )
     rows.extend(_signing_rows(results.get("signing") or {}))
+    rows.extend(_history_rows(results.get("history") or {}))
     return rows
 
 
@@ -180,6 +183,44 @@ def _signing_rows(sg: dict) -> list[dict]:
         }
     )
     return rows
+
+
+def _history_rows(hs: dict) -> list[dict]:
+    """Scenario 7: a restart over a long log (snapshot + tail) and a full Sync over it."""
+    if not hs:
+        return []
+    size = _fmt(hs.get("events"))
+    restart, sync = hs.get("restart") or {}, hs.get("sync") or {}
+    first, caught_up = restart.get("spawn_to_first_health_s"), restart.get("spawn_to_caught_up_s")
+    return [
+        {
+            "scenario": "7 history",
+            "figure": f"restart over {size} events: first health / caught up, s",
+            "system": f"{_fmt(first, 2)} / {_fmt(caught_up, 2)}" if restart else None,
+            "floor": None,
+            "ratio": None,
+            "target": TARGETS["restart"],
+            "met": None if caught_up is None else caught_up < 3.0,
+        },
+        {
+            "scenario": "7 history",
+            "figure": f"RSS after loading {size} events, MB",
+            "system": restart.get("rss_mb"),
+            "floor": None,
+            "ratio": None,
+            "target": "—",
+            "met": None,
+        },
+        {
+            "scenario": "7 history",
+            "figure": f"full Sync over {size} events, s",
+            "system": sync.get("seconds"),
+            "floor": None,
+            "ratio": None,
+            "target": TARGETS["sync"],
+            "met": None if sync.get("seconds") is None else sync["seconds"] < 20.0,
+        },
+    ]
 
 
 def table(results: dict):

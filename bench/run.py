@@ -10,16 +10,17 @@ import shutil
 import tempfile
 import time
 import traceback
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 from rich.console import Console
 
-from bench import acquire, failover, machine, memory, replay, report, signing
+from bench import acquire, failover, history, machine, memory, replay, report, signing
 from bench.config import RESULTS, Plan
 from bench.sites import new_run_id
 
-SCENARIOS = ("acquire", "replay", "failover", "memory", "signing")
+SCENARIOS = ("acquire", "replay", "failover", "memory", "signing", "history")
 console = Console(width=max(150, Console().width))
 
 
@@ -88,6 +89,12 @@ async def run(plan: Plan, only: tuple[str, ...], quiet_wait: float, log_dir: Pat
             "6. the cost of signing: an open pair against a signed one, side by side",
             lambda: signing.signing_cost(plan, run_id, log_dir, say),
         )
+    if "history" in only:
+        await scenario(
+            "history",
+            f"7. a history of {plan.history_events:,} events: restart and Sync",
+            lambda: history.history(plan, f"{run_id}h", log_dir, say),
+        )
     results["seconds"] = round(time.perf_counter() - started, 1)
     results["summary"] = report.verdicts(results)
     return results
@@ -113,6 +120,12 @@ def cli() -> None:
         "machine to settle (default 20)",
     )
     parser.add_argument(
+        "--history-events",
+        type=int,
+        default=None,
+        help="the history scenario's log size (default 1,000,000; 100,000 with --quick)",
+    )
+    parser.add_argument(
         "--out", type=Path, default=RESULTS, help="where latest.json and latest.png go"
     )
     parser.add_argument(
@@ -123,6 +136,8 @@ def cli() -> None:
     for noisy in ("aio_pika", "aiormq", "services.client"):
         logging.getLogger(noisy).setLevel(logging.CRITICAL)
     plan = Plan.quick() if args.quick else Plan()
+    if args.history_events is not None:
+        plan = replace(plan, history_events=args.history_events)
     log_dir = Path(tempfile.mkdtemp(prefix="licensing-bench-"))
     results = asyncio.run(run(plan, tuple(args.only), args.quiet_wait, log_dir))
     args.out.mkdir(parents=True, exist_ok=True)

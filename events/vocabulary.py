@@ -19,6 +19,7 @@ class ServerStatus(StrEnum):
     DISCONNECTED = "Disconnected"
     RECOVERING = "Recovering"  # a node's own status while it catches up (its tile says Running)
     HALTED = "Halted"  # a node's own status: an event it cannot apply stopped its projector
+    LOADING = "Loading"  # a node's own status at start-up: its state is loading, API not ready
     PRIMARY_NOT_AVAILABLE = "Primary not available"
     BACKUP_NOT_AVAILABLE = "Backup not available"
 

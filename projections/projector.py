@@ -21,7 +21,9 @@ a signed message that cannot be read is our bug and halts, as in open mode.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, NoReturn
 
 import orjson
@@ -32,7 +34,8 @@ from projections import digest as digests
 from projections import rejected
 from projections.changes import BatchChanges
 from projections.rejected import Rejected
-from projections.store import Checkpoint, ProjectionStore
+from projections.store import Checkpoint, PeerUnfit, ProjectionStore, Snapshot
+from services.domain import snapshot as snapshots
 from services.domain.evolve import CannotApply, apply
 from services.domain.model import State
 from services.trust.keys import Trust
@@ -49,6 +52,12 @@ Message = tuple[int, bytes, Any]
 Entry = tuple[int, "list[dict] | Rejected"]
 
 
+# How a rebuild from a peer went (Rebuild.source in /api/health, after the peer's name).
+REPLAYED_PEER_LOG = "event_log"
+COPIED_PEER_SNAPSHOT = "snapshot and event_log (proven by digest)"
+REFUSED_PEER_COPY = "copy refused (digest mismatch): replayed from the stream"
+
+
 class ProjectionHalted(Exception):
     """An event this node cannot apply. The projector stops and says so.
 
@@ -56,10 +65,41 @@ class ProjectionHalted(Exception):
     """
 
 
+@dataclass(frozen=True)
+class SnapshotPolicy:
+    """Write a snapshot after this many events, or this many seconds, since the last one."""
+
+    every_events: int = 50_000
+    every_seconds: float = 300.0
+
+
+@dataclass
+class Loading:
+    """How far a start-up load is: events replayed of those to replay, and from where."""
+
+    events_loaded: int = 0
+    events_total: int = 0
+    from_offset: int = -1  # the snapshot's stream offset, or -1: a full local replay
+    started: float = 0.0  # time.monotonic() at the start
+
+    @property
+    def seconds(self) -> float:
+        return round(time.monotonic() - self.started, 1)
+
+
 class Projector:
     def __init__(
-        self, store: ProjectionStore, trust: Trust = Trust(), verify: Verify | None = None
+        self,
+        store: ProjectionStore,
+        trust: Trust = Trust(),
+        verify: Verify | None = None,
+        snapshot_policy: SnapshotPolicy = SnapshotPolicy(),
     ) -> None:
+        self.policy = snapshot_policy
+        self._events_since_snapshot = 0
+        self._snapshot_due_at = time.monotonic() + snapshot_policy.every_seconds
+        self.loading: Loading | None = None  # set while ``load`` runs
+        self.loaded_from = -1  # the stream offset of the snapshot the last load started from
         self.trust = trust  # the vendor keys the fence checks entitlements with (invariant 12)
         self.verify = verify  # the node keys' check of stream messages (invariant 10)
         self.unverified_messages = 0  # rejected messages in the log so far (same on every node)
@@ -72,11 +112,45 @@ class Projector:
         # In memory (what the writer and /api/servers see); ``checkpoint`` is in Postgres.
         self.applied_offset = -1
 
-    async def load(self) -> None:
-        """Rebuild the in-memory state from this node's own event_log copy; check its digest."""
+    async def load(self, full_replay_if_needed: bool = True) -> None:
+        """Rebuild the in-memory state from the newest snapshot of this shape and the tail of
+        this node's own event_log after it; check the chain arrives at the checkpoint's digest.
+
+        A snapshot that does not decode, or whose tail misses the digest, is set aside for a
+        full local replay: the log is the truth, the snapshot only a shortcut.
+        """
         checkpoint = await self.store.checkpoint()
-        state, digest, count, unverified = State(), "", 0, 0
-        async for page in self.store.event_log():
+        self.loading = Loading(events_total=checkpoint.events_applied, started=time.monotonic())
+        try:
+            snapshot = await self.store.newest_snapshot(snapshots.SNAPSHOT_VERSION)
+            if snapshot is not None and snapshot.offset <= checkpoint.offset:
+                try:
+                    await self._load_from(checkpoint, snapshot)
+                    return
+                except (snapshots.SnapshotUnreadable, ProjectionHalted) as exc:
+                    if not full_replay_if_needed:
+                        why = f"snapshot at offset {snapshot.offset}: {exc}"
+                        raise ProjectionHalted(why) from None
+                    log.warning(
+                        "snapshot at offset %s not used (%s): replaying the whole local log",
+                        snapshot.offset,
+                        exc,
+                    )
+            await self._load_from(checkpoint, None)
+        finally:
+            self.loading = None
+
+    async def _load_from(self, checkpoint: Checkpoint, snapshot: Snapshot | None) -> None:
+        if snapshot is None:
+            state, digest, count, unverified, after = State(), "", 0, 0, (-1, -1)
+        else:
+            state = snapshots.decode(snapshot.body)
+            digest, count = snapshot.digest, snapshot.events_applied
+            unverified, after = snapshot.unverified_messages, (snapshot.offset, snapshot.idx)
+        loading = self.loading or Loading(started=time.monotonic())
+        loading.from_offset, loading.events_total = after[0], checkpoint.events_applied - count
+        loading.events_loaded = 0
+        async for page in self.store.event_log(after=after):
             for row in page:
                 if row["type"] == rejected.TYPE:
                     # The recorded verdict is replayed as it is: the message's bytes are gone.
@@ -94,17 +168,21 @@ class Projector:
                     )
                 digest = digests.advance(digest, canonical(event), ignored)
                 count += 1
+            loading.events_loaded += len(page)
         if digest != checkpoint.digest or count != checkpoint.events_applied:
             raise ProjectionHalted(
                 "local event_log does not match the checkpoint digest; reset this node"
             )
         self.state, self.checkpoint, self.consistent = state, checkpoint, True
         self.applied_offset, self.unverified_messages = checkpoint.offset, unverified
+        self.loaded_from = after[0]
+        self._events_since_snapshot = count - (snapshot.events_applied if snapshot else 0)
 
     def forget(self) -> None:
         """Drop the in-memory state at once (a reset's first step): nothing stale is shown."""
         self.state, self.checkpoint, self.consistent = State(), Checkpoint(), False
         self.applied_offset, self.unverified_messages = -1, 0
+        self._events_since_snapshot, self.loaded_from = 0, -1
 
     async def reset(self) -> None:
         self.forget()
@@ -176,11 +254,66 @@ class Projector:
                     listener(event, ignored, state, offset)
         checkpoint = Checkpoint(batch[-1][0], digest, count)
         self.consistent, self.applied_offset = False, checkpoint.offset
-        await self.store.write(changes, state, checkpoint)
+        self._events_since_snapshot += count - self.checkpoint.events_applied
+        snapshot = self._snapshot_if_due(changes, state, checkpoint)
+        await self.store.write(changes, state, checkpoint, snapshot)
         self.checkpoint, self.consistent = checkpoint, True
+        if snapshot is not None:
+            self._events_since_snapshot = 0
+            self._snapshot_due_at = time.monotonic() + self.policy.every_seconds
 
-    async def rebuild_from(self, peer: ProjectionStore, page: int = 5000) -> None:
-        """Replay a peer's event_log copy instead of the stream (then the stream takes over)."""
+    async def snapshot_now(self) -> bool:
+        """A snapshot of what is applied now, if anything is since the last (a clean stop:
+        the next start then replays almost nothing). True if one was stored."""
+        if not self.consistent or self._events_since_snapshot == 0 or self.checkpoint.offset < 0:
+            return False
+        checkpoint, state = self.checkpoint, self.state
+        idx = await self.store.last_idx_at(checkpoint.offset)
+        if idx is None:
+            return False
+        stored = await self.store.keep_snapshot(
+            Snapshot(
+                offset=checkpoint.offset,
+                idx=idx,
+                digest=checkpoint.digest,
+                events_applied=checkpoint.events_applied,
+                unverified_messages=self.unverified_messages,
+                version=snapshots.SNAPSHOT_VERSION,
+                body=snapshots.encode(state),
+            )
+        )
+        if stored:
+            self._events_since_snapshot = 0
+        return stored
+
+    def _snapshot_if_due(
+        self, changes: BatchChanges, state: State, checkpoint: Checkpoint
+    ) -> Snapshot | None:
+        due = self._events_since_snapshot >= self.policy.every_events or (
+            self._events_since_snapshot > 0 and time.monotonic() >= self._snapshot_due_at
+        )
+        if not due or not changes.log_rows:
+            return None
+        return Snapshot(
+            offset=checkpoint.offset,
+            idx=changes.log_rows[-1][1],
+            digest=checkpoint.digest,
+            events_applied=checkpoint.events_applied,
+            unverified_messages=self.unverified_messages,
+            version=snapshots.SNAPSHOT_VERSION,
+            body=snapshots.encode(state),
+        )
+
+    async def rebuild_from(self, peer: ProjectionStore, page: int = 5000) -> str:
+        """Rebuild from a peer instead of the stream (then the stream takes over); say how.
+
+        A peer with a snapshot is copied whole (state transfer) and the copy proven: its log's
+        tail replays from its snapshot to its checkpoint's digest. A copy that does not is
+        refused loudly, and the node replays the stream instead. A peer without a snapshot
+        has its event_log replayed here, event by event.
+        """
+        if await peer.newest_snapshot(snapshots.SNAPSHOT_VERSION) is not None:
+            return await self._transfer_from(peer)
         await self.reset()
         held: list[Entry] = []
         async for rows in peer.event_log(page=page):
@@ -199,6 +332,28 @@ class Projector:
                 await self.apply_batch(complete)
         if held:
             await self.apply_batch(held)
+        return REPLAYED_PEER_LOG
+
+    async def _transfer_from(self, peer: ProjectionStore) -> str:
+        self.forget()
+        try:
+            copied = await self.store.copy_from(peer)
+            await self.load(full_replay_if_needed=False)
+        except (ProjectionHalted, PeerUnfit, snapshots.SnapshotUnreadable) as exc:
+            log.error(
+                "the peer's copy is refused, it does not prove itself (%s); replaying the "
+                "stream instead",
+                exc,
+            )
+            await self.reset()
+            return REFUSED_PEER_COPY
+        log.info(
+            "state transfer proven: %s events, snapshot at offset %s, digest %s",
+            copied.events_applied,
+            self.loaded_from,
+            copied.digest[:12],
+        )
+        return COPIED_PEER_SNAPSHOT
 
     def _halt(self, why: str) -> NoReturn:
         self.halted = why

@@ -153,6 +153,21 @@ CREATE TABLE IF NOT EXISTS denial_days (
     PRIMARY KEY (day, feature, version, reason)
 );
 
+-- Snapshots of the domain state (invariant 13): derived from the log like the read models, so
+-- dropped with them. One covers the log up to (stream_offset, idx) inclusive; its digest and
+-- events_applied are the checkpoint's at that position. The newest two are kept.
+CREATE TABLE IF NOT EXISTS snapshots (
+    stream_offset       bigint NOT NULL,
+    idx                 int NOT NULL,
+    digest              text NOT NULL,
+    events_applied      bigint NOT NULL,
+    unverified_messages bigint NOT NULL,
+    snapshot_version    int NOT NULL,     -- services/domain/snapshot.py SNAPSHOT_VERSION
+    created_at          timestamptz NOT NULL DEFAULT now(),
+    body                bytea NOT NULL,
+    PRIMARY KEY (stream_offset, idx)
+);
+
 -- Not a read model (not in READ_MODEL_TABLES): a replay or a reset must not empty it, or a
 -- signed-out License Manager session would be good again.
 CREATE TABLE IF NOT EXISTS revoked_sessions (
@@ -173,4 +188,5 @@ READ_MODEL_TABLES = (
     "denials",
     "denial_days",
     "usage_history",
+    "snapshots",
 )

@@ -4,6 +4,7 @@ a batch.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -12,6 +13,7 @@ import asyncpg
 
 from projections import rows
 from projections.changes import BatchChanges
+from projections.database import SCHEMA_VERSION
 from projections.schema import READ_MODEL_TABLES
 from services.domain.model import State
 
@@ -23,6 +25,20 @@ class Checkpoint:
     events_applied: int = 0
 
 
+@dataclass(frozen=True)
+class Snapshot:
+    """The domain state's bytes as of a log position, with the checkpoint it had there."""
+
+    offset: int
+    idx: int
+    digest: str
+    events_applied: int
+    unverified_messages: int
+    version: int
+    body: bytes
+
+
+SNAPSHOTS_KEPT = 2
 DEFAULT_DENIAL_RETENTION = timedelta(days=90)
 
 
@@ -57,7 +73,23 @@ class ProjectionStore:
             yield batch
             offset, idx = batch[-1]["stream_offset"], batch[-1]["idx"]
 
-    async def write(self, changes: BatchChanges, state: State, checkpoint: Checkpoint) -> None:
+    async def newest_snapshot(self, version: int) -> Snapshot | None:
+        """The newest snapshot of this shape; older shapes are ignored (a full replay)."""
+        row = await self.pool.fetchrow(
+            "SELECT stream_offset, idx, digest, events_applied, unverified_messages, "
+            "snapshot_version, body FROM snapshots WHERE snapshot_version = $1 "
+            "ORDER BY stream_offset DESC, idx DESC LIMIT 1",
+            version,
+        )
+        return None if row is None else Snapshot(*row.values())
+
+    async def write(
+        self,
+        changes: BatchChanges,
+        state: State,
+        checkpoint: Checkpoint,
+        snapshot: Snapshot | None = None,
+    ) -> None:
         async with self.pool.acquire() as conn, conn.transaction():
             # The guard makes a batch written twice (a redelivery after a crash) fail, not count
             # twice.
@@ -180,6 +212,54 @@ class ProjectionStore:
                     [k[0] for k in gone],
                     [k[1] for k in gone],
                 )
+            if snapshot is not None:
+                await _keep_snapshot(conn, snapshot)
+
+    async def keep_snapshot(self, snapshot: Snapshot) -> bool:
+        """Store a snapshot outside a batch, if the checkpoint is still the one it was taken
+        at (nothing was committed since); False if not."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            at = await conn.fetchrow(
+                "SELECT stream_offset, digest, events_applied FROM projection_checkpoint "
+                "WHERE id = 1 FOR UPDATE"
+            )
+            if tuple(at.values()) != (snapshot.offset, snapshot.digest, snapshot.events_applied):
+                return False
+            await _keep_snapshot(conn, snapshot)
+            return True
+
+    async def last_idx_at(self, offset: int) -> int | None:
+        """The position of the last event of the stream message at ``offset`` in event_log."""
+        return await self.pool.fetchval(
+            "SELECT max(idx) FROM event_log WHERE stream_offset = $1", offset
+        )
+
+    async def copy_from(self, peer: ProjectionStore) -> Checkpoint:
+        """Make this node's read models, event_log, snapshots and checkpoint the peer's, as of
+        one moment of the peer (a repeatable-read transaction), at COPY speed. Returns the
+        checkpoint copied; the caller proves the copy before it trusts it."""
+        async with (
+            peer.pool.acquire() as source,
+            source.transaction(isolation="repeatable_read", readonly=True),
+        ):
+            shape = await source.fetchval("SELECT version FROM schema_meta WHERE id = 1")
+            if shape != SCHEMA_VERSION:
+                raise PeerUnfit(f"the peer's database has another schema ({shape})")
+            async with self.pool.acquire() as target, target.transaction():
+                await target.execute(f"TRUNCATE {', '.join(READ_MODEL_TABLES)}")
+                for table in READ_MODEL_TABLES:
+                    await _pipe(source, target, table)
+                row = await source.fetchrow(
+                    "SELECT stream_offset, digest, events_applied, epoch, writer_node, "
+                    "writer_server_id, denials_kept_from FROM projection_checkpoint WHERE id = 1"
+                )
+                await target.execute(
+                    "UPDATE projection_checkpoint SET stream_offset = $1, digest = $2, "
+                    "events_applied = $3, epoch = $4, writer_node = $5, writer_server_id = $6, "
+                    "denials_kept_from = $7, updated_at = now() WHERE id = 1",
+                    *row.values(),
+                )
+        return Checkpoint(row["stream_offset"], row["digest"], row["events_applied"])
 
     async def reset(self) -> None:
         """Empty every read model and the checkpoint: the node will replay from the first offset."""
@@ -191,6 +271,53 @@ class ProjectionStore:
                 "writer_node = NULL, writer_server_id = NULL, denials_kept_from = NULL, "
                 "updated_at = now()"
             )
+
+
+async def _keep_snapshot(conn: asyncpg.Connection, snapshot: Snapshot) -> None:
+    """Store it in the batch's transaction, so it and the checkpoint agree even after a
+    kill -9; keep the newest few, so a snapshot that will not load has a predecessor."""
+    await conn.execute(
+        "INSERT INTO snapshots (stream_offset, idx, digest, events_applied, "
+        "unverified_messages, snapshot_version, body) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        snapshot.offset,
+        snapshot.idx,
+        snapshot.digest,
+        snapshot.events_applied,
+        snapshot.unverified_messages,
+        snapshot.version,
+        snapshot.body,
+    )
+    await conn.execute(
+        "DELETE FROM snapshots WHERE (stream_offset, idx) NOT IN (SELECT stream_offset, idx "
+        "FROM snapshots ORDER BY stream_offset DESC, idx DESC LIMIT $1)",
+        SNAPSHOTS_KEPT,
+    )
+
+
+async def _pipe(source: asyncpg.Connection, target: asyncpg.Connection, table: str) -> None:
+    """COPY a table from one database into another (same schema), streamed, in binary."""
+    chunks: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=16)
+
+    async def produce() -> None:
+        try:
+            await source.copy_from_table(table, output=chunks.put, format="binary")
+        finally:
+            await chunks.put(None)
+
+    async def consume() -> AsyncIterator[bytes]:
+        while (chunk := await chunks.get()) is not None:
+            yield chunk
+
+    producer = asyncio.create_task(produce())
+    try:
+        await target.copy_to_table(table, source=consume(), format="binary")
+        await producer
+    finally:
+        producer.cancel()
+
+
+class PeerUnfit(Exception):
+    """A peer's database this node cannot copy (another schema)."""
 
 
 class StaleBatch(Exception):

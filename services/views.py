@@ -71,6 +71,15 @@ class Missing(StrEnum):
     PROJECTOR = "projector"  # halted on an event it cannot apply
 
 
+class LoadProgress(View):
+    """A start-up load under way: events of the log's tail replayed so far, of how many."""
+
+    events_loaded: int = 0
+    events_total: int = 0
+    seconds: float = 0.0
+    from_offset: int = -1  # the snapshot's stream offset it started from; -1: a full replay
+
+
 class Health(View):
     node: str = ""
     site: str = ""
@@ -107,6 +116,8 @@ class Health(View):
     site_public_key: str | None = None  # the site's key for deactivation receipts (Ed25519)
     stream: str = ""  # whether stream messages must be signed with a node key, or it is open
     unverified_messages: int = 0  # stream messages ignored for a bad signature (invariant 10)
+    loading: LoadProgress | None = None  # while status is Loading
+    loaded_from_offset: int = -1  # the snapshot the last start-up loaded from; -1: full replay
 
 
 # ---- the heartbeat -----------------------------------------------------------------

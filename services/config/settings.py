@@ -42,6 +42,10 @@ class Settings(BaseSettings):
     # role to the backup: 2 s gives failover on a silent partition in about 4-6 s.
     heartbeat: int = Field(default=2, ge=1, le=60)
     projector_batch: int = Field(default=500, ge=1, le=10_000)
+    # A snapshot of the domain state after this many events or seconds (whichever first), so
+    # a start replays only the log's tail after it (invariant 13).
+    snapshot_every_events: int = Field(default=50_000, ge=1)
+    snapshot_every_seconds: float = Field(default=300.0, gt=0)
     writer_prefetch: int = Field(default=200, ge=1, le=2_000)
     lease_check_seconds: float = Field(default=1.0, gt=0)
     # Borrowed time: how long a product keeps a granted lease while renewals cannot reach the

@@ -24,7 +24,7 @@ from events.base import Event
 from events.commands import RegisterServer
 from events.vocabulary import Role, ServerStatus
 from projections.database import database_name, open_pool
-from projections.projector import ProjectionHalted, Projector
+from projections.projector import ProjectionHalted, Projector, SnapshotPolicy
 from projections.store import ProjectionStore
 from services.adapters.brokers import BrokerList
 from services.adapters.topology import Topology
@@ -39,7 +39,16 @@ from services.node.heartbeat import final_heartbeat, publish_heartbeats
 from services.node.http import node_app
 from services.node.metrics import NodeMetrics
 from services.node.stream_consumer import StreamBehind, StreamConsumer
-from services.views import Health, Heartbeat, KnownServer, Missing, Pair, Rebuild, ServersView
+from services.views import (
+    Health,
+    Heartbeat,
+    KnownServer,
+    LoadProgress,
+    Missing,
+    Pair,
+    Rebuild,
+    ServersView,
+)
 from services.writer.writer import Demoted, Writer
 
 log = logging.getLogger(__name__)
@@ -76,6 +85,7 @@ class Node:
         self.ingress_missing = False  # found gone and not yet declared again
         self.stopped_by_order: str | None = None
         self.last_rebuild: Rebuild | None = None
+        self.loaded = False  # the start-up load is done: the state and read models agree
         self._order: orders.Order | None = None
         self._handled_offset = -1
         self._stopping = asyncio.Event()
@@ -90,11 +100,13 @@ class Node:
             ProjectionStore(self.pool, retention),
             self.settings.trust(),
             verify=self.node_keys.verify if self.node_keys.signed else None,
+            snapshot_policy=SnapshotPolicy(
+                self.settings.snapshot_every_events, self.settings.snapshot_every_seconds
+            ),
         )
         self.projector.listeners.append(self._watch_orders)
         self.consumer = StreamConsumer(self.projector, self.topology, self.settings.projector_batch)
         self.consumer.after_commit = self._carry_out_orders
-        await self.projector.load()
         self.writer = Writer(
             self.name,
             self.server_id,
@@ -113,8 +125,32 @@ class Node:
         )
         self.writer.answered = self.metrics.answered
 
+    async def load(self) -> None:
+        """The state from the newest snapshot and the local log's tail (the API answers
+        Loading meanwhile)."""
+        assert self.projector
+        await self.projector.load()
+        self.loaded = True
+        log.info(
+            "node %s loaded %s events (from offset %s)",
+            self.name,
+            self.projector.checkpoint.events_applied,
+            self.projector.loaded_from,
+        )
+
     def stop(self) -> None:
         self._stopping.set()
+
+    async def snapshot_on_stop(self) -> None:
+        """A clean stop snapshots what it applied, so the next start costs only the state."""
+        assert self.projector
+        try:
+            if await self.projector.snapshot_now():
+                log.info(
+                    "node %s: snapshot at offset %s", self.name, self.projector.checkpoint.offset
+                )
+        except (OSError, asyncpg.PostgresError) as exc:
+            log.warning("node %s: no snapshot at stop: %s", self.name, exc)
 
     # ---- supervision -----------------------------------------------------------------
 
@@ -301,10 +337,10 @@ class Node:
                 self.settings.pg_dsn, database_name(self.settings.site, order.from_peer)
             )
             try:
-                await self.projector.rebuild_from(ProjectionStore(peer_pool))
+                how = await self.projector.rebuild_from(ProjectionStore(peer_pool))
             finally:
                 await peer_pool.close()
-            source = f"{order.from_peer}'s event_log"
+            source = f"{order.from_peer}'s {how}"
         else:
             await self.projector.reset()
             source = "the stream"
@@ -322,6 +358,8 @@ class Node:
         assert self.projector and self.consumer
         if self.projector.halted:
             return ServerStatus.HALTED
+        if not self.loaded:
+            return ServerStatus.LOADING
         if self._stopping.is_set():
             return ServerStatus.STOPPED
         if not self.consumer.caught_up:
@@ -375,11 +413,12 @@ class Node:
         missing = self.missing()
         cp = self.projector.checkpoint
         state = self.projector.state
+        loading = self.projector.loading
         return Health(
             node=self.name,
             site=self.settings.site,
             server_id=self.server_id,
-            healthy=not missing,
+            healthy=self.loaded and not missing,
             missing=missing,
             status=self.status(),
             connected=self.connected,
@@ -409,6 +448,15 @@ class Node:
             site_public_key=self.settings.site_public_key(),
             stream=self.node_keys.describe(),
             unverified_messages=self.projector.unverified_messages,
+            loading=None
+            if self.loaded
+            else LoadProgress(
+                events_loaded=loading.events_loaded if loading else 0,
+                events_total=loading.events_total if loading else 0,
+                seconds=loading.seconds if loading else 0.0,
+                from_offset=loading.from_offset if loading else -1,
+            ),
+            loaded_from_offset=self.projector.loaded_from,
         )
 
     def servers(self) -> ServersView:
@@ -433,12 +481,15 @@ async def serve(settings: Settings, node: str, http_port: int | None = None) -> 
         loop.add_signal_handler(sig, the_node.stop)
     runner = None
     if http_port is not None:
+        # Before the load: the API answers from the first second, saying Loading (invariant 13).
         runner = web.AppRunner(node_app(the_node))
         await runner.setup()
         await web.TCPSite(runner, settings.http_host, http_port).start()
         log.info("node %s: API on %s/api/health", node, api_url)
     try:
+        await the_node.load()
         await the_node.run()
+        await the_node.snapshot_on_stop()
         await final_heartbeat(
             settings, the_node.brokers, the_node.topology, the_node.heartbeat().body()
         )

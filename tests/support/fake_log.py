@@ -32,9 +32,16 @@ START = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def license_events(
-    count: int, *, epoch: int = 1, seed: int = 7, features: int = 5, seats: int = 50
+    count: int,
+    *,
+    epoch: int = 1,
+    seed: int = 7,
+    features: int = 5,
+    seats: int = 50,
+    spacing: timedelta = timedelta(milliseconds=1),
 ) -> tuple[list[Event], State]:
-    """``count`` events: a promotion, one license, then acquires (some denied) and releases."""
+    """``count`` events: a promotion, one license, then acquires (some denied) and releases,
+    ``spacing`` apart in log time (a long history: the answer memory keeps 12 to 24 hours)."""
     rng = random.Random(seed)
     state, events = State(), []
     promoted = WriterPromoted(
@@ -52,9 +59,7 @@ def license_events(
     def step(command: object) -> None:
         nonlocal state, n
         n += 1
-        event = decide(
-            state, command, Context(f"gen-{seed}-{n}", epoch, START + timedelta(milliseconds=n))
-        )
+        event = decide(state, command, Context(f"gen-{seed}-{n}", epoch, START + spacing * n))
         state = evolve(state, event)
         events.append(event)
         if isinstance(event, LeaseGranted):

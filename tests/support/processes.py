@@ -57,7 +57,10 @@ class NodeProcess(processes.NodeProcess):
         """Healthy, and the log knows this node (it registers itself once caught up)."""
 
         async def registered() -> dict[str, Any] | None:
-            servers = (await self.get("/api/servers"))["servers"] if await self.health() else []
+            # A node still loading its state answers 503 (no "servers") for anything but health.
+            servers = (
+                (await self.get("/api/servers")).get("servers", []) if await self.health() else []
+            )
             h = await self.health()
             if not h or not h.get("caught_up"):
                 return None

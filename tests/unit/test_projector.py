@@ -22,7 +22,7 @@ class MemoryStore:
     def __init__(self) -> None:
         self.written: list[Checkpoint] = []
 
-    async def write(self, changes, state, checkpoint: Checkpoint) -> None:
+    async def write(self, changes, state, checkpoint: Checkpoint, snapshot=None) -> None:
         self.written.append(checkpoint)
 
 

@@ -29,7 +29,7 @@ function drawHeader() {
   const s = data.servers, hl = data.health;
   if (hl) {
     const st = $("#served-status");
-    st.textContent = hl.status || "";
+    st.textContent = hl.loading ? `Loading ${fmtNum(hl.loading.events_loaded)} of ${fmtNum(hl.loading.events_total)}` : hl.status || "";
     st.className = `pill ${tone(hl.status)}`;
   }
   const me = s && s.servers.find((x) => x.node === NODE);
