@@ -124,6 +124,7 @@ async def test_a_stopped_server_shows_stopped_and_the_pair_not_available(site, r
         30,
         "the pair back on both nodes",
     )
+    await site.quiet(*nodes.values())  # the restarted node's registration applied on both
     timelines = [
         [
             (r["kind"], r["node"], r["server_status"], r["pair_status"])
