@@ -101,6 +101,7 @@ class StreamConsumer:
                 pass
 
     async def _project(self, messages: list[AbstractIncomingMessage]) -> None:
+        # Behind the stream's end the projector folds each batch in place (catch-up).
         applied = await self.projector.apply_messages(
             [
                 (
@@ -109,7 +110,8 @@ class StreamConsumer:
                     m.headers.get(log_signing.HEADER),  # the projector verifies it
                 )
                 for m in messages
-            ]
+            ],
+            catching_up=not self.caught_up,
         )
         await messages[-1].ack(multiple=True)
         if applied and self.after_commit is not None:
