@@ -29,19 +29,29 @@ def server(ctx: CliContext, node: str, http_port: int | None) -> None:
     if http_port is not None:
         options["http_port"] = http_port
     try:
-        run_loop(serve(settings, **options), settings.event_loop)
+        run_loop(
+            serve(settings, **options),
+            settings.event_loop,
+            "event_loop" in settings.model_fields_set,
+        )
     except KeyboardInterrupt:
         pass
 
 
-def run_loop(main: Coroutine[Any, Any, None], event_loop: str) -> None:
-    """Run the node on the configured event loop (``LICENSING_EVENT_LOOP``)."""
+def run_loop(main: Coroutine[Any, Any, None], event_loop: str, chosen: bool = True) -> None:
+    """Run the node on the configured event loop (``LICENSING_EVENT_LOOP``).
+
+    Without uvloop (e.g. Windows) the default falls back to asyncio; asking for it does not.
+    """
     if event_loop != "uvloop":
         asyncio.run(main)
         return
     try:
         import uvloop
     except ImportError:
+        if not chosen:
+            asyncio.run(main)
+            return
         main.close()
         raise click.UsageError(
             "LICENSING_EVENT_LOOP=uvloop needs uvloop: .venv/bin/pip install uvloop"

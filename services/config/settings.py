@@ -32,9 +32,9 @@ class Settings(BaseSettings):
     # role to the backup: 2 s gives failover on a silent partition in about 4-6 s.
     heartbeat: int = Field(default=2, ge=1, le=60)
     projector_batch: int = Field(default=500, ge=1, le=10_000)
-    # The node's event loop: uvloop (libuv) or the standard asyncio one (bench/README.md
-    # measures both; uvloop is the optional ``fast`` extra).
-    event_loop: Literal["asyncio", "uvloop"] = "asyncio"
+    # The node's event loop: uvloop (libuv; it served the acquire path faster in
+    # bench/README.md's A/B) or the standard asyncio one.
+    event_loop: Literal["asyncio", "uvloop"] = "uvloop"
     writer_prefetch: int = Field(default=200, ge=1, le=2_000)
     lease_check_seconds: float = Field(default=1.0, gt=0)
     # The watchdog: a node silent this long is gone; the pair is "not synced" when one
