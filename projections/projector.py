@@ -144,8 +144,8 @@ class Projector:
         Postgres transaction. A rejected message gets its row and its link in the digest,
         nothing else.
 
-        ``catching_up`` (the stream consumer, behind the stream's end) folds the batch in
-        place (``services/domain/fold.py``): the same state, verdicts and rows, and the
+        ``catching_up`` (the stream consumer, for a batch the stream held before it
+        subscribed) folds the batch in place (``services/domain/fold.py``): the same state, verdicts and rows, and the
         listeners hear every event in order, but only once the batch is folded, each with
         the state after the batch.
         """
