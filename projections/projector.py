@@ -145,9 +145,9 @@ class Projector:
         nothing else.
 
         ``catching_up`` (the stream consumer, for a batch the stream held before it
-        subscribed) folds the batch in place (``services/domain/fold.py``): the same state, verdicts and rows, and the
-        listeners hear every event in order, but only once the batch is folded, each with
-        the state after the batch.
+        subscribed) folds the batch in place (``services/domain/fold.py``): the same
+        state, verdicts and rows, and the listeners hear every event in order, but only
+        once the batch is folded, each with the state after the batch.
         """
         changes = BatchChanges()
         digest, count = self.checkpoint.digest, self.checkpoint.events_applied
