@@ -40,7 +40,8 @@ async def serve(site: str, prefetch: int, reply_channels: int) -> None:
             {
                 "ok": True,
                 "command_id": message.message_id,
-                "result": {"lease_id": f"L-{message.message_id}"},
+                # The load releases with the grant's secret, as a product does.
+                "result": {"lease_id": f"L-{message.message_id}", "lease_secret": "echo"},
             }
         )
         await next(replies).publish(

@@ -54,6 +54,18 @@ async def replay(plan: Plan, site: str, log_dir: Path, say) -> dict:
             f"  replay floor (bare consumer): {floor['spawn_to_last_s']:.2f} s from spawn, "
             f"{floor['events_per_s']:.0f} events/s"
         )
+        # The same stream over streams' own protocol (rstream), to decide the node's reader.
+        try:
+            stream_protocol = await _floor(site, messages, log_dir, "bench.stream_floor_rstream")
+            stream_protocol["events_per_s"] = round(total / stream_protocol["spawn_to_last_s"], 1)
+            say(
+                f"  replay floor over the stream protocol (rstream): "
+                f"{stream_protocol['spawn_to_last_s']:.2f} s from spawn, "
+                f"{stream_protocol['events_per_s']:.0f} events/s"
+            )
+        except Exception as exc:  # no stream plugin (port 5552) on this broker
+            stream_protocol = {"error": str(exc)[-500:]}
+            say(f"  replay floor over the stream protocol: skipped ({str(exc)[-200:]})")
         node = NodeProcess(site, "fresh", log_dir)
         result = await _rebuild(node, total)
         say(
@@ -68,6 +80,7 @@ async def replay(plan: Plan, site: str, log_dir: Path, say) -> dict:
             "generate_s": round(generated_s, 2),
             "publish_s": round(published_s, 2),
             "floor": floor,
+            "floor_rstream": stream_protocol,
             "node": result,
             "ratio": round(result["events_per_s"] / floor["events_per_s"], 3),
         }
@@ -78,13 +91,15 @@ async def replay(plan: Plan, site: str, log_dir: Path, say) -> dict:
         await remove_site(site, ["fresh"])
 
 
-async def _floor(site: str, messages: int, log_dir: Path) -> dict:
+async def _floor(
+    site: str, messages: int, log_dir: Path, module: str = "bench.stream_floor"
+) -> dict:
     proc = Process(
-        f"{site}-floor",
+        f"{site}-{module.rsplit('.', 1)[-1]}",
         [
             sys.executable,
             "-m",
-            "bench.stream_floor",
+            module,
             "--stream",
             Topology(site).events,
             "--messages",

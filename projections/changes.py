@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from typing import Any
 
 from events.base import Event
 from events.leases import AcquireDenied, LeaseExpired, LeaseGranted, LeaseReleased
@@ -106,15 +107,37 @@ class BatchChanges:
         ignored: str | None,
         body: str,
     ) -> None:
+        touched = self.record_before(before, event, offset, idx, ignored, body)
+        self.record_after(after, event, offset, idx, ignored, touched)
+
+    def record_before(
+        self, before: Any, event: Event, offset: int, idx: int, ignored: str | None, body: str
+    ) -> set[FeatureKey]:
+        """What an event changes that is read from the state before it (``record``'s first
+        half: a fold that edits its state in place calls it before applying the event)."""
         self.log_rows.append((offset, idx, event.type, ignored, body))
         if ignored is not None:
-            return  # an ignored event's time may be anything: it must not prune
+            return set()  # an ignored event's time may be anything: it must not prune
         if self.newest_at is None or event.at > self.newest_at:
             self.newest_at = event.at
-        if isinstance(event, _TIMELINE):
-            self.timeline.append(_timeline_row(after, event, offset, idx))
         touched_features = self._touch(before, event)
         self.features |= touched_features
+        return touched_features
+
+    def record_after(
+        self,
+        after: Any,
+        event: Event,
+        offset: int,
+        idx: int,
+        ignored: str | None,
+        touched_features: set[FeatureKey],
+    ) -> None:
+        """What an event changes that is read from the state after it (``record``'s second half)."""
+        if ignored is not None:
+            return
+        if isinstance(event, _TIMELINE):
+            self.timeline.append(_timeline_row(after, event, offset, idx))
         if isinstance(event, AcquireDenied):
             self.denials.append(
                 (
@@ -146,7 +169,7 @@ class BatchChanges:
                     )
                 )
 
-    def _touch(self, before: State, event: Event) -> set[FeatureKey]:
+    def _touch(self, before: Any, event: Event) -> set[FeatureKey]:
         if isinstance(
             event,
             (

@@ -28,7 +28,7 @@ from typing import Any, NoReturn
 
 import orjson
 
-from events.base import Event
+from events.base import Decision, Event
 from events.codec import canonical, event_from_dict
 from projections import digest as digests
 from projections import rejected
@@ -37,6 +37,7 @@ from projections.rejected import Rejected
 from projections.store import Checkpoint, PeerUnfit, ProjectionStore, Snapshot
 from services.domain import snapshot as snapshots
 from services.domain.evolve import CannotApply, apply
+from services.domain.fold import Fold
 from services.domain.model import State
 from services.trust.keys import Trust
 
@@ -189,7 +190,7 @@ class Projector:
         await self.store.reset()
         self.consistent, self.halted = True, None
 
-    async def apply_messages(self, messages: list[Message]) -> bool:
+    async def apply_messages(self, messages: list[Message], catching_up: bool = False) -> bool:
         """Apply the new ones of (offset, body, signature) stream messages; True if any was new.
 
         A message at or before the checkpoint is a redelivery from the start of a
@@ -213,16 +214,23 @@ class Projector:
                 self._halt(f"stream message at offset {offset} is not a valid event batch: {exc}")
             batch.append((offset, items))
         if batch:
-            await self.apply_batch(batch)
+            await self.apply_batch(batch, catching_up)
         return bool(batch)
 
-    async def apply_batch(self, batch: list[Entry]) -> None:
+    async def apply_batch(self, batch: list[Entry], catching_up: bool = False) -> None:
         """Apply (offset, events) pairs in memory, then their rows and the checkpoint in one
         Postgres transaction. A rejected message gets its row and its link in the digest,
-        nothing else."""
+        nothing else.
+
+        ``catching_up`` (the stream consumer, for a batch the stream held before it
+        subscribed) folds the batch in place (``services/domain/fold.py``): the same
+        state, verdicts and rows, and the listeners hear every event in order, but only
+        once the batch is folded, each with the state after the batch.
+        """
         changes = BatchChanges()
-        state, digest = self.state, self.checkpoint.digest
-        count = self.checkpoint.events_applied
+        digest, count = self.checkpoint.digest, self.checkpoint.events_applied
+        fold = Fold(self.state, self.trust) if catching_up else None
+        heard: list[tuple[Event, str | None, int]] = []  # what the listeners hear after a fold
         for offset, items in batch:
             if isinstance(items, Rejected):
                 digest = digests.advance(digest, items.canonical(), items.reason)
@@ -237,30 +245,51 @@ class Projector:
             except Exception as exc:
                 self._halt(f"stream message at offset {offset} is not a valid event batch: {exc}")
             for idx, (item, event) in enumerate(zip(items, events, strict=True)):
-                before = state
+                body = orjson.dumps(item).decode()
                 try:
-                    state, ignored = apply(state, event, self.trust)
+                    if fold is None:
+                        ignored = self._apply(changes, event, offset, idx, body)
+                    else:
+                        ignored = _fold(fold, changes, event, offset, idx, body)
+                        heard.append((event, ignored, offset))
                 except CannotApply as exc:
+                    if fold is not None:
+                        self.state = fold.freeze()
+                        self._tell(heard, self.state)
                     self._halt(
                         f"event {event.type} at offset {offset}/{idx} cannot be applied: {exc}"
                     )
                 digest = digests.advance(digest, canonical(event), ignored)
                 count += 1
-                changes.record(
-                    before, state, event, offset, idx, ignored, orjson.dumps(item).decode()
-                )
-                self.state = state
-                for listener in self.listeners:
-                    listener(event, ignored, state, offset)
+        if fold is not None:
+            self.state = fold.freeze()
+            self._tell(heard, self.state)
         checkpoint = Checkpoint(batch[-1][0], digest, count)
         self.consistent, self.applied_offset = False, checkpoint.offset
         self._events_since_snapshot += count - self.checkpoint.events_applied
-        snapshot = self._snapshot_if_due(changes, state, checkpoint)
-        await self.store.write(changes, state, checkpoint, snapshot)
+        snapshot = self._snapshot_if_due(changes, self.state, checkpoint)
+        await self.store.write(changes, self.state, checkpoint, snapshot)
         self.checkpoint, self.consistent = checkpoint, True
         if snapshot is not None:
             self._events_since_snapshot = 0
             self._snapshot_due_at = time.monotonic() + self.policy.every_seconds
+
+    def _apply(
+        self, changes: BatchChanges, event: Event, offset: int, idx: int, body: str
+    ) -> str | None:
+        """One event through the pure ``apply``: the state and the listeners move at once."""
+        before = self.state
+        self.state, ignored = apply(before, event, self.trust)
+        changes.record(before, self.state, event, offset, idx, ignored, body)
+        for listener in self.listeners:
+            listener(event, ignored, self.state, offset)
+        return ignored
+
+    def _tell(self, heard: list[tuple[Event, str | None, int]], state: State) -> None:
+        for event, ignored, offset in heard:
+            for listener in self.listeners:
+                listener(event, ignored, state, offset)
+        heard.clear()
 
     async def snapshot_now(self) -> bool:
         """A snapshot of what is applied now, if anything is since the last (a clean stop:
@@ -359,6 +388,23 @@ class Projector:
         self.halted = why
         log.error("projector halted: %s", why)
         raise ProjectionHalted(why)
+
+
+def _fold(
+    fold: Fold, changes: BatchChanges, event: Event, offset: int, idx: int, body: str
+) -> str | None:
+    """One event through the fold; its rows read the fold as they would read a ``State``."""
+    if not fold.handles(event):
+        before, after, ignored = fold.apply_slow(event)
+        changes.record(before, after, event, offset, idx, ignored, body)
+        return ignored
+    assert isinstance(event, Decision)  # every event the fold handles is one
+    ignored = fold.verdict(event)
+    touched = changes.record_before(fold, event, offset, idx, ignored, body)
+    if ignored is None:
+        fold.evolve(event)
+    changes.record_after(fold, event, offset, idx, ignored, touched)
+    return ignored
 
 
 def _rejected_row(row: Any) -> Rejected:

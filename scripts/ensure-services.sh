@@ -10,8 +10,9 @@
 #   ENSURE_SERVICES_NO_START set to 1 to only check, never start anything
 #
 # It also enables RabbitMQ's management plugin (its HTTP API is how a site's broker users
-# and permissions are set up: services/adapters/broker_admin.py), when it can run
-# rabbitmq-plugins here.
+# and permissions are set up: services/adapters/broker_admin.py) and its bundled stream
+# plugin (the streams' own protocol, port 5552: `make bench` measures a reader over it),
+# when it can run rabbitmq-plugins here.
 #
 # Exit status: 0 when both answer, 1 otherwise (with what to do on stderr).
 set -uo pipefail
@@ -195,7 +196,28 @@ ensure_management() {
     say "RabbitMQ plugin rabbitmq_management is enabled"
 }
 
+# The stream protocol (port 5552) lets the bench compare the rstream client with aio-pika's
+# reader on the same stream. Idempotent; the nodes do not need it, so failing only warns.
+ensure_stream_protocol() {
+    if ! can_ctl || ! command -v rabbitmq-plugins >/dev/null 2>&1; then
+        return 0
+    fi
+    if rabbitmq-plugins -q list -e 2>/dev/null | grep -q '\brabbitmq_stream\b'; then
+        say "RabbitMQ plugin rabbitmq_stream is enabled"
+        return 0
+    fi
+    say "enabling the RabbitMQ plugin rabbitmq_stream (rabbitmq-plugins enable)"
+    if ! rabbitmq-plugins -q enable rabbitmq_stream >/dev/null; then
+        say "could not enable rabbitmq_stream; the bench's rstream reader will be skipped"
+    fi
+}
+
 status=0
 ensure_postgres || status=1
-if ensure_rabbitmq; then ensure_management || status=1; else status=1; fi
+if ensure_rabbitmq; then
+    ensure_management || status=1
+    ensure_stream_protocol
+else
+    status=1
+fi
 exit $status

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Coroutine
 from typing import Any
 
 import click
@@ -28,6 +29,31 @@ def server(ctx: CliContext, node: str, http_port: int | None) -> None:
     if http_port is not None:
         options["http_port"] = http_port
     try:
-        asyncio.run(serve(settings, **options))
+        run_loop(
+            serve(settings, **options),
+            settings.event_loop,
+            "event_loop" in settings.model_fields_set,
+        )
     except KeyboardInterrupt:
         pass
+
+
+def run_loop(main: Coroutine[Any, Any, None], event_loop: str, chosen: bool = True) -> None:
+    """Run the node on the configured event loop (``LICENSING_EVENT_LOOP``).
+
+    Without uvloop (e.g. Windows) the default falls back to asyncio; asking for it does not.
+    """
+    if event_loop != "uvloop":
+        asyncio.run(main)
+        return
+    try:
+        import uvloop
+    except ImportError:
+        if not chosen:
+            asyncio.run(main)
+            return
+        main.close()
+        raise click.UsageError(
+            "LICENSING_EVENT_LOOP=uvloop needs uvloop: .venv/bin/pip install uvloop"
+        ) from None
+    uvloop.run(main)

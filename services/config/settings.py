@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     # a start replays only the log's tail after it (invariant 13).
     snapshot_every_events: int = Field(default=50_000, ge=1)
     snapshot_every_seconds: float = Field(default=300.0, gt=0)
+    # The node's event loop: uvloop (libuv; it served the acquire path faster in
+    # bench/README.md's A/B) or the standard asyncio one.
+    event_loop: Literal["asyncio", "uvloop"] = "uvloop"
     writer_prefetch: int = Field(default=200, ge=1, le=2_000)
     lease_check_seconds: float = Field(default=1.0, gt=0)
     # Borrowed time: how long a product keeps a granted lease while renewals cannot reach the

@@ -154,16 +154,23 @@ class StreamConsumer:
             await consumer.stop()
 
     async def _project(self, messages: list[AbstractIncomingMessage]) -> None:
+        offsets = [int(m.headers["x-stream-offset"]) for m in messages]  # type: ignore[arg-type]
         applied = await self.projector.apply_messages(
             [
-                (
-                    int(m.headers["x-stream-offset"]),  # type: ignore[arg-type]
-                    m.body,
-                    m.headers.get(log_signing.HEADER),  # the projector verifies it
-                )
-                for m in messages
-            ]
+                (offset, m.body, m.headers.get(log_signing.HEADER))  # the projector verifies it
+                for offset, m in zip(offsets, messages, strict=True)
+            ],
+            catching_up=self._catching_up(offsets[-1]),
         )
         await messages[-1].ack(multiple=True)
         if applied and self.after_commit is not None:
             await self.after_commit()
+
+    def _catching_up(self, last: int) -> bool:
+        """Is the whole batch what the stream held when this node subscribed?
+
+        Then the projector folds it in place (``services/domain/fold.py``). A batch that
+        reaches past that end may hold events this node's writer awaits; it goes event by
+        event, so each listener hears the state right after its event.
+        """
+        return self.probed and self.target_offset is not None and last <= self.target_offset
