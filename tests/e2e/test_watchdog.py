@@ -49,6 +49,8 @@ async def tiles(node) -> tuple[dict[str, str], str | None] | None:
         view = await node.get("/api/servers")
     except Exception:
         return None
+    if "servers" not in view:  # a restarted node answers 503 "loading" until it has loaded
+        return None
     return {s["node"]: s["status"] for s in view["servers"]}, view["pair_status"]
 
 
