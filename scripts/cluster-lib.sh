@@ -1,7 +1,12 @@
 # Shared by ensure-cluster.sh, stop-cluster.sh and cluster-node.sh: one loopback RabbitMQ
 # cluster of three nodes, c1@localhost..c3@localhost, apart from the default broker on 5672.
 #
-#   LICENSING_CLUSTER_BASE     where every node keeps its files (default /var/tmp/licensing-cluster)
+#   LICENSING_CLUSTER_PREFIX   node name prefix (default c: c1@localhost..c3@localhost)
+#   LICENSING_CLUSTER_PORT     AMQP port base (default 5680: node N on 5680+N, its Erlang
+#                              distribution on 20000 more); a second cluster for an
+#                              experiment takes another prefix and base, e.g. x and 5690
+#   LICENSING_CLUSTER_BASE     where every node keeps its files (default
+#                              /var/tmp/licensing-cluster, or /var/tmp/licensing-cluster-PREFIX)
 #   LICENSING_CLUSTER_TIMEOUT  seconds to wait for a node to answer (default 90)
 #   LICENSING_CLUSTER_PARTITIONS  cluster_partition_handling (default autoheal)
 #   LICENSING_CLUSTER_NET_TICKTIME  Erlang net_ticktime in seconds (default 60, RabbitMQ's):
@@ -14,7 +19,13 @@
 # signalled and stopped by the pid in its own pid file: the default broker is never touched.
 # This file is sourced, not run.
 
-CLUSTER_BASE=${LICENSING_CLUSTER_BASE:-/var/tmp/licensing-cluster}
+CLUSTER_PREFIX=${LICENSING_CLUSTER_PREFIX:-c}
+CLUSTER_PORT=${LICENSING_CLUSTER_PORT:-5680}
+if [[ $CLUSTER_PREFIX == c ]]; then
+    CLUSTER_BASE=${LICENSING_CLUSTER_BASE:-/var/tmp/licensing-cluster}
+else
+    CLUSTER_BASE=${LICENSING_CLUSTER_BASE:-/var/tmp/licensing-cluster-$CLUSTER_PREFIX}
+fi
 CLUSTER_TIMEOUT=${LICENSING_CLUSTER_TIMEOUT:-90}
 CLUSTER_PARTITIONS=${LICENSING_CLUSTER_PARTITIONS:-autoheal}
 CLUSTER_TICKTIME=${LICENSING_CLUSTER_NET_TICKTIME:-60}
@@ -25,10 +36,10 @@ RABBIT_BIN=/usr/lib/rabbitmq/bin
 cluster_say() { printf '%s: %s\n' "${0##*/}" "$*" >&2; }
 cluster_fail() { printf '%s: ERROR: %s\n' "${0##*/}" "$*" >&2; }
 
-node_name() { printf 'c%s@localhost' "$1"; }
-node_dir() { printf '%s/c%s' "$CLUSTER_BASE" "$1"; }
-node_amqp_port() { printf '%s' $((5680 + $1)); }
-node_dist_port() { printf '%s' $((25680 + $1)); }
+node_name() { printf '%s%s@localhost' "$CLUSTER_PREFIX" "$1"; }
+node_dir() { printf '%s/%s%s' "$CLUSTER_BASE" "$CLUSTER_PREFIX" "$1"; }
+node_amqp_port() { printf '%s' $((CLUSTER_PORT + $1)); }
+node_dist_port() { printf '%s' $((CLUSTER_PORT + 20000 + $1)); }
 node_pid_file() { printf '%s/rabbitmq.pid' "$(node_dir "$1")"; }
 
 cluster_urls() {

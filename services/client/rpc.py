@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 import aio_pika
 import aiormq.exceptions
 from aio_pika.abc import AbstractIncomingMessage
+from aiormq import spec
 from pydantic import ValidationError
 
 from events import codec, limits
@@ -24,7 +25,7 @@ from events.replies import ErrorCode, Reply
 from events.vocabulary import Authority
 from services.auth import signing
 from services.client.broker import Broker, Link
-from services.client.errors import ClientClosed, CommandTimeout, ProtocolError
+from services.client.errors import BrokerUnavailable, ClientClosed, CommandTimeout, ProtocolError
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,14 @@ log = logging.getLogger(__name__)
 _SEND_ERRORS = (OSError, aiormq.exceptions.AMQPError, RuntimeError)
 NOT_WRITER_PAUSE = 0.2
 SEND_ERROR_PAUSE = 0.1
+
+
+class Unconfirmed(float):
+    """The pause ``_publish`` returns when no broker node confirmed the attempt: ``call``
+    counts these to tell an unreachable broker (``unavailable``) from a silent server."""
+
+
+UNCONFIRMED = Unconfirmed(SEND_ERROR_PAUSE)
 
 
 def new_command_id() -> str:
@@ -105,9 +114,17 @@ class Rpc:
         correlation_ids: list[str] = []
         result: asyncio.Future[Reply] = loop.create_future()
         attempts = 0
+        unconfirmed = 0  # attempts in a row that no broker node confirmed
         try:
             while True:
                 if loop.time() >= deadline:
+                    if unconfirmed:
+                        raise BrokerUnavailable(
+                            broker.url,
+                            f"no broker node took {kind} {command_id} within {timeout:g} s "
+                            f"({unconfirmed} attempt(s) unconfirmed): the broker cluster "
+                            "may have lost its majority",
+                        )
                     raise CommandTimeout(kind, command_id, timeout, attempts)
                 link = await broker.link(deadline)
                 correlation_id = uuid.uuid4().hex
@@ -118,6 +135,7 @@ class Rpc:
                 pause = await self._publish(
                     link, body, command_id, correlation_id, headers, deadline
                 )
+                unconfirmed = unconfirmed + 1 if isinstance(pause, Unconfirmed) else 0
                 if pause is not None:
                     await asyncio.sleep(min(pause, max(deadline - loop.time(), 0)))
                     continue
@@ -176,7 +194,9 @@ class Rpc:
     ) -> float | None:
         """Publish one attempt: None if the broker took it, else how long to pause before the
         caller retries. No node has declared the site yet (no ingress, or nothing bound to
-        it): nobody can answer, so the attempt counts as one without a reply."""
+        it): nobody can answer, so the attempt counts as one without a reply. No confirm within
+        the attempt's time, or a nack: the link is dropped, and the next attempt goes to the
+        next broker node of the list on a new channel."""
         message = aio_pika.Message(
             body,
             message_id=command_id,
@@ -188,18 +208,31 @@ class Rpc:
         )
         remaining = deadline - asyncio.get_running_loop().time()
         try:
-            async with asyncio.timeout(max(remaining, 0.0)):
+            # An attempt's confirm gets attempt_timeout: a paused broker node keeps the socket
+            # open and never answers, and a cluster without its majority confirms nothing.
+            async with asyncio.timeout(max(min(remaining, self.attempt_timeout), 0.0)):
                 # mandatory: a command no queue takes yet comes back (DeliveryError) and is
                 # sent again, instead of being confirmed into nowhere.
                 await link.ingress.publish(message, routing_key=self.routing_key, mandatory=True)
             return None
         except TimeoutError:
-            return 0.0  # no publisher confirm before the deadline; the loop raises CommandTimeout
+            if remaining > self.attempt_timeout:
+                log.info("no broker confirm for %s; trying another broker node", command_id)
+                link.mark_broken()
+            return UNCONFIRMED
         except aiormq.exceptions.ChannelNotFoundEntity:
             log.info("no ingress exchange for %s yet (no node has run); retrying", command_id)
             link.mark_broken()  # the broker closed the channel
             return self.attempt_timeout
-        except aiormq.exceptions.DeliveryError:
+        except aiormq.exceptions.DeliveryError as exc:
+            if isinstance(exc.frame, spec.Basic.Nack):
+                # The queue refused it. After a broker node dies, a channel opened while the
+                # cluster still named the dead node as the commands queue's leader keeps
+                # sending there and nacks every publish (RabbitMQ 3.10, docs/cluster-notes.md):
+                # only a new channel learns the new leader.
+                log.info("the broker refused %s (nack); reconnecting", command_id)
+                link.mark_broken()
+                return SEND_ERROR_PAUSE
             log.info("no commands queue takes %s yet; retrying", command_id)
             return self.attempt_timeout
         except _SEND_ERRORS as exc:

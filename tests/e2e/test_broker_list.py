@@ -98,14 +98,16 @@ async def test_a_dead_first_address_is_passed_over(cluster_site, client):
         t0 = time.monotonic()
         primary = site.start_node("primary")
         await wait_for(
-            lambda: _connected_to(primary, "127.0.0.1:5682"), 60, "the node on broker node 2"
+            lambda: _connected_to(primary, f"127.0.0.1:{cluster.amqp_port(2)}"),
+            60,
+            "the node on broker node 2",
         )
         reply = await client.activate(
             "LIC-FIRST", [FeatureGrant(name=FEATURE[0], version=FEATURE[1], seats=SEATS)]
         )
         assert reply.ok, reply
         await _acquire_and_release(client, "first-dead")
-        assert client.broker == "127.0.0.1:5682", client.broker
+        assert client.broker == f"127.0.0.1:{cluster.amqp_port(2)}", client.broker
         print(f"\nfirst URL dead: node serving {time.monotonic() - t0:.2f}s after its start")
     finally:
         await cluster.start_node(1)
@@ -129,7 +131,9 @@ async def test_dead_first_address_then_the_connected_broker_node_killed(cluster_
         t0 = time.monotonic()
         primary = site.start_node("primary")
         health = await wait_for(
-            lambda: _connected_to(primary, "127.0.0.1:5682"), 60, "the node on broker node 2"
+            lambda: _connected_to(primary, f"127.0.0.1:{cluster.amqp_port(2)}"),
+            60,
+            "the node on broker node 2",
         )
         assert health["connected"], health
         reply = await client.activate(
@@ -137,7 +141,7 @@ async def test_dead_first_address_then_the_connected_broker_node_killed(cluster_
         )
         assert reply.ok, reply
         granted = [(await _acquire_and_release(client, "first-dead"))[0]]
-        assert client.broker == "127.0.0.1:5682", client.broker
+        assert client.broker == f"127.0.0.1:{cluster.amqp_port(2)}", client.broker
         print(f"\nfirst URL dead: node serving {time.monotonic() - t0:.2f}s after its start")
     finally:
         await cluster.start_node(1)
@@ -172,7 +176,7 @@ async def test_dead_first_address_then_the_connected_broker_node_killed(cluster_
         await cluster.kill_node(killed)
         t_fault = time.monotonic()  # the broker node's process is gone
         await wait_for(
-            lambda: _connected_away_from(primary, "127.0.0.1:5682"),
+            lambda: _connected_away_from(primary, f"127.0.0.1:{cluster.amqp_port(2)}"),
             60,
             "the node on another broker node",
         )
@@ -193,7 +197,7 @@ async def test_dead_first_address_then_the_connected_broker_node_killed(cluster_
         health = await primary.health()
         assert health["restarts"] > before, "the node never restarted its broker session"
         # The client moved too, off the node that failed.
-        assert client.broker not in (None, "127.0.0.1:5682"), client.broker
+        assert client.broker not in (None, f"127.0.0.1:{cluster.amqp_port(2)}"), client.broker
         # The pinned lease survived the move and is still the writer's to renew and release.
         reply = await held.release()
         assert reply is not None and reply.ok, reply

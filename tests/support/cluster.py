@@ -3,7 +3,9 @@
 Nodes are numbered 1..3 (``c1@localhost``..``c3@localhost``, AMQP on 5681..5683). Every
 fault (kill -9, SIGSTOP, SIGCONT, start) goes through scripts/cluster-node.sh, which acts
 by the pid in the node's own pid file, so the default broker on 5672 is never touched.
-The scripts need root (the nodes run as the rabbitmq user). Everything here is async:
+The scripts need root (the nodes run as the rabbitmq user). ``LICENSING_CLUSTER_PREFIX`` and
+``LICENSING_CLUSTER_PORT`` pick another cluster (scripts/cluster-lib.sh), e.g. for an
+experiment beside a test run; the scripts this module calls inherit them. Everything here is async:
 a ``rabbitmqctl`` call costs about a second, and a test's publishers keep running meanwhile.
 """
 
@@ -22,6 +24,8 @@ SCRIPTS = REPO / "scripts"
 NODES = (1, 2, 3)
 RABBIT_BIN = "/usr/lib/rabbitmq/bin"
 CTL_TIMEOUT = 30.0
+PREFIX = os.environ.get("LICENSING_CLUSTER_PREFIX", "c")
+PORT_BASE = int(os.environ.get("LICENSING_CLUSTER_PORT", "5680"))
 
 
 class ClusterError(RuntimeError):
@@ -30,12 +34,12 @@ class ClusterError(RuntimeError):
 
 def node_name(node: int) -> str:
     """The Erlang node name of cluster node ``node``: ``c1@localhost``."""
-    return f"c{node}@localhost"
+    return f"{PREFIX}{node}@localhost"
 
 
 def amqp_port(node: int) -> int:
-    """The AMQP port of cluster node ``node`` (5681..5683)."""
-    return 5680 + node
+    """The AMQP port of cluster node ``node`` (5681..5683 by default)."""
+    return PORT_BASE + node
 
 
 def node_url(node: int) -> str:
@@ -55,7 +59,7 @@ def url_list() -> str:
 
 def node_of(name: str) -> int:
     """The node number of an Erlang node name such as ``c2@localhost``."""
-    match = re.fullmatch(r"c([123])@localhost", name)
+    match = re.fullmatch(rf"{re.escape(PREFIX)}([123])@localhost", name)
     if match is None:
         raise ClusterError(f"{name!r} is not a node of the loopback cluster")
     return int(match.group(1))
