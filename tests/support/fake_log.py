@@ -39,9 +39,14 @@ def license_events(
     features: int = 5,
     seats: int = 50,
     spacing: timedelta = timedelta(milliseconds=1),
+    lease_seconds: int = 3600,
 ) -> tuple[list[Event], State]:
     """``count`` events: a promotion, one license, then acquires (some denied) and releases,
-    ``spacing`` apart in log time (a long history: the answer memory keeps 12 to 24 hours)."""
+    ``spacing`` apart in log time (a long history: the answer memory keeps 12 to 24 hours).
+
+    Nobody renews these leases, and a writer that takes over the log gives each a fresh period:
+    an hour, not the default minute, so a test that outlasts a minute on a loaded machine does not
+    see them expire under it and its expected state still holds."""
     rng = random.Random(seed)
     state, events = State(), []
     promoted = WriterPromoted(
@@ -79,6 +84,7 @@ def license_events(
                     device=f"dev{rng.randrange(20)}",
                     user=f"user{rng.randrange(10)}",
                     count=rng.choice([1, 1, 1, 2, 5]),
+                    lease_seconds=lease_seconds,
                 )
             )
     return events, state

@@ -11,6 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import aiohttp
+
 from services.adapters import processes
 from services.adapters.processes import free_port
 from tests.support.sites import PG_DSN, role_url
@@ -57,10 +59,12 @@ class NodeProcess(processes.NodeProcess):
         """Healthy, and the log knows this node (it registers itself once caught up)."""
 
         async def registered() -> dict[str, Any] | None:
-            # A node still loading its state answers 503 (no "servers") for anything but health.
-            servers = (
-                (await self.get("/api/servers")).get("servers", []) if await self.health() else []
-            )
+            # A node still loading its state answers 503 (no "servers") for anything but health,
+            # and one busy catching up on a loaded machine may answer late: both are "not yet".
+            try:
+                servers = (await self.get("/api/servers")).get("servers", [])
+            except (TimeoutError, aiohttp.ClientError, OSError, ValueError):
+                return None
             h = await self.health()
             if not h or not h.get("caught_up"):
                 return None
