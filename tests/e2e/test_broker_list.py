@@ -16,8 +16,6 @@ The fault tests under load (issue 10, item 4) build on ``cluster_site`` (tests/c
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
 import time
 import uuid
 
@@ -33,12 +31,7 @@ from tests.support.waiting import wait_for
 pytestmark = [
     pytest.mark.cluster,
     pytest.mark.slow,
-    pytest.mark.skipif(
-        os.geteuid() != 0
-        or shutil.which("runuser") is None
-        or not os.path.exists(f"{cluster.RABBIT_BIN}/rabbitmq-server"),
-        reason="the loopback cluster needs root, runuser and rabbitmq-server",
-    ),
+    pytest.mark.skipif(cluster.unavailable() is not None, reason=str(cluster.unavailable())),
 ]
 
 FEATURE = ("Runtime", "2017")
