@@ -22,11 +22,15 @@ even a failed one.
 
 Measured and printed (``-s``; ``CLUSTER_FAULTS_RESULTS=path`` appends JSON lines): from the
 fault to the first acquire served again (the first acquire *sent* after the fault, answered),
-and the longest time without any acquire answered. A killed broker node: under
-``KILLED_TARGET``. The majority lost: a command sent meanwhile ends with ``BrokerUnavailable``
-(code ``unavailable``) within its deadline instead of hanging, the writer steps down once its
-append's deadline passes (services/writer/writer.py ``APPEND_DEADLINE_SECONDS``), and service
-resumes within ``MAJORITY_BACK_TARGET`` of the majority's return. Numbers: docs/cluster-notes.md.
+and the longest time without any acquire answered. A killed broker node, or a node stopped in
+the rolling restart: under ``KILLED_TARGET``; after a SIGCONT: under ``KILLED_TARGET`` of it.
+The majority lost: a command sent meanwhile ends with ``BrokerUnavailable`` (code
+``unavailable``) within its deadline instead of hanging; the writer, whose expiry of a lease
+abandoned just before the loss cannot be confirmed, steps down at its append's deadline
+(services/writer/writer.py ``APPEND_DEADLINE_SECONDS``) and is promoted anew after the return;
+service resumes within ``MAJORITY_BACK_TARGET`` of the majority's return; the command that was
+told ``unavailable``, retried under its command id, gets one answer and one seat at most.
+Numbers: docs/cluster-notes.md.
 """
 
 from __future__ import annotations
