@@ -29,7 +29,7 @@ from contextlib import AsyncExitStack
 from pathlib import Path
 
 from bench.config import AMQP_URL, PG_DSN, Plan
-from bench.load import FEATURE, VERSION, Load, Samples
+from bench.load import FEATURE, VERSION, Load, Samples, alternate_saturation
 from bench.processes import NodeProcess
 from bench.stats import median
 from events.commands import Acquire, Release
@@ -152,14 +152,6 @@ async def _kill_run(nodes: dict[str, NodeProcess], clients: list[LicenseClient],
     }
 
 
-def _line(variant: str, name: str, phase: dict) -> str:
-    latency = phase["latency_ms"]
-    return (
-        f"  {variant:7} {name:12} {phase['completed_per_s']:7.1f} cmd/s  "
-        f"p50 {latency['p50']} ms  p99 {latency['p99']} ms"
-    )
-
-
 async def on_cluster(plan: Plan, run_id: str, log_dir: Path, say) -> dict:
     reason = cluster.unavailable()
     if reason is not None:
@@ -175,18 +167,14 @@ async def on_cluster(plan: Plan, run_id: str, log_dir: Path, say) -> dict:
         async with AsyncExitStack() as stack:
             pairs = {v: await _pair(stack, sites[v], v, plan, log_dir) for v in VARIANTS}
             loads = {v: Load(clients) for v, (_, clients) in pairs.items()}
-            for r in range(1, plan.saturation_rounds + 1):
-                for variant in VARIANTS:
-                    phase = await loads[variant].saturate(
-                        plan.in_flight, plan.warmup, plan.saturation
-                    )
-                    phases[variant][f"saturation_{r}"] = phase
-                    say(_line(variant, f"saturation_{r}", phase))
-            for variant in VARIANTS:
-                rounds = [
-                    phases[variant][f"saturation_{r}"] for r in range(1, plan.saturation_rounds + 1)
-                ]
-                phases[variant]["saturation"] = max(rounds, key=lambda p: p["completed_per_s"])
+            phases = await alternate_saturation(
+                loads,
+                plan.saturation_rounds,
+                plan.in_flight,
+                plan.warmup,
+                plan.saturation,
+                say,
+            )
             nodes, clients = pairs["cluster"]
             for i in range(plan.cluster_kills):
                 run = await _kill_run(nodes, clients, sites["cluster"])
