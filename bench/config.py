@@ -31,6 +31,7 @@ class Plan:
     failover_runs: int = 5
     history_events: int = 1_000_000  # scenario 6; --history-events for another size
     history_events_per_message: int = 100
+    cluster_kills: int = 3  # scenario 8: kill -9 of the writer's broker node, restarted each time
 
     @classmethod
     def quick(cls) -> Plan:
@@ -43,4 +44,5 @@ class Plan:
             replay_events=10_000,
             failover_runs=2,
             history_events=100_000,
+            cluster_kills=1,
         )

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -127,6 +128,37 @@ class Load:
             "t0": t0,
             "t1": t1,
         }
+
+
+def phase_line(who: str, name: str, phase: dict) -> str:
+    """One phase's throughput and latency, as the scenarios print it."""
+    latency = phase["latency_ms"]
+    return (
+        f"  {who:7} {name:12} {phase['completed_per_s']:7.1f} cmd/s  "
+        f"p50 {latency['p50']} ms  p99 {latency['p99']} ms"
+    )
+
+
+async def alternate_saturation(
+    loads: dict[str, Load],
+    rounds: int,
+    in_flight: int,
+    warmup: float,
+    window: float,
+    say: Callable[[str], None],
+) -> dict[str, dict]:
+    """Saturation rounds of each load in turn (the dict's order), so that every target sees the
+    same machine; each gets every round (``saturation_N``) and its best as ``saturation``."""
+    phases: dict[str, dict] = {name: {} for name in loads}
+    for r in range(1, rounds + 1):
+        for name, load in loads.items():
+            phase = await load.saturate(in_flight, warmup, window)
+            phases[name][f"saturation_{r}"] = phase
+            say(phase_line(name, f"saturation_{r}", phase))
+    for name in loads:
+        tried = [phases[name][f"saturation_{r}"] for r in range(1, rounds + 1)]
+        phases[name]["saturation"] = max(tried, key=lambda p: p["completed_per_s"])
+    return phases
 
 
 def _window(out: Samples, t0: float, t1: float, by: str) -> dict:

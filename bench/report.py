@@ -7,6 +7,8 @@ from typing import Any
 
 import orjson
 
+from bench import cluster
+
 # Issue 12's targets: saturation against the echo floor; a full replay's rate.
 THROUGHPUT_RATIO = 0.6
 REPLAY_EVENTS_PER_S = 50_000
@@ -157,6 +159,7 @@ def verdicts(results: dict) -> list[dict]:
     )
     rows.extend(_signing_rows(results.get("signing") or {}))
     rows.extend(_history_rows(results.get("history") or {}))
+    rows.extend(cluster.rows(results))
     return rows
 
 

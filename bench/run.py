@@ -16,11 +16,11 @@ from pathlib import Path
 
 from rich.console import Console
 
-from bench import acquire, failover, history, machine, memory, replay, report, signing
+from bench import acquire, cluster, failover, history, machine, memory, replay, report, signing
 from bench.config import RESULTS, Plan
 from bench.sites import new_run_id
 
-SCENARIOS = ("acquire", "replay", "failover", "memory", "signing", "history")
+SCENARIOS = ("acquire", "replay", "failover", "memory", "signing", "history", "cluster")
 console = Console(width=max(150, Console().width))
 
 
@@ -94,6 +94,12 @@ async def run(plan: Plan, only: tuple[str, ...], quiet_wait: float, log_dir: Pat
             "history",
             f"7. a history of {plan.history_events:,} events: restart and Sync",
             lambda: history.history(plan, f"{run_id}h", log_dir, say),
+        )
+    if "cluster" in only:
+        await scenario(
+            "cluster",
+            "8. the 3-node broker cluster: throughput beside the single node, kill -9 under load",
+            lambda: cluster.on_cluster(plan, f"{run_id}k", log_dir, say),
         )
     results["seconds"] = round(time.perf_counter() - started, 1)
     results["summary"] = report.verdicts(results)

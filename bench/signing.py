@@ -15,7 +15,7 @@ from contextlib import AsyncExitStack
 from pathlib import Path
 
 from bench.config import Plan
-from bench.load import FEATURE, VERSION, Load
+from bench.load import FEATURE, VERSION, Load, alternate_saturation, phase_line
 from bench.processes import NodeProcess
 from bench.sites import remove_site, settings_for
 from services.client import LicenseClient
@@ -63,37 +63,25 @@ async def _pair(stack: AsyncExitStack, site: str, variant: str, plan: Plan, log_
     return Load(clients)
 
 
-def _line(variant: str, name: str, phase: dict) -> str:
-    latency = phase["latency_ms"]
-    return (
-        f"  {variant:6} {name:12} {phase['completed_per_s']:7.1f} cmd/s  "
-        f"p50 {latency['p50']} ms  p99 {latency['p99']} ms"
-    )
-
-
 async def signing_cost(plan: Plan, run_id: str, log_dir: Path, say) -> dict:
     sites = {"open": f"{run_id}o", "signed": f"{run_id}k"}
     phases: dict[str, dict] = {variant: {} for variant in VARIANTS}
     try:
         async with AsyncExitStack() as stack:
             loads = {v: await _pair(stack, sites[v], v, plan, log_dir) for v in VARIANTS}
-            for r in range(1, plan.saturation_rounds + 1):
-                for variant in VARIANTS:
-                    phase = await loads[variant].saturate(
-                        plan.in_flight, plan.warmup, plan.saturation
-                    )
-                    phases[variant][f"saturation_{r}"] = phase
-                    say(_line(variant, f"saturation_{r}", phase))
-            for variant in VARIANTS:
-                rounds = [
-                    phases[variant][f"saturation_{r}"] for r in range(1, plan.saturation_rounds + 1)
-                ]
-                phases[variant]["saturation"] = max(rounds, key=lambda p: p["completed_per_s"])
+            phases = await alternate_saturation(
+                loads,
+                plan.saturation_rounds,
+                plan.in_flight,
+                plan.warmup,
+                plan.saturation,
+                say,
+            )
             for variant in VARIANTS:
                 name = f"rate_{LATENCY_RATE}"
                 phase = await loads[variant].open_loop(LATENCY_RATE, plan.warmup, plan.rate_window)
                 phases[variant][name] = phase
-                say(_line(variant, name, phase))
+                say(phase_line(variant, name, phase))
     finally:
         for site in sites.values():
             await remove_site(site, list(NODES))

@@ -220,8 +220,14 @@ class Node:
                     # reader, and a channel call in flight ends its task as *cancelled*: a lost
                     # connection, not a stop. (task.exception() would raise and kill the node.)
                     raise ConnectionError(f"{task.get_name()} ended with the broker connection")
-                if task in tasks and task.exception() is not None:
-                    raise task.exception()  # type: ignore[misc]
+                error = task.exception() if task in tasks else None
+                if isinstance(error, RuntimeError) and connection.is_closed:
+                    # aiormq raises a bare RuntimeError for a channel asked of a connection that
+                    # closed under it (a broker node lost its majority and dropped us): a lost
+                    # connection, not a bug to die of.
+                    raise ConnectionError(f"{task.get_name()}: {error}") from error
+                if error is not None:
+                    raise error
             if lost in done:
                 raise ConnectionError(lost.result())
         finally:

@@ -61,6 +61,11 @@ Clock = Callable[[], datetime]
 # Late by this much, the writer may have missed renewals: far above a healthy tick's or
 # confirm's delay (milliseconds), well under the shortest lease (5 s).
 STALL_SECONDS = 2.0
+# A stream append not confirmed within this long ends the writer's term (AppendFailed). A
+# cluster that lost its majority neither acks nor nacks (docs/cluster-notes.md), and a writer
+# waiting for ever would hold its pending commands and the writer role while nothing can be
+# decided. Far above a confirm under load (milliseconds) or a leader move (under 1 s).
+APPEND_DEADLINE_SECONDS = 10.0
 
 
 def utc_now() -> datetime:
@@ -84,6 +89,16 @@ class Demoted(Exception):
     """This node is no longer the writer (fenced, or its channel is gone)."""
 
 
+class AppendFailed(Demoted):
+    """The stream did not confirm an append within the deadline, or refused it (a nack).
+
+    The event may still land later (a confirm left waiting arrives when the majority returns),
+    so nothing pending is answered: the commands go back to the queue, and whoever is promoted
+    next answers them from the log (already there: from the answer memory; there after the next
+    promotion marker: ignored as a stale epoch, invariant 3).
+    """
+
+
 class Writer:
     def __init__(
         self,
@@ -101,8 +116,10 @@ class Writer:
         trust: Trust = Trust(),
         site_key: str | None = None,
         node_keys: NodeKeys = OPEN,
+        append_deadline: float = APPEND_DEADLINE_SECONDS,
     ) -> None:
         self.node, self.server_id = node, server_id
+        self.append_deadline = append_deadline
         self.projector, self.topology = projector, topology
         self.prefetch, self.lease_check_seconds, self.clock = prefetch, lease_check_seconds, clock
         self.max_events_per_message = max_events_per_message
@@ -486,10 +503,12 @@ class Writer:
             exchange = await self._publish_channel.get_exchange(
                 self.topology.dead_letter_exchange, ensure=False
             )
-            await exchange.publish(
-                cut_copy(message.body, why, {"x-message-id": message.message_id or ""}),
-                routing_key="",
-            )
+            # A quorum queue without its majority never confirms: the delivery must not wait.
+            async with asyncio.timeout(self.append_deadline):
+                await exchange.publish(
+                    cut_copy(message.body, why, {"x-message-id": message.message_id or ""}),
+                    routing_key="",
+                )
             await message.ack()
             return
         except Exception:
@@ -503,16 +522,27 @@ class Writer:
     # ---- appending -------------------------------------------------------------------
 
     async def _publish(self, events: list[Event]) -> None:
+        """Append one stream message and wait for its confirm; ``AppendFailed`` if it does not
+        come within the deadline or is a nack. Both the publish loop and a promotion end the
+        writer's term with it, and the node's next session is a candidate again."""
         body = codec.dumps_events(events)
-        await self._publish_channel.default_exchange.publish(
-            aio_pika.Message(
-                body,
-                headers=self.node_keys.headers(body),  # every reader verifies it (invariant 10)
-                content_type="application/json",
-                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-            ),
-            routing_key=self.topology.events,
-        )
+        try:
+            async with asyncio.timeout(self.append_deadline):
+                await self._publish_channel.default_exchange.publish(
+                    aio_pika.Message(
+                        body,
+                        headers=self.node_keys.headers(body),  # verified by every reader (inv. 10)
+                        content_type="application/json",
+                        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                    ),
+                    routing_key=self.topology.events,
+                )
+        except TimeoutError:
+            raise AppendFailed(
+                f"the stream confirmed no append within {self.append_deadline:g} s"
+            ) from None
+        except aio_pika.exceptions.DeliveryError as exc:
+            raise AppendFailed(f"the stream refused an append ({exc.frame!r})") from None
 
     async def _publish_loop(self) -> None:
         """Group commit: whatever was decided while the last publish awaited its confirm goes in

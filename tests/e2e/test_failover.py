@@ -32,7 +32,6 @@ import json
 import os
 import signal
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -41,18 +40,23 @@ import pytest
 
 from events.commands import FeatureGrant
 from services.client import LicenseClient
-from services.client.errors import LicenseDenied
+from tests.support.load import (
+    RUNTIME,
+    Load,
+    LogView,
+    SeatWatch,
+    brief,
+    check_told,
+    identical_read_models,
+)
 from tests.support.processes import NodeProcess
 from tests.support.tcp_proxy import TcpProxy
 from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.slow
 
-RUNTIME = ("Runtime", "2017")  # contended: fewer seats than load clients
 HISTORIAN = ("Historian", "2017")  # leases pinned across the fault
-RUNTIME_SEATS, CLIENTS, PINNED = 3, 4, 2
-HOLD_SECONDS = 0.03
-MAX_CYCLES = 400  # per client: the load is bounded in count as well as in time
+RUNTIME_SEATS, CLIENTS, PINNED = 3, 4, 2  # RUNTIME (tests/support/load.py): fewer seats
 PRE_FAULT_SECONDS = 1.5
 POST_TAKEOVER_SECONDS = 1.5
 IMMEDIATE_TARGET = 2.0  # the broker sees the socket close at once
@@ -66,116 +70,6 @@ async def proxy(site):
         # call: a node behind the proxy could not finish its close handshake and would be
         # killed after 10 s. Stop the nodes from threads while the loop still forwards.
         await asyncio.gather(*(asyncio.to_thread(proc.stop) for proc in site.processes))
-
-
-# ---- the load ----------------------------------------------------------------------
-
-
-@dataclass
-class Acquired:
-    command_id: str
-    sent: float
-    replied: float
-    lease_id: str | None  # None: denied
-
-
-@dataclass
-class Load:
-    """Clients looping acquire -> short hold -> release, and a ledger of what they were told."""
-
-    site: Any
-    acquires: list[Acquired] = field(default_factory=list)
-    held: dict[str, str] = field(default_factory=dict)  # lease id -> acquire command id
-    released: set[str] = field(default_factory=set)
-    releases: list[tuple[float, float]] = field(default_factory=list)  # (sent, replied)
-    errors: list[str] = field(default_factory=list)
-    stop: asyncio.Event = field(default_factory=asyncio.Event)
-    tasks: list[asyncio.Task] = field(default_factory=list)
-
-    def start(self) -> None:
-        self.tasks = [
-            asyncio.create_task(self._client(i), name=f"load-{i}") for i in range(CLIENTS)
-        ]
-
-    def round_trips(self) -> list[tuple[float, float]]:
-        return [(a.sent, a.replied) for a in self.acquires] + self.releases
-
-    def served_since(self, t: float) -> int:
-        return sum(1 for a in self.acquires if a.replied > t)
-
-    async def finish(self) -> None:
-        self.stop.set()
-        await asyncio.wait_for(asyncio.gather(*self.tasks), 60)
-
-    async def _client(self, i: int) -> None:
-        async with self.site.client() as client:
-            for _ in range(MAX_CYCLES):
-                cid = f"load{i}-{uuid.uuid4().hex[:12]}"
-                sent = time.monotonic()
-                try:
-                    lease = await client.acquire(
-                        *RUNTIME, device=f"hmi{i}", user="op", command_id=cid
-                    )
-                except LicenseDenied:
-                    self.acquires.append(Acquired(cid, sent, time.monotonic(), None))
-                    if self.stop.is_set():
-                        return
-                    await asyncio.sleep(0.01)
-                    continue
-                except Exception as exc:  # a timeout or an outage the client did not ride out
-                    self.errors.append(f"acquire {cid}: {exc!r}")
-                    return
-                self.acquires.append(Acquired(cid, sent, time.monotonic(), lease.lease_id))
-                self.held[lease.lease_id] = cid
-                await asyncio.sleep(HOLD_SECONDS)
-                if self.stop.is_set():
-                    await lease.stop_renewing()
-                    return  # the last lease stays held: the survivor must still show it
-                sent = time.monotonic()
-                try:
-                    reply = await lease.release()
-                    self.releases.append((sent, time.monotonic()))
-                except Exception as exc:
-                    self.errors.append(f"release {lease.lease_id}: {exc!r}")
-                    return
-                if reply is None or not reply.ok:
-                    self.errors.append(f"release {lease.lease_id} refused: {reply}")
-                    return
-                del self.held[lease.lease_id]
-                self.released.add(lease.lease_id)
-
-
-class SeatWatch:
-    """Samples /api/features on the nodes and remembers any feature with in_use > total."""
-
-    def __init__(self, nodes: Callable[[], list[NodeProcess]]) -> None:
-        self.nodes = nodes
-        self.samples = 0
-        self.violations: list[tuple[str, dict]] = []
-        self._task: asyncio.Task | None = None
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run())
-
-    async def stop(self) -> None:
-        assert self._task is not None
-        self._task.cancel()
-        await asyncio.gather(self._task, return_exceptions=True)
-
-    async def check(self, node: NodeProcess, timeout: float = 0.5) -> None:
-        try:
-            features = (await node.get("/api/features", timeout=timeout))["features"]
-        except Exception:
-            return  # frozen, killed or restarting: nothing to sample
-        self.samples += 1
-        self.violations += [
-            (node.node, f) for f in features if f["in_use"] > f["total"] or f["in_use"] < 0
-        ]
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.gather(*(self.check(n) for n in self.nodes()))
-            await asyncio.sleep(0.05)
 
 
 # ---- the scenario ------------------------------------------------------------------
@@ -232,7 +126,7 @@ async def run_failover(
         pair = await start_pair(site, proxy, admin)
         nodes = [pair.primary, pair.backup]
         watch = SeatWatch(lambda: nodes)
-        load = Load(site)
+        load = Load(site, clients=CLIENTS)
         watch.start()
         load.start()
         try:
@@ -272,7 +166,7 @@ async def run_failover(
     primary = nodes[0]
 
     if load.errors:
-        healths = [_brief(await node.health()) for node in (primary, pair.backup)]
+        healths = [brief(await node.health()) for node in (primary, pair.backup)]
         raise AssertionError(f"clients were let down: {load.errors}; nodes now: {healths}")
     # The stale writer learns it lost, and both nodes converge on the same log. (A restarted
     # node registers itself through the writer, so the log may still grow a little here.)
@@ -280,7 +174,9 @@ async def run_failover(
         lambda: _converged(primary, pair.backup), 30, "the primary to catch up as follower"
     )
     survivor = await wait_for(
-        lambda: _identical_models(site), 15, "identical read models on both nodes"
+        lambda: identical_read_models(site, "backup", "primary"),
+        15,
+        "identical read models on both nodes",
     )
     a, b = await _converged(primary, pair.backup)
     assert a["digest"] == b["digest"] and a["epoch"] == b["epoch"] == took_over["epoch"]
@@ -302,36 +198,9 @@ async def run_failover(
 
 async def check_log(site, pair: Pair, load: Load, models: dict[str, list[tuple]]) -> None:
     """What the clients were told against what the survivor's log and read models say."""
-    async with site.database("backup") as db:
-        events = [
-            dict(r)
-            for r in await db.fetch(
-                "SELECT stream_offset, idx, type, ignored, (body->>'epoch')::int AS epoch, "
-                "body->>'command_id' AS command_id, body->>'lease_id' AS lease_id FROM event_log "
-                "ORDER BY stream_offset, idx"
-            )
-        ]
-        usage = {r["lease_id"] for r in await db.fetch("SELECT lease_id FROM usage")}
-        over = await db.fetch("SELECT * FROM usage_history WHERE in_use > total OR in_use < 0")
-    assert not over, f"the log shows more seats in use than exist: {over[:5]}"
-
-    # Every lease a client holds is on the survivor, and nothing else is (no leaked seat).
-    assert usage == set(load.held), (
-        f"missing on the survivor: {set(load.held) - usage}; "
-        f"never told to a client: {usage - set(load.held)}"
-    )
-
-    # Every granted reply is an accepted event with the same lease id.
-    accepted = {e["command_id"]: e for e in events if e["ignored"] is None and e["command_id"]}
-    for a in load.acquires:
-        event = accepted.get(a.command_id)
-        assert event is not None, (
-            f"acquire {a.command_id} was answered but is not accepted in the log"
-        )
-        if a.lease_id is not None:
-            assert event["type"] == "LeaseGranted" and event["lease_id"] == a.lease_id, (a, event)
-        else:
-            assert event["type"] == "AcquireDenied", (a, event)
+    log = await LogView.of(site, "backup")
+    check_told(load, log)
+    events, usage = log.events, log.usage
 
     # Whatever the old writer got into the log after it was replaced is ignored and changed nothing.
     promotions = [e for e in events if e["type"] == "WriterPromoted" and e["ignored"] is None]
@@ -417,20 +286,10 @@ async def _writer(node: NodeProcess) -> dict | None:
     return h if h and h.get("writer") else None
 
 
-def _brief(h: dict | None) -> str:
-    if not h:
-        return "no answer"
-    return (
-        f"{h['node']}: healthy={h['healthy']} writer={h['writer']} epoch={h['epoch']} "
-        f"offset={h['offset']} events={h['events_applied']} restarts={h['restarts']} "
-        f"error={h['last_error']!r}"
-    )
-
-
 async def _same_offset(a: NodeProcess, b: NodeProcess):
     ha, hb = await a.health(), await b.health()
     assert ha and hb and ha["offset"] == hb["offset"] and ha["digest"] == hb["digest"], (
-        f"{_brief(ha)} | {_brief(hb)}"
+        f"{brief(ha)} | {brief(hb)}"
     )
     return ha, hb
 
@@ -438,20 +297,9 @@ async def _same_offset(a: NodeProcess, b: NodeProcess):
 async def _converged(primary: NodeProcess, backup: NodeProcess):
     ha, hb = await primary.health(), await backup.health()
     assert ha and hb and ha["healthy"] and not ha["writer"] and ha["offset"] == hb["offset"], (
-        f"{_brief(ha)} | {_brief(hb)}"
+        f"{brief(ha)} | {brief(hb)}"
     )
     return ha, hb
-
-
-async def _identical_models(site) -> dict[str, list[tuple]]:
-    backup, primary = await site.read_models("backup"), await site.read_models("primary")
-    differ = {
-        table: (len(backup[table]), len(primary[table]))
-        for table in backup
-        if backup[table] != primary[table]
-    }
-    assert not differ, f"tables that differ (backup rows, primary rows): {differ}"
-    return backup
 
 
 async def _usage_has(node: NodeProcess, lease_ids: set[str]) -> bool:
@@ -537,11 +385,11 @@ async def test_silent_partition_of_the_writer_healed_later(proxy, site):
 
 async def _not_writer(node: NodeProcess):
     h = await node.health()
-    assert h and not h["writer"], _brief(h)
+    assert h and not h["writer"], brief(h)
     return h
 
 
 async def _follower(node: NodeProcess):
     h = await node.health()
-    assert h and h["healthy"] and not h["writer"], _brief(h)
+    assert h and h["healthy"] and not h["writer"], brief(h)
     return h

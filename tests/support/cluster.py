@@ -15,6 +15,7 @@ import asyncio
 import json
 import os
 import re
+import shutil
 import signal
 import time
 from pathlib import Path
@@ -52,9 +53,28 @@ def urls() -> list[str]:
     return [node_url(node) for node in NODES]
 
 
-def url_list() -> str:
-    """The URLs comma separated, as one ``LICENSING_AMQP_URL`` value."""
-    return ",".join(urls())
+def url_list(first: int = 1) -> str:
+    """The URLs comma separated, as one ``LICENSING_AMQP_URL`` value, beginning at node
+    ``first`` (a process on host N lists its local node first: docs/deployment.md)."""
+    ordered = [node_url(1 + (first - 1 + step) % len(NODES)) for step in range(len(NODES))]
+    return ",".join(ordered)
+
+
+def node_at(host_port: str | None) -> int | None:
+    """The node number of a ``host:port`` as health shows it (``broker``), None if not ours."""
+    if not host_port:
+        return None
+    port = int(host_port.rsplit(":", 1)[-1])
+    return port - PORT_BASE if port - PORT_BASE in NODES else None
+
+
+def unavailable() -> str | None:
+    """Why the cluster cannot run here (for ``pytest.mark.skipif``), or None if it can."""
+    if os.geteuid() != 0 or shutil.which("runuser") is None:
+        return "the loopback cluster needs root and runuser"
+    if not os.path.exists(f"{RABBIT_BIN}/rabbitmq-server"):
+        return f"no {RABBIT_BIN}/rabbitmq-server"
+    return None
 
 
 def node_of(name: str) -> int:
@@ -133,6 +153,21 @@ async def start_node(node: int, timeout: float = 180.0) -> int:
 async def stop_node(node: int) -> None:
     """Stop one node gracefully by its pid."""
     await _run([str(SCRIPTS / "cluster-node.sh"), "stop", str(node)], 90)
+
+
+async def restore(timeout: float = 180.0) -> None:
+    """All three nodes running and joined, whatever a test did to them: a paused node is
+    resumed, a stopped or killed one started (a running node only gets a harmless SIGCONT).
+
+    Stopped nodes start together: a node that was not the last to go down waits at boot for
+    the others it knows (Mnesia's table wait), so one at a time could wait on the next."""
+    down = [node for node in NODES if await node_pid(node) is None]
+    for node in NODES:
+        if node not in down:
+            await resume_node(node)
+    await asyncio.gather(*(start_node(node, timeout) for node in down))
+    for node in NODES:
+        await wait_until_joined(node, timeout)
 
 
 async def _cli(tool: str, node: int, args: tuple[str, ...], timeout: float) -> str:
