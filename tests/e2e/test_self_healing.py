@@ -128,53 +128,49 @@ async def hold_back(site: str, name: str):
         await set_node_rights(site, permissions(site, "node").configure)
 
 
-async def test_a_deleted_commands_queue_is_declared_again_and_serves(site):
-    nodes = await start_nodes(site)
-    commands = Topology(site.name).commands
+async def deleted_then_healed(site, nodes, kind: str, name: str, part: str, present) -> None:
+    """Delete the queue or exchange ``name``: the nodes declare it again and serve within 2 s.
+    While they may not declare it, both say ``part`` is missing and it stays gone; once they
+    may, they heal (``present()`` holds again) and serve."""
     await wait_for(lambda: healthy(nodes), 10, "both nodes healthy")
 
-    await delete("queue", commands)
+    await delete(kind, name)
 
-    async def consumed_again():
-        # A single-active-consumer queue counts its active consumer; health says both consume.
-        assert await consumers_of(commands) >= 1
+    async def back():
+        assert await present()
         return await healthy(nodes)
 
-    await wait_for(consumed_again, 5, "both nodes consuming a new commands queue")
+    await wait_for(back, 5, f"both nodes with the {kind} {name} again")
     redeclared = time.monotonic()
     await acquire_within(site, 2.0, "hmi-1")
     assert time.monotonic() - redeclared < 2.0
 
     # While it cannot be declared again, health says so; once it can, the nodes heal.
-    async with hold_back(site.name, commands):
-        await delete("queue", commands)
-        await wait_for(lambda: all_missing(nodes, "commands consumer"), 5, "both nodes missing it")
-        assert not await exists("queue", commands)
-    await wait_for(consumed_again, 10, "both nodes consuming once they may declare it")
+    async with hold_back(site.name, name):
+        await delete(kind, name)
+        await wait_for(lambda: all_missing(nodes, part), 5, "both nodes missing it")
+        assert not await exists(kind, name)
+    await wait_for(back, 10, f"both nodes with the {kind} {name} once they may declare it")
     await acquire_within(site, 2.0, "hmi-2")
+
+
+async def test_a_deleted_commands_queue_is_declared_again_and_serves(site):
+    nodes = await start_nodes(site)
+    commands = Topology(site.name).commands
+
+    async def consumed() -> bool:
+        # A single-active-consumer queue counts its active consumer; health says both consume.
+        return await consumers_of(commands) >= 1
+
+    await deleted_then_healed(site, nodes, "queue", commands, "commands consumer", consumed)
 
 
 async def test_a_deleted_ingress_exchange_is_declared_again_and_serves(site):
     nodes = await start_nodes(site)
     ingress = Topology(site.name).ingress
-    await wait_for(lambda: healthy(nodes), 10, "both nodes healthy")
-
-    await delete("exchange", ingress)
-
-    async def declared_again():
-        assert await exists("exchange", ingress)
-        return await healthy(nodes)
-
-    await wait_for(declared_again, 5, "the ingress exchange declared again")
-    redeclared = time.monotonic()
-    await acquire_within(site, 2.0, "hmi-1")
-    assert time.monotonic() - redeclared < 2.0
-
-    async with hold_back(site.name, ingress):
-        await delete("exchange", ingress)
-        await wait_for(lambda: all_missing(nodes, "ingress exchange"), 5, "both nodes missing it")
-    await wait_for(declared_again, 10, "the ingress exchange declared once the nodes may")
-    await acquire_within(site, 2.0, "hmi-2")
+    await deleted_then_healed(
+        site, nodes, "exchange", ingress, "ingress exchange", lambda: exists("exchange", ingress)
+    )
 
     # A lost binding alone tells nobody either; the nodes bind the queue again.
     async with broker() as connection:
