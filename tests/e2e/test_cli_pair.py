@@ -4,43 +4,13 @@ and replay.
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
 import subprocess
-import sys
 
 from events.commands import FeatureGrant
-from tests.support.processes import REPO
-from tests.support.sites import AMQP_URL, PG_DSN
+from tests.support.cli import licensing
 
 GRANT = [FeatureGrant(name="InTouch", type="Server", version="2017", seats=5)]
-
-
-async def licensing(
-    site, api_url: str, *args: str, timeout: float = 60
-) -> subprocess.CompletedProcess:
-    """``licensing --site SITE --actor admin ARGS`` as its own process."""
-    env = {
-        **os.environ,
-        "LICENSING_AMQP_URL": AMQP_URL,
-        "LICENSING_PG_DSN": PG_DSN,
-        "LICENSING_API_URL": api_url,
-        "COLUMNS": "120",
-    }
-    argv = [
-        sys.executable,
-        "-m",
-        "services.cli.main",
-        "--site",
-        site.name,
-        "--actor",
-        "admin",
-        *args,
-    ]
-    return await asyncio.to_thread(
-        subprocess.run, argv, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout
-    )
 
 
 def ok_json(done: subprocess.CompletedProcess) -> dict:
