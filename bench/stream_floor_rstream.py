@@ -10,12 +10,8 @@ the node's checkpoint does (resume with ``offset > checkpoint``).
 
 from __future__ import annotations
 
-import argparse
-import asyncio
-import time
 from urllib.parse import urlparse
 
-import orjson
 from rstream import (
     AMQPMessage,
     Consumer,
@@ -26,12 +22,13 @@ from rstream import (
 )
 
 from bench.config import AMQP_URL
+from bench.floor_clock import FloorClock, main
 
 STREAM_PORT = 5552
 
 
 async def read(stream: str, messages: int, credit: int) -> dict:
-    t_start = time.perf_counter()
+    clock = FloorClock(messages)
     url = urlparse(AMQP_URL)
     consumer = Consumer(
         url.hostname or "127.0.0.1",
@@ -42,25 +39,18 @@ async def read(stream: str, messages: int, credit: int) -> dict:
     )
     await consumer.start()
     try:
-        done = asyncio.get_running_loop().create_future()
-        seen = 0
-        first = last = last_wall = 0.0
         last_offset = -1
 
         def on_message(message: AMQPMessage, context: MessageContext) -> None:
-            nonlocal seen, first, last, last_wall, last_offset
+            nonlocal last_offset
             if context.offset <= last_offset:  # a chunk's redelivered head: like the node
                 return
             last_offset = context.offset
             _body, _headers = bytes(message), message.application_properties
-            seen += 1
-            if seen == 1:
-                first = time.perf_counter()
-            if seen >= messages and not done.done():
-                last, last_wall = time.perf_counter(), time.time()
-                done.set_result(None)
+            clock.arrived()
+            clock.done_with_message()
 
-        t_subscribe = time.perf_counter()
+        clock.subscribing()
         await consumer.subscribe(
             stream,
             on_message,
@@ -68,29 +58,10 @@ async def read(stream: str, messages: int, credit: int) -> dict:
             offset_specification=ConsumerOffsetSpecification(OffsetType.FIRST, None),
             initial_credit=credit,
         )
-        await done
-        return {
-            "messages": seen,
-            "first_to_last_s": last - first,
-            "subscribe_to_last_s": last - t_subscribe,
-            "connect_to_last_s": last - t_start,
-            "last_wall": last_wall,
-        }
+        return await clock.result()
     finally:
         await consumer.close()
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--stream", required=True)
-    parser.add_argument("--messages", type=int, required=True)
-    parser.add_argument("--credit", type=int, default=10)
-    args = parser.parse_args()
-    print(
-        orjson.dumps(asyncio.run(read(args.stream, args.messages, args.credit))).decode(),
-        flush=True,
-    )
-
-
 if __name__ == "__main__":
-    main()
+    main(__doc__, read, credit=10)
