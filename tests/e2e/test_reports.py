@@ -17,7 +17,7 @@ import aiohttp
 
 from events.commands import Acquire, FeatureGrant
 from events.vocabulary import DenialReason, ErrorCode
-from tests.e2e.test_cli_pair import licensing
+from tests.support.cli import licensing
 
 FEATURE, VERSION = "InTouch", "2017"
 DEVICE_A = 'HMI "North", line 2'  # a comma and quotes: RFC 4180 must quote and double them
