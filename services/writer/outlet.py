@@ -17,8 +17,10 @@ import logging
 from dataclasses import dataclass
 
 import aiormq.abc
-from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
+from aio_pika.abc import AbstractChannel
 from aiormq import spec
+
+from services.writer.delivery import Delivery
 
 log = logging.getLogger(__name__)
 
@@ -68,10 +70,10 @@ class ReplyChannel:
 class DirectAcks:
     """Each delivery acked on its own (before a session has a channel to gather acks on)."""
 
-    async def ack(self, message: AbstractIncomingMessage) -> None:
+    async def ack(self, message: Delivery) -> None:
         await message.ack()
 
-    async def settled(self, message: AbstractIncomingMessage) -> None:
+    async def settled(self, message: Delivery) -> None:
         """The message was nacked or rejected by itself: nothing to do here."""
 
 
@@ -94,14 +96,14 @@ class GatheredAcks:
         self._lock = asyncio.Lock()
         self._flushing: asyncio.Task | None = None
 
-    async def ack(self, message: AbstractIncomingMessage) -> None:
+    async def ack(self, message: Delivery) -> None:
         if message.delivery_tag is None:  # pragma: no cover - a consumer with acks has tags
             await message.ack()
             return
         self._answered.add(message.delivery_tag)
         self._schedule()
 
-    async def settled(self, message: AbstractIncomingMessage) -> None:
+    async def settled(self, message: Delivery) -> None:
         if message.delivery_tag is not None:
             self._alone.add(message.delivery_tag)
             self._schedule()

@@ -32,7 +32,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 import aio_pika
-from aio_pika.abc import AbstractIncomingMessage
+import aiormq.abc
 
 from events import codec, replies
 from events.base import Decision, Event
@@ -54,6 +54,7 @@ from services.domain.model import State
 from services.trust import receipt
 from services.trust.keys import Trust
 from services.writer import intake
+from services.writer.delivery import Delivery
 from services.writer.leases import LeaseClock
 from services.writer.outlet import DirectAcks, GatheredAcks, Outgoing, ReplyChannel
 
@@ -192,7 +193,9 @@ class Writer:
         the broker makes active then promotes itself with a new epoch.
         """
         while True:
-            consumer = await consumers.consume(queue, self._on_delivery, f"writer-{self.node}")
+            consumer = await consumers.consume(
+                queue, self._on_raw_delivery, f"writer-{self.node}", raw=True
+            )
             self.consuming = True
             try:
                 await consumer.cancelled
@@ -346,7 +349,10 @@ class Writer:
 
     # ---- commands --------------------------------------------------------------------
 
-    async def _on_delivery(self, message: AbstractIncomingMessage) -> None:
+    async def _on_raw_delivery(self, raw: aiormq.abc.DeliveredMessage) -> None:
+        await self._on_delivery(Delivery(raw))
+
+    async def _on_delivery(self, message: Delivery) -> None:
         try:
             await self._serve(message)
         except Exception:
@@ -356,7 +362,7 @@ class Writer:
             log.exception("command %.130r failed in the writer", message.message_id)
             await self._dead_letter(message, "the writer failed on it")
 
-    def _screen(self, message: AbstractIncomingMessage) -> intake.Screened:
+    def _screen(self, message: Delivery) -> intake.Screened:
         try:
             return intake.screen(
                 message.body,
@@ -378,7 +384,7 @@ class Writer:
                 )
             )
 
-    async def _serve(self, message: AbstractIncomingMessage) -> None:
+    async def _serve(self, message: Delivery) -> None:
         started = time.monotonic()
         screened = self._screen(message)
         if isinstance(screened, intake.DeadLetter):
@@ -470,7 +476,7 @@ class Writer:
         self._outbox.put_nowait(event)
         return await asyncio.shield(future)
 
-    async def _answer(self, message: AbstractIncomingMessage, reply: Wire) -> None:
+    async def _answer(self, message: Delivery, reply: Wire) -> None:
         await next(self._reply_to).default_exchange.publish(
             Outgoing.reply(replies.dumps(reply), message.correlation_id),
             routing_key=message.reply_to or "",
@@ -478,7 +484,7 @@ class Writer:
         self.commands_handled += 1
         await self._acks.ack(message)
 
-    async def _dead_letter(self, message: AbstractIncomingMessage, why: str) -> None:
+    async def _dead_letter(self, message: Delivery, why: str) -> None:
         # Repr and cut: the id and the reason may carry anything a sender put there.
         log.warning("dead-lettering command message %.130r: %.300r", message.message_id, why)
         self.dead_lettered += 1
