@@ -9,6 +9,7 @@ across attempts, so the idempotent writer returns the first result to a retry.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import uuid
 from datetime import UTC, datetime
@@ -66,6 +67,10 @@ class Rpc:
         self.attempt_timeout = attempt_timeout
         self.timeout = timeout
         self._pending: dict[str, asyncio.Future[Reply]] = {}
+        # Correlation ids need only be unique among this client's attempts (its reply queue is
+        # its own): a counter, not a uuid4 and its getrandom call per attempt. Command ids stay
+        # random: another product must not guess one and take its answer.
+        self._attempts = itertools.count(1)
         self.broker: Broker | None = None
 
     async def on_reply(self, message: aiormq.abc.DeliveredMessage) -> None:
@@ -128,7 +133,7 @@ class Rpc:
                         )
                     raise CommandTimeout(kind, command_id, timeout, attempts)
                 link = await broker.link(deadline)
-                correlation_id = uuid.uuid4().hex
+                correlation_id = str(next(self._attempts))
                 correlation_ids.append(correlation_id)
                 self._pending[correlation_id] = result
                 attempts += 1
