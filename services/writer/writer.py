@@ -111,9 +111,10 @@ class Writer:
         self.keys = keys or signing.Keys()  # none: an open site
         self.trust, self.site_key = trust, site_key
         self.node_keys = node_keys  # the first signs what this writer appends
-        # aio-pika holds a channel's lock until a publish is written to the socket, so one
-        # reply channel lets only one reply out per few event-loop turns: under load that,
-        # not the broker, capped the writer. Replies go round-robin over a few channels.
+        # aio-pika held a channel's lock until a publish was written to the socket, so one
+        # reply channel let only one reply out per few event-loop turns: under load that, not
+        # the broker, capped the writer. Replies now skip the drain wait (outlet.py) and still
+        # go round-robin over a few channels (bench/README.md).
         self.reply_channels = max(1, reply_channels)
         self.epoch: int | None = None  # set once our promotion is read back
         self.speculative: State = State()
