@@ -23,7 +23,7 @@ class Delivery:
         "correlation_id",
         "headers",
         "delivery_tag",
-        "_channel",
+        "channel",
     )
 
     def __init__(self, raw: aiormq.abc.DeliveredMessage) -> None:
@@ -34,13 +34,13 @@ class Delivery:
         self.correlation_id: str | None = properties.correlation_id
         self.headers: dict[str, Any] = properties.headers or {}
         self.delivery_tag: int | None = raw.delivery_tag
-        self._channel = raw.channel
+        self.channel = raw.channel  # delivery tags count per channel
 
     async def ack(self) -> None:
-        await self._channel.basic_ack(self.delivery_tag)
+        await self.channel.basic_ack(self.delivery_tag)
 
     async def nack(self, requeue: bool = True) -> None:
-        await self._channel.basic_nack(self.delivery_tag, requeue=requeue)
+        await self.channel.basic_nack(self.delivery_tag, requeue=requeue)
 
     async def reject(self, requeue: bool = False) -> None:
-        await self._channel.basic_reject(self.delivery_tag, requeue=requeue)
+        await self.channel.basic_reject(self.delivery_tag, requeue=requeue)

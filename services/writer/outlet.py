@@ -97,16 +97,21 @@ class GatheredAcks:
         self._flushing: asyncio.Task | None = None
 
     async def ack(self, message: Delivery) -> None:
-        if message.delivery_tag is None:  # pragma: no cover - a consumer with acks has tags
+        if not self._ours(message):
             await message.ack()
             return
-        self._answered.add(message.delivery_tag)
+        self._answered.add(message.delivery_tag)  # type: ignore[arg-type]
         self._schedule()
 
     async def settled(self, message: Delivery) -> None:
-        if message.delivery_tag is not None:
-            self._alone.add(message.delivery_tag)
+        if self._ours(message):
+            self._alone.add(message.delivery_tag)  # type: ignore[arg-type]
             self._schedule()
+
+    def _ours(self, message: Delivery) -> bool:
+        """Delivered on this channel: a delivery of an earlier session (its tags count on
+        another channel) is settled by itself, never counted here."""
+        return message.delivery_tag is not None and message.channel is self._channel
 
     def _schedule(self) -> None:
         # One flush per loop turn: whatever is answered before it runs goes in its frame.

@@ -34,8 +34,17 @@ class FakeChannel:
         self.outstanding.discard(tag)
 
 
-def delivery(tag: int) -> SimpleNamespace:
-    return SimpleNamespace(delivery_tag=tag)
+CHANNEL: FakeChannel | None = None  # the channel the tracker under test counts
+
+
+def delivery(tag: int, channel: object | None = None) -> SimpleNamespace:
+    return SimpleNamespace(delivery_tag=tag, channel=channel or CHANNEL)
+
+
+def tracker(channel: FakeChannel) -> GatheredAcks:
+    global CHANNEL
+    CHANNEL = channel
+    return GatheredAcks(channel)  # type: ignore[arg-type]
 
 
 async def settle() -> None:
@@ -45,7 +54,7 @@ async def settle() -> None:
 
 async def test_commands_answered_in_one_loop_turn_go_in_one_frame():
     channel = FakeChannel(5)
-    acks = GatheredAcks(channel)  # type: ignore[arg-type]
+    acks = tracker(channel)
     for tag in (2, 1, 3, 5, 4):
         await acks.ack(delivery(tag))  # type: ignore[arg-type]
     await settle()
@@ -55,7 +64,7 @@ async def test_commands_answered_in_one_loop_turn_go_in_one_frame():
 
 async def test_a_command_still_in_flight_is_never_acked_with_the_others():
     channel = FakeChannel(4)
-    acks = GatheredAcks(channel)  # type: ignore[arg-type]
+    acks = tracker(channel)
     for tag in (1, 3, 4):
         await acks.ack(delivery(tag))  # type: ignore[arg-type]
     await settle()
@@ -68,7 +77,7 @@ async def test_a_command_still_in_flight_is_never_acked_with_the_others():
 
 async def test_a_nacked_command_is_passed_over_and_never_named():
     channel = FakeChannel(4)
-    acks = GatheredAcks(channel)  # type: ignore[arg-type]
+    acks = tracker(channel)
     await acks.ack(delivery(1))  # type: ignore[arg-type]
     await acks.ack(delivery(2))  # type: ignore[arg-type]
     channel.settle_alone(3)
@@ -86,7 +95,7 @@ async def test_a_nacked_command_is_passed_over_and_never_named():
 
 async def test_answers_held_behind_a_slow_command_are_acked_one_by_one_past_the_limit():
     channel = FakeChannel(MAX_HELD + 3)
-    acks = GatheredAcks(channel)  # type: ignore[arg-type]
+    acks = tracker(channel)
     for tag in range(2, MAX_HELD + 4):  # tag 1 waits
         await acks.ack(delivery(tag))  # type: ignore[arg-type]
     await settle()
@@ -99,7 +108,7 @@ async def test_answers_held_behind_a_slow_command_are_acked_one_by_one_past_the_
 
 async def test_later_answers_wait_for_the_flush_in_progress():
     channel = FakeChannel(6)
-    acks = GatheredAcks(channel)  # type: ignore[arg-type]
+    acks = tracker(channel)
     gate = asyncio.Event()
     original = channel.basic_ack
 
@@ -119,3 +128,24 @@ async def test_later_answers_wait_for_the_flush_in_progress():
     await settle()
     assert channel.frames == [(3, True), (6, True)]
     assert not channel.outstanding
+
+
+async def test_a_delivery_of_an_earlier_session_is_acked_by_itself_and_never_counted():
+    channel, earlier = FakeChannel(2), FakeChannel(1)
+    acks = tracker(channel)
+    old = delivery(1, earlier)
+    old.acked = False
+
+    async def ack() -> None:
+        old.acked = True
+
+    old.ack = ack
+    await acks.ack(old)  # type: ignore[arg-type]
+    await acks.settled(delivery(1, earlier))  # type: ignore[arg-type]
+    await acks.ack(delivery(2))  # type: ignore[arg-type]
+    await settle()
+    assert old.acked
+    assert channel.frames == []  # this channel's tag 1 is still in flight: nothing passes it
+    await acks.ack(delivery(1))  # type: ignore[arg-type]
+    await settle()
+    assert channel.frames == [(2, True)]
