@@ -6,6 +6,10 @@ with ``py-spy record`` (install it with ``pip install py-spy``). Prints, per
 process, the CPU seconds it used per 1,000 commands and the functions that
 dominate (own time and inclusive time), and leaves the raw collapsed stacks in
 bench/results/profile-*.txt for a flame graph tool.
+
+``--no-spy`` measures only the CPU per 1,000 commands, without py-spy (which stops each
+process 200 times a second to sample it): on a shared machine, where throughput and latency
+move with everyone else's work, CPU per command is the steadier A/B figure.
 """
 
 from __future__ import annotations
@@ -63,10 +67,21 @@ def summarize(raw: Path, top: int) -> list[str]:
     return out
 
 
-async def main(seconds: float, top: int) -> None:
-    if shutil.which("py-spy") is None and not Path(sys.executable).with_name("py-spy").exists():
-        raise SystemExit("py-spy is missing: pip install py-spy")
+def _record(pyspy: str, pid: int, seconds: float, out: Path) -> subprocess.Popen:
+    """``py-spy record`` of one process into ``out`` (raw collapsed stacks).
+
+    ``--nonblocking`` for our own pid: py-spy cannot stop the process that waits on it; it only
+    reads its memory then.
+    """
+    argv = [pyspy, "record", "-p", str(pid), "-d", str(int(seconds)), "-r", "200", "-f", "raw"]
+    argv += ["-o", str(out), *(["--nonblocking"] if pid == os.getpid() else [])]
+    return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+async def main(seconds: float, top: int, spy: bool = True) -> None:
     pyspy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    if spy and not Path(pyspy).exists():
+        raise SystemExit("py-spy is missing: pip install py-spy")
     site = new_run_id() + "p"
     log_dir = Path(tempfile.mkdtemp(prefix="licensing-profile-"))
     nodes = {n: NodeProcess(site, n, log_dir) for n in ("primary", "backup")}
@@ -92,60 +107,22 @@ async def main(seconds: float, top: int) -> None:
             await asyncio.sleep(2.0)
             before = {role: cpu_seconds(pid) for role, pid in roles.items()}
             t0 = time.perf_counter()
-            spies = {
-                role: subprocess.Popen(
-                    [
-                        pyspy,
-                        "record",
-                        "-p",
-                        str(pid),
-                        "-d",
-                        str(int(seconds)),
-                        "-r",
-                        "200",
-                        "-f",
-                        "raw",
-                        "-o",
-                        str(RESULTS / f"profile-{role}.txt"),
-                    ],
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL,
-                )
-                for role, pid in roles.items()
-                if role != "driver"
-            }
-            # py-spy cannot sample the process that waits on it without blocking it; sample the
-            # driver from a thread-free helper: a second py-spy on our own pid works (it only
-            # reads memory).
-            spies["driver"] = subprocess.Popen(
-                [
-                    pyspy,
-                    "record",
-                    "-p",
-                    str(os.getpid()),
-                    "-d",
-                    str(int(seconds)),
-                    "-r",
-                    "200",
-                    "-f",
-                    "raw",
-                    "-o",
-                    str(RESULTS / "profile-driver.txt"),
-                    "--nonblocking",
-                ],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
+            spies = {}
+            if spy:
+                spies = {
+                    role: _record(pyspy, pid, seconds, RESULTS / f"profile-{role}.txt")
+                    for role, pid in roles.items()
+                }
             await asyncio.sleep(seconds)
             after = {role: cpu_seconds(pid) for role, pid in roles.items()}
             elapsed = time.perf_counter() - t0
             result = await loading
-            for spy in spies.values():
-                await asyncio.to_thread(spy.wait)
+            for process in spies.values():
+                await asyncio.to_thread(process.wait)
         commands = result["completed_per_s"] * elapsed
         print(
             f"saturation: {result['completed_per_s']} commands/s, p50 "
-            f"{result['latency_ms']['p50']} ms"
+            f"{result['latency_ms']['p50']} ms, p99 {result['latency_ms']['p99']} ms"
         )
         for role in ("writer", "follower", "driver"):
             used = after[role] - before[role]
@@ -154,7 +131,7 @@ async def main(seconds: float, top: int) -> None:
                 f"{1000 * used / commands * 1000:.0f} ms CPU per 1,000 commands"
             )
             raw = RESULTS / f"profile-{role}.txt"
-            if raw.exists():
+            if spy and raw.exists():
                 print("\n".join(summarize(raw, top)))
     finally:
         for node in nodes.values():
@@ -168,5 +145,8 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(prog="python -m bench.profile", description=__doc__)
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--top", type=int, default=15)
+    parser.add_argument(
+        "--no-spy", action="store_true", help="only the CPU per 1,000 commands, without py-spy"
+    )
     args = parser.parse_args()
-    asyncio.run(main(args.seconds, args.top))
+    asyncio.run(main(args.seconds, args.top, spy=not args.no_spy))

@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from aio_pika.abc import AbstractIncomingMessage, AbstractQueue
+from aio_pika.abc import AbstractQueue
 
 log = logging.getLogger(__name__)
 
@@ -41,11 +41,17 @@ class Consumer:
 
 async def consume(
     queue: AbstractQueue,
-    callback: Callable[[AbstractIncomingMessage], Awaitable[Any]],
+    callback: Callable[[Any], Awaitable[Any]],
     purpose: str,
+    *,
+    raw: bool = False,
     **options: Any,
 ) -> Consumer:
-    """``queue.consume`` with a tag of our own, watched for the broker's cancel."""
+    """``queue.consume`` with a tag of our own, watched for the broker's cancel.
+
+    ``raw``: the callback gets aiormq's ``DeliveredMessage`` instead of aio-pika's
+    ``IncomingMessage`` (the writer's hot path: building one costs as much as screening).
+    """
     # The tag is chosen before consuming: a cancel can arrive right behind consume-ok, before
     # a tag the broker picked would be known here.
     tag = f"licensing.{purpose}.{uuid.uuid4().hex[:12]}"
@@ -59,5 +65,8 @@ async def consume(
 
     underlay.on_consumer_cancel_callbacks.add(on_cancel)
     cancelled.add_done_callback(lambda _: underlay.on_consumer_cancel_callbacks.discard(on_cancel))
-    await queue.consume(callback, consumer_tag=tag, **options)
+    if raw:
+        await underlay.basic_consume(queue.name, callback, consumer_tag=tag, **options)
+    else:
+        await queue.consume(callback, consumer_tag=tag, **options)
     return Consumer(queue, tag, cancelled)

@@ -20,13 +20,10 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import aiormq.abc
 import aiormq.exceptions
-from aio_pika.abc import (
-    AbstractChannel,
-    AbstractConnection,
-    AbstractExchange,
-    AbstractIncomingMessage,
-)
+from aio_pika.abc import AbstractChannel, AbstractConnection
+from aiormq import spec
 
 from services.adapters.brokers import REFUSED, BrokerList
 from services.adapters.topology import Topology
@@ -34,7 +31,9 @@ from services.client.errors import BrokerUnavailable, ClientClosed
 
 log = logging.getLogger(__name__)
 
-ReplyHandler = Callable[[AbstractIncomingMessage], Awaitable[None]]
+# Replies come as aiormq's DeliveredMessage: an aio-pika IncomingMessage per reply costs the
+# client about as much Python as the rest of a command's round trip.
+ReplyHandler = Callable[[aiormq.abc.DeliveredMessage], Awaitable[None]]
 
 # Errors after which trying again cannot help: wrong credentials, or a commands queue
 # that exists with other arguments than ours.
@@ -56,13 +55,32 @@ class Link:
         connection: AbstractConnection,
         channel: AbstractChannel,
         reply_to: str,
-        ingress: AbstractExchange,
+        ingress: str,
+        underlay: aiormq.abc.AbstractChannel,
     ) -> None:
         self.connection = connection
         self.channel = channel
         self.reply_to = reply_to
         self.ingress = ingress
+        self._underlay = underlay
         self.broken: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    async def publish(
+        self, body: bytes, properties: spec.Basic.Properties, routing_key: str
+    ) -> aiormq.abc.ConfirmationFrameType | aiormq.abc.DeliveredMessage | None:
+        """Publish to the ingress and wait for the broker's confirm (a nack or a closed channel
+        raises, as aio-pika's publish does). Straight to aiormq and without waiting for the
+        drain, so the channel's lock is held for no loop turn and many senders share it."""
+        if self.channel.is_closed:
+            raise aiormq.exceptions.ChannelInvalidStateError(f"{self.channel!r} closed")
+        return await self._underlay.basic_publish(
+            body,
+            exchange=self.ingress,
+            routing_key=routing_key,
+            properties=properties,
+            mandatory=True,
+            wait=False,
+        )
 
     @property
     def alive(self) -> bool:
@@ -168,13 +186,13 @@ class Broker:
         try:
             channel = await connection.channel(publisher_confirms=True)
             # No declaration (ensure=False): a product may not, and the nodes already have.
-            ingress = await channel.get_exchange(self._topology.ingress, ensure=False)
+            underlay = await channel.get_underlay_channel()
             queue = await channel.declare_queue("", exclusive=True, auto_delete=True)
-            await queue.consume(self._on_reply, no_ack=True)
+            await underlay.basic_consume(queue.name, self._on_reply, no_ack=True)
         except BaseException:
             await connection.close()
             raise
-        link = Link(connection, channel, queue.name, ingress)
+        link = Link(connection, channel, queue.name, self._topology.ingress, underlay)
         connection.close_callbacks.add(link.mark_broken)
         channel.close_callbacks.add(link.mark_broken)
         log.debug("connected to %s, replies on %s", self._brokers.reached, queue.name)

@@ -9,13 +9,13 @@ across attempts, so the idempotent writer returns the first result to a retry.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import uuid
 from datetime import UTC, datetime
 
-import aio_pika
+import aiormq.abc
 import aiormq.exceptions
-from aio_pika.abc import AbstractIncomingMessage
 from aiormq import spec
 from pydantic import ValidationError
 
@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 
 # A channel that breaks in the middle of a publish raises one of these.
 _SEND_ERRORS = (OSError, aiormq.exceptions.AMQPError, RuntimeError)
+PERSISTENT = 2  # delivery mode: the commands queue keeps it on disk
 NOT_WRITER_PAUSE = 0.2
 SEND_ERROR_PAUSE = 0.1
 
@@ -66,13 +67,18 @@ class Rpc:
         self.attempt_timeout = attempt_timeout
         self.timeout = timeout
         self._pending: dict[str, asyncio.Future[Reply]] = {}
+        # Correlation ids need only be unique among this client's attempts (its reply queue is
+        # its own): a counter, not a uuid4 and its getrandom call per attempt. Command ids stay
+        # random: another product must not guess one and take its answer.
+        self._attempts = itertools.count(1)
         self.broker: Broker | None = None
 
-    async def on_reply(self, message: AbstractIncomingMessage) -> None:
+    async def on_reply(self, message: aiormq.abc.DeliveredMessage) -> None:
         """Consumer callback of the reply queue (no_ack): resolve the waiting future."""
-        future = self._pending.get(message.correlation_id or "")
+        correlation_id = message.header.properties.correlation_id
+        future = self._pending.get(correlation_id or "")
         if future is None or future.done():
-            log.debug("reply for an unknown or answered correlation id %r", message.correlation_id)
+            log.debug("reply for an unknown or answered correlation id %r", correlation_id)
             return
         try:
             future.set_result(codec.loads_reply(message.body))
@@ -127,7 +133,7 @@ class Rpc:
                         )
                     raise CommandTimeout(kind, command_id, timeout, attempts)
                 link = await broker.link(deadline)
-                correlation_id = uuid.uuid4().hex
+                correlation_id = str(next(self._attempts))
                 correlation_ids.append(correlation_id)
                 self._pending[correlation_id] = result
                 attempts += 1
@@ -197,13 +203,12 @@ class Rpc:
         it): nobody can answer, so the attempt counts as one without a reply. No confirm within
         the attempt's time, or a nack: the link is dropped, and the next attempt goes to the
         next broker node of the list on a new channel."""
-        message = aio_pika.Message(
-            body,
+        properties = spec.Basic.Properties(
             message_id=command_id,
             correlation_id=correlation_id,
             reply_to=link.reply_to,
             content_type="application/json",
-            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            delivery_mode=PERSISTENT,
             headers=headers,
         )
         remaining = deadline - asyncio.get_running_loop().time()
@@ -213,7 +218,7 @@ class Rpc:
             async with asyncio.timeout(max(min(remaining, self.attempt_timeout), 0.0)):
                 # mandatory: a command no queue takes yet comes back (DeliveryError) and is
                 # sent again, instead of being confirmed into nowhere.
-                await link.ingress.publish(message, routing_key=self.routing_key, mandatory=True)
+                await link.publish(body, properties, self.routing_key)
             return None
         except TimeoutError:
             if remaining > self.attempt_timeout:

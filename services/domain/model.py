@@ -198,8 +198,12 @@ class State:
     def decided(self, command_id: str) -> bool:
         return command_id in self.outcomes or command_id in self.older_outcomes
 
+    def answer(self, command_id: str) -> bytes | None:
+        """The remembered answer as stored: its ``Reply``'s JSON (the writer sends it on)."""
+        return self.outcomes.get(command_id) or self.older_outcomes.get(command_id)
+
     def outcome(self, command_id: str) -> Reply | None:
-        answer = self.outcomes.get(command_id) or self.older_outcomes.get(command_id)
+        answer = self.answer(command_id)
         return None if answer is None else Reply.model_validate_json(answer)
 
     def remember(self, event: Decision) -> State:

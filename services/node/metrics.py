@@ -18,7 +18,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from events.commands import Acquire, Command
-from events.replies import ErrorCode, Reply
+from events.replies import ErrorCode, Wire
 
 if TYPE_CHECKING:
     from services.node.node import Node
@@ -55,16 +55,17 @@ class NodeMetrics:
         )
         self.registry.register(NodeState(node))
 
-    def answered(self, command: Command | None, reply: Reply, started: float) -> None:
-        """The writer answered ``command`` (None: unreadable) delivered at ``started``
-        (time.monotonic())."""
-        outcome = OK if reply.ok or reply.error is None else reply.error.code
+    def answered(self, command: Command | None, reply: Wire, started: float) -> None:
+        """The writer answered ``command`` (None: unreadable) with ``reply`` (as it travels)
+        delivered at ``started`` (time.monotonic())."""
+        error = reply.get("error")
+        outcome = OK if reply["ok"] or error is None else error["code"]
         self.commands.labels(command.type if command else UNREAD, outcome).inc()
         if not isinstance(command, Acquire):
             return
         self.acquire_latency.observe((time.monotonic() - started) * 1000)
-        if reply.error is not None and reply.error.code == ErrorCode.DENIED:
-            reason = reply.error.reason or ""
+        if error is not None and error["code"] == ErrorCode.DENIED:
+            reason = error.get("reason") or ""
             self.denials.labels(command.feature, command.version, reason).inc()
 
 

@@ -34,7 +34,7 @@ from services.client import ClientError, LicenseClient
 from services.config.logs import setup_logging
 from services.config.settings import Settings, safe_node_name
 from services.domain.model import State
-from services.node import identity, orders
+from services.node import collector, identity, orders
 from services.node.heartbeat import final_heartbeat, publish_heartbeats
 from services.node.http import node_app
 from services.node.metrics import NodeMetrics
@@ -474,6 +474,7 @@ async def serve(settings: Settings, node: str, http_port: int | None = None) -> 
     """Run a node until SIGINT/SIGTERM or until the log orders it to stop."""
     import signal
 
+    collector.tune()
     setup_logging(settings.log_format, settings.log_level, site=settings.site, node=node)
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     api_url = None
@@ -494,6 +495,7 @@ async def serve(settings: Settings, node: str, http_port: int | None = None) -> 
         log.info("node %s: API on %s/api/health", node, api_url)
     try:
         await the_node.load()
+        collector.settle()
         await the_node.run()
         await the_node.snapshot_on_stop()
         await final_heartbeat(

@@ -32,14 +32,14 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 import aio_pika
-from aio_pika.abc import AbstractIncomingMessage
+import aiormq.abc
 
-from events import codec
+from events import codec, replies
 from events.base import Decision, Event
 from events.commands import Acquire, Command, RenewLeases
 from events.leases import LeaseExpired, LeaseGranted, LeaseReleased
 from events.licenses import LicenseDeactivated
-from events.replies import ErrorCode, Reply
+from events.replies import ErrorCode, Reply, Wire
 from events.writer import WriterPromoted
 from projections.projector import Projector
 from services.adapters import consumers
@@ -54,7 +54,9 @@ from services.domain.model import State
 from services.trust import receipt
 from services.trust.keys import Trust
 from services.writer import intake
+from services.writer.delivery import Delivery
 from services.writer.leases import LeaseClock
+from services.writer.outlet import DirectAcks, GatheredAcks, Outgoing, ReplyChannel
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
@@ -72,7 +74,7 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def _undecidable(command: object, command_id: str) -> Reply:
+def _undecidable(command: object, command_id: str) -> Wire:
     """A command the domain raised on: a bug or a gap in the contract, never the pair's end.
 
     Nothing changed (the speculative state is replaced only after decide and evolve return),
@@ -80,7 +82,7 @@ def _undecidable(command: object, command_id: str) -> Reply:
     """
     kind = getattr(command, "type", type(command).__name__)
     log.exception("command %.130r (%s) could not be decided; nothing changed", command_id, kind)
-    return Reply.failure(
+    return replies.failure(
         command_id, ErrorCode.INVALID, f"{kind} could not be decided; nothing was changed"
     )
 
@@ -126,18 +128,21 @@ class Writer:
         self.keys = keys or signing.Keys()  # none: an open site
         self.trust, self.site_key = trust, site_key
         self.node_keys = node_keys  # the first signs what this writer appends
-        # aio-pika holds a channel's lock until a publish is written to the socket, so one
-        # reply channel lets only one reply out per few event-loop turns: under load that,
-        # not the broker, capped the writer. Replies go round-robin over a few channels.
+        # aio-pika held a channel's lock until a publish was written to the socket, so one
+        # reply channel let only one reply out per few event-loop turns: under load that, not
+        # the broker, capped the writer. Replies now skip the drain wait (outlet.py) and still
+        # go round-robin over a few channels (bench/README.md).
         self.reply_channels = max(1, reply_channels)
         self.epoch: int | None = None  # set once our promotion is read back
         self.speculative: State = State()
-        self.pending: dict[str, asyncio.Future[Reply]] = {}
+        # Replies travel as their JSON objects (events/replies.py): no pydantic model per command.
+        self.pending: dict[str, asyncio.Future[Wire]] = {}
         self.leases = LeaseClock()
         self.dead_lettered = 0
         self.commands_handled = 0
         # Told of every answer (command or None if unreadable, reply, delivery's monotonic time).
-        self.answered: Callable[[Command | None, Reply, float], None] = lambda *_: None
+        self.answered: Callable[[Command | None, Wire, float], None] = lambda *_: None
+        self._acks: DirectAcks | GatheredAcks = DirectAcks()
         self._outbox: asyncio.Queue[Event] = asyncio.Queue()
         self._promotion: asyncio.Task | None = None
         self._marker: WriterPromoted | None = None
@@ -162,7 +167,8 @@ class Writer:
         reply_channels = [
             await connection.channel(publisher_confirms=False) for _ in range(self.reply_channels)
         ]
-        self._reply_to = itertools.cycle(reply_channels)
+        self._reply_to = itertools.cycle([await ReplyChannel.of(c) for c in reply_channels])
+        self._acks = GatheredAcks(await consume_channel.get_underlay_channel())
         for channel in (consume_channel, self._publish_channel, *reply_channels):
             channel.close_callbacks.add(self._on_channel_closed)
         tasks: list[asyncio.Task] = []
@@ -205,7 +211,9 @@ class Writer:
         the broker makes active then promotes itself with a new epoch.
         """
         while True:
-            consumer = await consumers.consume(queue, self._on_delivery, f"writer-{self.node}")
+            consumer = await consumers.consume(
+                queue, self._on_raw_delivery, f"writer-{self.node}", raw=True
+            )
             self.consuming = True
             try:
                 await consumer.cancelled
@@ -328,14 +336,15 @@ class Writer:
             self.leases.granted(event.lease_id, event.expires_at)
         elif isinstance(event, (LeaseReleased, LeaseExpired)):
             self.leases.ended(event.lease_id)
-        reply = state.outcome(event.command_id)
+        answer = state.answer(event.command_id)
+        reply = None if answer is None else replies.from_answer(answer)
         if isinstance(event, LicenseDeactivated) and self.site_key and reply is not None:
             reply = self._with_receipt(reply, event, state, offset)
         future.set_result(reply)
 
     def _with_receipt(
-        self, reply: Reply, event: LicenseDeactivated, state: State, offset: int
-    ) -> Reply:
+        self, reply: Wire, event: LicenseDeactivated, state: State, offset: int
+    ) -> Wire:
         """The deactivation's receipt, signed here with the site key.
 
         The writer signs, not the CLI: it holds the site key (an administrator's machine
@@ -354,13 +363,14 @@ class Writer:
             command_id=event.command_id,
         )
         signed = receipt.sign(terms, self.site_key)  # type: ignore[arg-type]
-        return Reply.success(
-            reply.command_id, **(reply.result or {}), receipt=signed.model_dump(mode="json")
-        )
+        return replies.with_result(reply, receipt=signed.model_dump(mode="json"))
 
     # ---- commands --------------------------------------------------------------------
 
-    async def _on_delivery(self, message: AbstractIncomingMessage) -> None:
+    async def _on_raw_delivery(self, raw: aiormq.abc.DeliveredMessage) -> None:
+        await self._on_delivery(Delivery(raw))
+
+    async def _on_delivery(self, message: Delivery) -> None:
         try:
             await self._serve(message)
         except Exception:
@@ -370,7 +380,7 @@ class Writer:
             log.exception("command %.130r failed in the writer", message.message_id)
             await self._dead_letter(message, "the writer failed on it")
 
-    def _screen(self, message: AbstractIncomingMessage) -> intake.Screened:
+    def _screen(self, message: Delivery) -> intake.Screened:
         try:
             return intake.screen(
                 message.body,
@@ -392,15 +402,16 @@ class Writer:
                 )
             )
 
-    async def _serve(self, message: AbstractIncomingMessage) -> None:
+    async def _serve(self, message: Delivery) -> None:
         started = time.monotonic()
         screened = self._screen(message)
         if isinstance(screened, intake.DeadLetter):
             await self._dead_letter(message, screened.why)
             return
         if isinstance(screened, intake.Refused):
-            await self._answer(message, screened.reply)
-            self.answered(None, screened.reply, started)
+            refusal = replies.of(screened.reply)
+            await self._answer(message, refusal)
+            self.answered(None, refusal, started)
             return
         try:
             await self._ensure_promoted()
@@ -411,12 +422,13 @@ class Writer:
             try:
                 await message.nack(requeue=True)
             except Exception:
-                pass
+                return
+            await self._acks.settled(message)
             return
         await self._answer(message, reply)
         self.answered(screened.command, reply, started)
 
-    async def handle(self, command: Command, command_id: str, actor: str | None = None) -> Reply:
+    async def handle(self, command: Command, command_id: str, actor: str | None = None) -> Wire:
         """Decide one command and return its reply once the log has accepted its event."""
         if isinstance(command, RenewLeases):
             try:
@@ -426,13 +438,13 @@ class Writer:
             except Exception:
                 return _undecidable(command, command_id)
             if refused and not renewed and not gone:
-                return Reply.failure(
+                return replies.failure(
                     command_id,
                     ErrorCode.UNAUTHORIZED,
                     f"renewing {', '.join(refused)} needs each lease's secret (the lease_secret "
                     "of its acquire's reply)",
                 )
-            return Reply.success(command_id, renewed=renewed, gone=gone, refused=refused)
+            return replies.success(command_id, renewed=renewed, gone=gone, refused=refused)
         reply = await self._decide(command, command_id, actor)
         if isinstance(command, Acquire):
             return self._with_lease_secret(reply)
@@ -442,23 +454,24 @@ class Writer:
     def lease_key(self) -> str | None:
         return self.keys.node[0] if self.keys.node else None
 
-    def _with_lease_secret(self, reply: Reply) -> Reply:
+    def _with_lease_secret(self, reply: Wire) -> Wire:
         """A grant's reply carries the lease secret; the log keeps only its hash. Derived from
         the command id, so a retry, here or at the next writer, gets the same secret."""
-        result = reply.result or {}
-        if not reply.ok or not result.get("lease_id") or reply.command_id is None:
+        result = reply.get("result") or {}
+        command_id = reply.get("command_id")
+        if not reply["ok"] or not result.get("lease_id") or command_id is None:
             return reply
-        secret = lease_secrets.secret_for(self.lease_key, reply.command_id)
-        return Reply.success(reply.command_id, **result, lease_secret=secret)
+        secret = lease_secrets.secret_for(self.lease_key, command_id)
+        return replies.with_result(reply, lease_secret=secret)
 
-    async def _decide(self, command: object, command_id: str, actor: str | None) -> Reply:
+    async def _decide(self, command: object, command_id: str, actor: str | None) -> Wire:
         if self.epoch is None:
             raise Demoted("not the writer")
         if command_id in self.pending:
             return await asyncio.shield(self.pending[command_id])
-        known = self.speculative.outcome(command_id)
+        known = self.speculative.answer(command_id)
         if known is not None:
-            return known
+            return replies.from_answer(known)
         ctx = Context(
             command_id=command_id,
             epoch=self.epoch,
@@ -473,27 +486,23 @@ class Writer:
         except Exception:
             return _undecidable(command, command_id)
         if event is None or after is None:  # an observation that changes nothing (domain.watch)
-            return Reply.success(command_id, changed=False)
+            return replies.success(command_id, changed=False)
         log.debug("decided %s", event.type, extra={"command_id": command_id, "event": event.type})
         self.speculative = after
-        future: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[Wire] = asyncio.get_running_loop().create_future()
         self.pending[command_id] = future
         self._outbox.put_nowait(event)
         return await asyncio.shield(future)
 
-    async def _answer(self, message: AbstractIncomingMessage, reply: Reply) -> None:
+    async def _answer(self, message: Delivery, reply: Wire) -> None:
         await next(self._reply_to).default_exchange.publish(
-            aio_pika.Message(
-                codec.dumps_reply(reply),
-                correlation_id=message.correlation_id,
-                content_type="application/json",
-            ),
+            Outgoing.reply(replies.dumps(reply), message.correlation_id),
             routing_key=message.reply_to or "",
         )
         self.commands_handled += 1
-        await message.ack()
+        await self._acks.ack(message)
 
-    async def _dead_letter(self, message: AbstractIncomingMessage, why: str) -> None:
+    async def _dead_letter(self, message: Delivery, why: str) -> None:
         # Repr and cut: the id and the reason may carry anything a sender put there.
         log.warning("dead-lettering command message %.130r: %.300r", message.message_id, why)
         self.dead_lettered += 1
@@ -509,12 +518,13 @@ class Writer:
                     cut_copy(message.body, why, {"x-message-id": message.message_id or ""}),
                     routing_key="",
                 )
-            await message.ack()
+            await self._acks.ack(message)
             return
         except Exception:
             log.warning("could not copy %.130r to the dead letters", message.message_id)
         try:
             await message.reject(requeue=False)
+            await self._acks.settled(message)
         except Exception:
             # The channel is gone: the broker hands the message out again, nothing is lost.
             log.warning("could not dead-letter %.130r", message.message_id, exc_info=True)
