@@ -24,7 +24,7 @@ from events.vocabulary import IgnoredReason
 from events.writer import CommandRefused
 from services.domain.evolve import CannotApply, apply
 from services.domain.model import OUTCOME_GENERATION, Lease, State, replace
-from services.domain.outcomes import outcome
+from services.domain.outcomes import answer as answer_of
 from services.trust.keys import Trust
 
 _HOT = (LeaseGranted, LeaseReleased, LeaseExpired, AcquireDenied, CommandRefused)
@@ -146,7 +146,7 @@ class Fold:
 
     def _remember(self, event: Decision) -> None:
         """``State.remember``, in place."""
-        answer = outcome(event).model_dump_json().encode()
+        answer = answer_of(event)
         since = self.outcomes_since
         if since is None or event.at - since < OUTCOME_GENERATION:
             self.outcomes[event.command_id] = answer

@@ -16,7 +16,7 @@ from immutables import Map
 from events.base import Decision
 from events.replies import Reply
 from events.vocabulary import Activity, Role
-from services.domain.outcomes import outcome
+from services.domain.outcomes import answer as answer_of
 
 FeatureKey = tuple[str, str]  # (name, version)
 OUTCOME_GENERATION = timedelta(hours=12)
@@ -209,7 +209,7 @@ class State:
         reply, and the bytes cost about a quarter of the event object (``python -m
         bench.memory`` measures it; the target is at most 1 KB a command id).
         """
-        answer = outcome(event).model_dump_json().encode()
+        answer = answer_of(event)
         if self.outcomes_since is None or event.at - self.outcomes_since < OUTCOME_GENERATION:
             return self.with_(
                 outcomes=self.outcomes.set(event.command_id, answer),
