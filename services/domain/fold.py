@@ -85,6 +85,16 @@ class Fold:
             self._thaw(after)
         return before, after, ignored
 
+    def apply(self, event: Event) -> IgnoredReason | None:
+        """``apply``'s verdict on the event, the fold moved as ``apply`` would move a state."""
+        if not self.handles(event):
+            return self.apply_slow(event)[2]
+        assert isinstance(event, Decision)  # every event the fold handles is one
+        ignored = self.verdict(event)
+        if ignored is None:
+            self.evolve(event)
+        return ignored
+
     def verdict(self, event: Decision) -> IgnoredReason | None:
         """``evolve.verdict`` for the decisions the fold handles."""
         if event.epoch != self.epoch:
