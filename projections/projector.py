@@ -20,6 +20,7 @@ a signed message that cannot be read is our bug and halts, as in open mode.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -57,6 +58,16 @@ Entry = tuple[int, "list[dict] | Rejected"]
 REPLAYED_PEER_LOG = "event_log"
 COPIED_PEER_SNAPSHOT = "snapshot and event_log (proven by digest)"
 REFUSED_PEER_COPY = "copy refused (digest mismatch): replayed from the stream"
+
+
+@dataclass(frozen=True)
+class Staged:
+    """A batch applied in memory and not yet written: what ``Projector.commit`` writes."""
+
+    changes: BatchChanges
+    state: State  # the state after the batch (immutable: later batches do not touch it)
+    checkpoint: Checkpoint
+    snapshot: Snapshot | None
 
 
 class ProjectionHalted(Exception):
@@ -106,7 +117,8 @@ class Projector:
         self.unverified_messages = 0  # rejected messages in the log so far (same on every node)
         self.store = store
         self.state = State()
-        self.checkpoint = Checkpoint()
+        self.checkpoint = Checkpoint()  # what Postgres holds (committed)
+        self.head = Checkpoint()  # what the in-memory state holds: ahead while a write is staged
         self.listeners: list[Listener] = []
         self.halted: str | None = None
         self.consistent = False  # in-memory state equals what Postgres holds
@@ -178,14 +190,24 @@ class Projector:
                 "local event_log does not match the checkpoint digest; reset this node"
             )
         state = fold.freeze()
-        self.state, self.checkpoint, self.consistent = state, checkpoint, True
+        self.state, self.checkpoint, self.head, self.consistent = (
+            state,
+            checkpoint,
+            checkpoint,
+            True,
+        )
         self.applied_offset, self.unverified_messages = checkpoint.offset, unverified
         self.loaded_from = after[0]
         self._events_since_snapshot = count - (snapshot.events_applied if snapshot else 0)
 
     def forget(self) -> None:
         """Drop the in-memory state at once (a reset's first step): nothing stale is shown."""
-        self.state, self.checkpoint, self.consistent = State(), Checkpoint(), False
+        self.state, self.checkpoint, self.head, self.consistent = (
+            State(),
+            Checkpoint(),
+            Checkpoint(),
+            False,
+        )
         self.applied_offset, self.unverified_messages = -1, 0
         self._events_since_snapshot, self.loaded_from = 0, -1
 
@@ -200,9 +222,20 @@ class Projector:
         A message at or before the checkpoint is a redelivery from the start of a
         stream chunk: it is already applied.
         """
+        staged = await self.stage_messages(messages, catching_up)
+        if staged is not None:
+            await self.commit(staged)
+        return staged is not None
+
+    async def stage_messages(
+        self, messages: list[Message], catching_up: bool = False, pause_every: int = 0
+    ) -> Staged | None:
+        """``apply_messages`` in memory only: what ``commit`` then writes (None: nothing new).
+
+        ``pause_every`` messages it lets the event loop run (``stage``)."""
         batch: list[Entry] = []
         for offset, body, signature in messages:
-            if offset <= self.checkpoint.offset:
+            if offset <= self.head.offset:
                 continue
             if self.verify is not None and not self.verify(body, signature):
                 log.warning("stream message at offset %s is not signed by the site", offset)
@@ -217,25 +250,36 @@ class Projector:
             except Exception as exc:
                 self._halt(f"stream message at offset {offset} is not a valid event batch: {exc}")
             batch.append((offset, items))
-        if batch:
-            await self.apply_batch(batch, catching_up)
-        return bool(batch)
+        return await self.stage(batch, catching_up, pause_every) if batch else None
 
     async def apply_batch(self, batch: list[Entry], catching_up: bool = False) -> None:
         """Apply (offset, events) pairs in memory, then their rows and the checkpoint in one
-        Postgres transaction. A rejected message gets its row and its link in the digest,
-        nothing else.
+        Postgres transaction (``stage``, then ``commit``)."""
+        await self.commit(await self.stage(batch, catching_up))
+
+    async def stage(
+        self, batch: list[Entry], catching_up: bool = False, pause_every: int = 0
+    ) -> Staged:
+        """Apply (offset, events) pairs in memory, from the head; what ``commit`` will write.
+
+        A rejected message gets its row and its link in the digest, nothing else.
 
         ``catching_up`` (the stream consumer, for a batch the stream held before it
         subscribed) folds the batch in place (``services/domain/fold.py``): the same
         state, verdicts and rows, and the listeners hear every event in order, but only
         once the batch is folded, each with the state after the batch.
+
+        ``pause_every`` messages (0: never) it lets the event loop run, so that the previous
+        batch's transaction goes on meanwhile (a catch-up overlaps them); the state, head and
+        listeners move only at the end, so nothing sees a batch half applied.
         """
         changes = BatchChanges()
-        digest, count = self.checkpoint.digest, self.checkpoint.events_applied
+        digest, count = self.head.digest, self.head.events_applied
         fold = Fold(self.state, self.trust) if catching_up else None
         heard: list[tuple[Event, str | None, int]] = []  # what the listeners hear after a fold
-        for offset, items in batch:
+        for n, (offset, items) in enumerate(batch, 1):
+            if pause_every and n % pause_every == 0:
+                await asyncio.sleep(0)
             if isinstance(items, Rejected):
                 digest = digests.advance(digest, items.canonical(), items.reason)
                 count += 1
@@ -269,14 +313,20 @@ class Projector:
             self.state = fold.freeze()
             self._tell(heard, self.state)
         checkpoint = Checkpoint(batch[-1][0], digest, count)
-        self.consistent, self.applied_offset = False, checkpoint.offset
-        self._events_since_snapshot += count - self.checkpoint.events_applied
+        self._events_since_snapshot += count - self.head.events_applied
+        self.head, self.consistent, self.applied_offset = checkpoint, False, checkpoint.offset
         snapshot = self._snapshot_if_due(changes, self.state, checkpoint)
-        await self.store.write(changes, self.state, checkpoint, snapshot)
-        self.checkpoint, self.consistent = checkpoint, True
         if snapshot is not None:
             self._events_since_snapshot = 0
             self._snapshot_due_at = time.monotonic() + self.policy.every_seconds
+        return Staged(changes, self.state, checkpoint, snapshot)
+
+    async def commit(self, staged: Staged) -> None:
+        """Write a staged batch: its rows, event_log copy, snapshot and checkpoint, in one
+        transaction. Staged batches are committed in the order they were staged."""
+        await self.store.write(staged.changes, staged.state, staged.checkpoint, staged.snapshot)
+        self.checkpoint = staged.checkpoint
+        self.consistent = self.checkpoint == self.head
 
     def _apply(
         self, changes: BatchChanges, event: Event, offset: int, idx: int, body: str
