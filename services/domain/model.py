@@ -34,6 +34,12 @@ def replace(obj: T, **changes: object) -> T:
     return new
 
 
+def opens_generation(since: datetime | None, at: datetime) -> bool:
+    """Does an answer remembered at ``at`` close the generation open ``since`` (and so drop
+    the one before it)? ``State.remember`` and the catch-up fold ask the same question."""
+    return since is not None and at - since >= OUTCOME_GENERATION
+
+
 @dataclass(frozen=True, slots=True)
 class Grant:
     license_id: str
@@ -210,7 +216,7 @@ class State:
         bench.memory`` measures it; the target is at most 1 KB a command id).
         """
         answer = answer_of(event)
-        if self.outcomes_since is None or event.at - self.outcomes_since < OUTCOME_GENERATION:
+        if not opens_generation(self.outcomes_since, event.at):
             return self.with_(
                 outcomes=self.outcomes.set(event.command_id, answer),
                 outcomes_since=self.outcomes_since or event.at,
