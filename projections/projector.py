@@ -60,6 +60,13 @@ COPIED_PEER_SNAPSHOT = "snapshot and event_log (proven by digest)"
 REFUSED_PEER_COPY = "copy refused (digest mismatch): replayed from the stream"
 
 
+# While a whole log is replayed, the event loop gets a turn after every this many stream
+# messages: the API keeps answering (Recovering, with progress) and a previous batch's
+# transaction goes on meanwhile (services/node/stream_consumer.py overlaps them).
+PAUSE_EVERY = 1
+LOAD_PAUSE_EVERY = 500  # rows of the local event_log, the same for a local load
+
+
 @dataclass(frozen=True)
 class Staged:
     """A batch applied in memory and not yet written: what ``Projector.commit`` writes."""
@@ -167,7 +174,9 @@ class Projector:
         fold = Fold(state, self.trust)
         async for page in self.store.event_log(after=after):
             events = _page_events(page)
-            for row in page:
+            for n, row in enumerate(page, 1):
+                if n % LOAD_PAUSE_EVERY == 0:
+                    await asyncio.sleep(0)  # the API answers Loading meanwhile
                 if row["type"] == rejected.TYPE:
                     # The recorded verdict is replayed as it is: the message's bytes are gone.
                     record = _rejected_row(row)
@@ -252,10 +261,12 @@ class Projector:
             batch.append((offset, items))
         return await self.stage(batch, catching_up, pause_every) if batch else None
 
-    async def apply_batch(self, batch: list[Entry], catching_up: bool = False) -> None:
+    async def apply_batch(
+        self, batch: list[Entry], catching_up: bool = False, pause_every: int = 0
+    ) -> None:
         """Apply (offset, events) pairs in memory, then their rows and the checkpoint in one
         Postgres transaction (``stage``, then ``commit``)."""
-        await self.commit(await self.stage(batch, catching_up))
+        await self.commit(await self.stage(batch, catching_up, pause_every))
 
     async def stage(
         self, batch: list[Entry], catching_up: bool = False, pause_every: int = 0
@@ -412,9 +423,9 @@ class Projector:
             # The last message of a page may continue on the next one: keep it back.
             complete, held = held[:-1], held[-1:]
             if complete:
-                await self.apply_batch(complete, catching_up=True)
+                await self.apply_batch(complete, catching_up=True, pause_every=PAUSE_EVERY)
         if held:
-            await self.apply_batch(held, catching_up=True)
+            await self.apply_batch(held, catching_up=True, pause_every=PAUSE_EVERY)
         return REPLAYED_PEER_LOG
 
     async def _transfer_from(self, peer: ProjectionStore) -> str:

@@ -31,7 +31,7 @@ from collections.abc import Awaitable, Callable
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractIncomingMessage, AbstractQueue
 
-from projections.projector import Projector, Staged
+from projections.projector import PAUSE_EVERY, Projector, Staged
 from services.adapters import consumers
 from services.adapters.stream_end import last_offset
 from services.adapters.topology import Topology
@@ -46,12 +46,6 @@ class StreamBehind(Exception):
     The node waits (and says so in its health) until the stream is re-seeded from a
     node's event_log copy (``licensing reseed``); it never skips ahead silently.
     """
-
-
-# Messages staged between two turns of the event loop while the previous batch is written.
-# Each of its transaction's round trips waits for a turn: over 30,000 events, a turn every
-# message ended the catch-up 21 % sooner than none, every 4 messages 11 % (bench/README.md).
-PAUSE_EVERY = 1
 
 
 class _Write:
@@ -236,7 +230,9 @@ class StreamConsumer:
                 for offset, m in zip(offsets, messages, strict=True)
             ],
             catching_up=catching_up,
-            pause_every=PAUSE_EVERY if writing is not None else 0,
+            # Each of the previous write's round trips waits for a turn of the loop: over
+            # 30,000 events a turn every message ended 21 % sooner than none (bench/README.md).
+            pause_every=PAUSE_EVERY if catching_up else 0,
         )
         if writing is not None:
             await self._finish(writing)
