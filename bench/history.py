@@ -9,8 +9,8 @@ stream message so a million are published in seconds. Then one node:
   up (Running, at the stream's end), from its newest snapshot plus the log's tail;
   RSS after loading;
 - a full Sync (``SyncServer``: its read models emptied, the stream replayed): from the
-  order to caught up at the same digest. The fast full replay is another scenario's work;
-  this one says what a Sync costs today over this history.
+  order to caught up at the same digest: the fast full replay (the fold, one validation
+  call a message, the catch-up's staging overlapped with its writes) over a long history.
 """
 
 from __future__ import annotations

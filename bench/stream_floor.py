@@ -20,9 +20,8 @@ async def read(stream: str, messages: int, prefetch: int, ack_every: int) -> dic
     try:
         channel = await connection.channel()
         await channel.set_qos(prefetch_count=prefetch)
-        queue = await channel.declare_queue(
-            stream, durable=True, arguments={"x-queue-type": "stream"}
-        )
+        # The bench made the stream, with the site's arguments (replicas): only look it up.
+        queue = await channel.declare_queue(stream, passive=True)
 
         async def on_message(message: aio_pika.abc.AbstractIncomingMessage) -> None:
             if clock.arrived() % ack_every == 0 or clock.all_seen:

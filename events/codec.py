@@ -19,6 +19,8 @@ from events.upcasting import upcast
 
 _commands = TypeAdapter(AnyCommand)
 _events = TypeAdapter(AnyEvent)
+_event_list = TypeAdapter(list[AnyEvent])
+_SORTED = orjson.OPT_SORT_KEYS
 
 
 class Unparseable(ValueError):
@@ -31,7 +33,8 @@ def dumps(message: Message) -> bytes:
 
 def canonical(event: Event) -> bytes:
     """Stable bytes of an event, for digests: sorted keys, JSON types."""
-    return orjson.dumps(event.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS)
+    # ``model_dump(mode="json")`` is this call with its defaults, less its own overhead.
+    return orjson.dumps(event.__pydantic_serializer__.to_python(event, mode="json"), option=_SORTED)
 
 
 def _object(body: bytes) -> dict[str, Any]:
@@ -70,6 +73,26 @@ def event_from_dict(data: dict[str, Any]) -> Event:
     if model is None:
         raise Unparseable(f"unknown event type {data.get('type')!r}")
     return _events.validate_python(_upcast(data, model.SCHEMA_VERSION))
+
+
+def events_from_dicts(items: list[Any]) -> list[Event]:
+    """``[event_from_dict(item) for item in items]``, in one pydantic-core call when it may.
+
+    A replay validates every event of a stream message; one call for the whole list saves
+    the per-event round trips. It is taken only where ``event_from_dict`` would not upcast
+    (every item says an integer ``schema_version`` at least its model's); anything else, a
+    failure included, goes item by item, so the events, and the error that halts a
+    projector, are exactly ``event_from_dict``'s.
+    """
+    try:
+        events: list[Event] = _event_list.validate_python(items)
+    except Exception:
+        return [event_from_dict(item) for item in items]
+    for item, event in zip(items, events, strict=True):
+        version = item.get("schema_version", 1)
+        if type(version) is not int or version < event.SCHEMA_VERSION:
+            return [event_from_dict(item) for item in items]
+    return events
 
 
 def dumps_events(events: list[Event]) -> bytes:

@@ -20,16 +20,17 @@ a signed message that cannot be read is our bug and halts, as in open mode.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
 import orjson
 
 from events.base import Decision, Event
-from events.codec import canonical, event_from_dict
+from events.codec import canonical, event_from_dict, events_from_dicts
 from projections import digest as digests
 from projections import rejected
 from projections.changes import BatchChanges
@@ -57,6 +58,23 @@ Entry = tuple[int, "list[dict] | Rejected"]
 REPLAYED_PEER_LOG = "event_log"
 COPIED_PEER_SNAPSHOT = "snapshot and event_log (proven by digest)"
 REFUSED_PEER_COPY = "copy refused (digest mismatch): replayed from the stream"
+
+
+# While a whole log is replayed, the event loop gets a turn after every this many stream
+# messages: the API keeps answering (Recovering, with progress) and a previous batch's
+# transaction goes on meanwhile (services/node/stream_consumer.py overlaps them).
+PAUSE_EVERY = 1
+LOAD_PAUSE_EVERY = 500  # rows of the local event_log, the same for a local load
+
+
+@dataclass(frozen=True)
+class Staged:
+    """A batch applied in memory and not yet written: what ``Projector.commit`` writes."""
+
+    changes: BatchChanges
+    state: State  # the state after the batch (immutable: later batches do not touch it)
+    checkpoint: Checkpoint
+    snapshot: Snapshot | None
 
 
 class ProjectionHalted(Exception):
@@ -106,7 +124,8 @@ class Projector:
         self.unverified_messages = 0  # rejected messages in the log so far (same on every node)
         self.store = store
         self.state = State()
-        self.checkpoint = Checkpoint()
+        self.checkpoint = Checkpoint()  # what Postgres holds (committed)
+        self.head = Checkpoint()  # what the in-memory state holds: ahead while a write is staged
         self.listeners: list[Listener] = []
         self.halted: str | None = None
         self.consistent = False  # in-memory state equals what Postgres holds
@@ -151,16 +170,21 @@ class Projector:
         loading = self.loading or Loading(started=time.monotonic())
         loading.from_offset, loading.events_total = after[0], checkpoint.events_applied - count
         loading.events_loaded = 0
+        # A whole log's replay keeps no state between events: the mutable fold's work.
+        fold = Fold(state, self.trust)
         async for page in self.store.event_log(after=after):
-            for row in page:
+            events = _page_events(page)
+            for n, row in enumerate(page, 1):
+                if n % LOAD_PAUSE_EVERY == 0:
+                    await asyncio.sleep(0)  # the API answers Loading meanwhile
                 if row["type"] == rejected.TYPE:
                     # The recorded verdict is replayed as it is: the message's bytes are gone.
                     record = _rejected_row(row)
                     digest = digests.advance(digest, record.canonical(), record.reason)
                     count, unverified = count + 1, unverified + 1
                     continue
-                event = event_from_dict(orjson.loads(row["body"]))
-                state, ignored = apply(state, event, self.trust)
+                event = next(events)
+                ignored = fold.apply(event)
                 if ignored != row["ignored"]:
                     raise ProjectionHalted(
                         f"local event_log at {row['stream_offset']}/{row['idx']} no longer "
@@ -174,14 +198,25 @@ class Projector:
             raise ProjectionHalted(
                 "local event_log does not match the checkpoint digest; reset this node"
             )
-        self.state, self.checkpoint, self.consistent = state, checkpoint, True
+        state = fold.freeze()
+        self.state, self.checkpoint, self.head, self.consistent = (
+            state,
+            checkpoint,
+            checkpoint,
+            True,
+        )
         self.applied_offset, self.unverified_messages = checkpoint.offset, unverified
         self.loaded_from = after[0]
         self._events_since_snapshot = count - (snapshot.events_applied if snapshot else 0)
 
     def forget(self) -> None:
         """Drop the in-memory state at once (a reset's first step): nothing stale is shown."""
-        self.state, self.checkpoint, self.consistent = State(), Checkpoint(), False
+        self.state, self.checkpoint, self.head, self.consistent = (
+            State(),
+            Checkpoint(),
+            Checkpoint(),
+            False,
+        )
         self.applied_offset, self.unverified_messages = -1, 0
         self._events_since_snapshot, self.loaded_from = 0, -1
 
@@ -196,9 +231,20 @@ class Projector:
         A message at or before the checkpoint is a redelivery from the start of a
         stream chunk: it is already applied.
         """
+        staged = await self.stage_messages(messages, catching_up)
+        if staged is not None:
+            await self.commit(staged)
+        return staged is not None
+
+    async def stage_messages(
+        self, messages: list[Message], catching_up: bool = False, pause_every: int = 0
+    ) -> Staged | None:
+        """``apply_messages`` in memory only: what ``commit`` then writes (None: nothing new).
+
+        ``pause_every`` messages it lets the event loop run (``stage``)."""
         batch: list[Entry] = []
         for offset, body, signature in messages:
-            if offset <= self.checkpoint.offset:
+            if offset <= self.head.offset:
                 continue
             if self.verify is not None and not self.verify(body, signature):
                 log.warning("stream message at offset %s is not signed by the site", offset)
@@ -213,25 +259,38 @@ class Projector:
             except Exception as exc:
                 self._halt(f"stream message at offset {offset} is not a valid event batch: {exc}")
             batch.append((offset, items))
-        if batch:
-            await self.apply_batch(batch, catching_up)
-        return bool(batch)
+        return await self.stage(batch, catching_up, pause_every) if batch else None
 
-    async def apply_batch(self, batch: list[Entry], catching_up: bool = False) -> None:
+    async def apply_batch(
+        self, batch: list[Entry], catching_up: bool = False, pause_every: int = 0
+    ) -> None:
         """Apply (offset, events) pairs in memory, then their rows and the checkpoint in one
-        Postgres transaction. A rejected message gets its row and its link in the digest,
-        nothing else.
+        Postgres transaction (``stage``, then ``commit``)."""
+        await self.commit(await self.stage(batch, catching_up, pause_every))
+
+    async def stage(
+        self, batch: list[Entry], catching_up: bool = False, pause_every: int = 0
+    ) -> Staged:
+        """Apply (offset, events) pairs in memory, from the head; what ``commit`` will write.
+
+        A rejected message gets its row and its link in the digest, nothing else.
 
         ``catching_up`` (the stream consumer, for a batch the stream held before it
         subscribed) folds the batch in place (``services/domain/fold.py``): the same
         state, verdicts and rows, and the listeners hear every event in order, but only
         once the batch is folded, each with the state after the batch.
+
+        ``pause_every`` messages (0: never) it lets the event loop run, so that the previous
+        batch's transaction goes on meanwhile (a catch-up overlaps them); the state, head and
+        listeners move only at the end, so nothing sees a batch half applied.
         """
         changes = BatchChanges()
-        digest, count = self.checkpoint.digest, self.checkpoint.events_applied
+        digest, count = self.head.digest, self.head.events_applied
         fold = Fold(self.state, self.trust) if catching_up else None
         heard: list[tuple[Event, str | None, int]] = []  # what the listeners hear after a fold
-        for offset, items in batch:
+        for n, (offset, items) in enumerate(batch, 1):
+            if pause_every and n % pause_every == 0:
+                await asyncio.sleep(0)
             if isinstance(items, Rejected):
                 digest = digests.advance(digest, items.canonical(), items.reason)
                 count += 1
@@ -241,7 +300,7 @@ class Projector:
                 self.unverified_messages += 1
                 continue
             try:
-                events = [event_from_dict(item) for item in items]
+                events = events_from_dicts(items)
             except Exception as exc:
                 self._halt(f"stream message at offset {offset} is not a valid event batch: {exc}")
             for idx, (item, event) in enumerate(zip(items, events, strict=True)):
@@ -265,14 +324,20 @@ class Projector:
             self.state = fold.freeze()
             self._tell(heard, self.state)
         checkpoint = Checkpoint(batch[-1][0], digest, count)
-        self.consistent, self.applied_offset = False, checkpoint.offset
-        self._events_since_snapshot += count - self.checkpoint.events_applied
+        self._events_since_snapshot += count - self.head.events_applied
+        self.head, self.consistent, self.applied_offset = checkpoint, False, checkpoint.offset
         snapshot = self._snapshot_if_due(changes, self.state, checkpoint)
-        await self.store.write(changes, self.state, checkpoint, snapshot)
-        self.checkpoint, self.consistent = checkpoint, True
         if snapshot is not None:
             self._events_since_snapshot = 0
             self._snapshot_due_at = time.monotonic() + self.policy.every_seconds
+        return Staged(changes, self.state, checkpoint, snapshot)
+
+    async def commit(self, staged: Staged) -> None:
+        """Write a staged batch: its rows, event_log copy, snapshot and checkpoint, in one
+        transaction. Staged batches are committed in the order they were staged."""
+        await self.store.write(staged.changes, staged.state, staged.checkpoint, staged.snapshot)
+        self.checkpoint = staged.checkpoint
+        self.consistent = self.checkpoint == self.head
 
     def _apply(
         self, changes: BatchChanges, event: Event, offset: int, idx: int, body: str
@@ -339,7 +404,7 @@ class Projector:
         A peer with a snapshot is copied whole (state transfer) and the copy proven: its log's
         tail replays from its snapshot to its checkpoint's digest. A copy that does not is
         refused loudly, and the node replays the stream instead. A peer without a snapshot
-        has its event_log replayed here, event by event.
+        has its event_log replayed here, folded as a catch-up from the stream is.
         """
         if await peer.newest_snapshot(snapshots.SNAPSHOT_VERSION) is not None:
             return await self._transfer_from(peer)
@@ -358,9 +423,9 @@ class Projector:
             # The last message of a page may continue on the next one: keep it back.
             complete, held = held[:-1], held[-1:]
             if complete:
-                await self.apply_batch(complete)
+                await self.apply_batch(complete, catching_up=True, pause_every=PAUSE_EVERY)
         if held:
-            await self.apply_batch(held)
+            await self.apply_batch(held, catching_up=True, pause_every=PAUSE_EVERY)
         return REPLAYED_PEER_LOG
 
     async def _transfer_from(self, peer: ProjectionStore) -> str:
@@ -405,6 +470,16 @@ def _fold(
         fold.evolve(event)
     changes.record_after(fold, event, offset, idx, ignored, touched)
     return ignored
+
+
+def _page_events(page: list[Any]) -> Iterator[Event]:
+    """The events of a page of event_log rows (not its rejected messages' records), in order,
+    validated at once; if that fails, one at a time, so the first bad row fails first."""
+    items = [orjson.loads(r["body"]) for r in page if r["type"] != rejected.TYPE]
+    try:
+        return iter(events_from_dicts(items))
+    except Exception:
+        return (event_from_dict(item) for item in items)
 
 
 def _rejected_row(row: Any) -> Rejected:

@@ -15,6 +15,7 @@ projector stops loudly instead of skipping it (invariant 9).
 from __future__ import annotations
 
 from functools import singledispatch
+from typing import Any
 
 from events.base import Decision, Event
 from events.leases import AcquireDenied, LeaseExpired, LeaseGranted, LeaseReleased
@@ -22,7 +23,8 @@ from events.licenses import LicenseActivated, LicenseDeactivated
 from events.reservations import ReservationCancelled, SeatsReserved
 from events.vocabulary import IgnoredReason
 from events.writer import CommandRefused, WriterPromoted
-from services.domain import entitlements
+from services.domain import entitlements, lease_rules
+from services.domain.errors import CannotApply
 from services.domain.model import (
     Activation,
     Feature,
@@ -36,10 +38,6 @@ from services.domain.model import (
 from services.trust.keys import Trust
 
 
-class CannotApply(Exception):
-    """An accepted event contradicts the state: a bug or a corrupt log, never skipped."""
-
-
 def verdict(state: State, event: Event, trust: Trust | None = None) -> IgnoredReason | None:
     """None if the event applies, else why every projector ignores it.
 
@@ -49,12 +47,23 @@ def verdict(state: State, event: Event, trust: Trust | None = None) -> IgnoredRe
     if isinstance(event, WriterPromoted):
         return IgnoredReason.EPOCH_TAKEN if event.epoch <= state.epoch else None
     if isinstance(event, Decision):
-        if event.epoch != state.epoch:
-            return IgnoredReason.STALE_EPOCH
-        if state.decided(event.command_id):
-            return IgnoredReason.DUPLICATE_COMMAND
+        fenced = decision_verdict(event, state.epoch, state.outcomes, state.older_outcomes)
+        if fenced is not None:
+            return fenced
     if isinstance(event, LicenseActivated) and not _entitlement_holds(state, event, trust):
         return IgnoredReason.BAD_ENTITLEMENT
+    return None
+
+
+def decision_verdict(
+    event: Decision, epoch: int, outcomes: Any, older_outcomes: Any
+) -> IgnoredReason | None:
+    """The fence on a decision (invariants 3 and 5): of another epoch, or a command's second.
+    The answer maps may be the state's or the fold's mutations of them."""
+    if event.epoch != epoch:
+        return IgnoredReason.STALE_EPOCH
+    if event.command_id in outcomes or event.command_id in older_outcomes:
+        return IgnoredReason.DUPLICATE_COMMAND
     return None
 
 
@@ -163,56 +172,24 @@ def _(event: LicenseDeactivated, state: State) -> State:
 
 @_evolve.register
 def _(event: LeaseGranted, state: State) -> State:
-    key = (event.feature, event.version)
-    f = state.features.get(key)
-    if f is None or event.lease_id in state.leases:
-        raise CannotApply(f"lease {event.lease_id} granted on unknown feature or twice")
-    lease = Lease(
-        lease_id=event.lease_id,
-        name=event.feature,
-        version=event.version,
-        count=event.count,
-        device=event.device,
-        user=event.user,
-        granted_at=event.at,
-        lease_seconds=event.lease_seconds,
-        reservation_id=event.reservation_id,
-        reserved=event.reserved,
-        secret_hash=event.secret_hash,
-    )
-    reservations = state.reservations
-    if event.reservation_id:
-        r = reservations[event.reservation_id]
-        reservations = reservations.set(
-            r.reservation_id, replace(r, in_use=r.in_use + event.reserved)
-        )
-    f = replace(
-        f, in_use=f.in_use + event.count, reserved_in_use=f.reserved_in_use + event.reserved
-    )
-    return state.with_(
-        leases=state.leases.set(lease.lease_id, lease),
-        features=state.features.set(key, f),
-        reservations=reservations,
-    )
+    leases, features, reservations = _lease_maps(state)
+    lease_rules.grant(leases, features, reservations, event)
+    return _with_lease_maps(state, leases, features, reservations)
 
 
 def _end_lease(state: State, lease_id: str) -> State:
-    lease = state.leases.get(lease_id)
-    if lease is None:
-        raise CannotApply(f"lease {lease_id} ended but not held")
-    reservations = state.reservations
-    if lease.reservation_id:
-        r = reservations[lease.reservation_id]
-        reservations = reservations.set(
-            r.reservation_id, replace(r, in_use=r.in_use - lease.reserved)
-        )
-    f = state.features[lease.key]
-    f = replace(
-        f, in_use=f.in_use - lease.count, reserved_in_use=f.reserved_in_use - lease.reserved
-    )
-    features = state.features.delete(f.key) if f.is_empty() else state.features.set(f.key, f)
+    leases, features, reservations = _lease_maps(state)
+    lease_rules.end(leases, features, reservations, lease_id)
+    return _with_lease_maps(state, leases, features, reservations)
+
+
+def _lease_maps(state: State) -> tuple[Any, Any, Any]:
+    return state.leases.mutate(), state.features.mutate(), state.reservations.mutate()
+
+
+def _with_lease_maps(state: State, leases: Any, features: Any, reservations: Any) -> State:
     return state.with_(
-        leases=state.leases.delete(lease_id), features=features, reservations=reservations
+        leases=leases.finish(), features=features.finish(), reservations=reservations.finish()
     )
 
 

@@ -7,7 +7,10 @@ catches up it folds a batch into ``MapMutation``s (the same HAMTs, edited in pla
 freezes them once per batch. Only the hot decisions (grants, releases, expiries, denials,
 refusals: nearly the whole of a busy log) take this path; every other event freezes the
 fold, goes through the pure ``apply`` and thaws it again, so there is one definition of
-what those events do. ``decide``, ``evolve`` and the writer's speculative state stay pure.
+what those events do. The hot ones share theirs with ``evolve`` too: the fence
+(``evolve.decision_verdict``), the lease rules (``lease_rules``) and the answer memory's
+generations (``model.opens_generation``). ``decide``, ``evolve`` and the writer's
+speculative state stay pure.
 
 Preconditions are checked before anything is written, so on ``CannotApply`` the frozen
 state is the one before the failing event, as with ``apply``.
@@ -22,9 +25,10 @@ from events.base import Decision, Event
 from events.leases import AcquireDenied, LeaseExpired, LeaseGranted, LeaseReleased
 from events.vocabulary import IgnoredReason
 from events.writer import CommandRefused
-from services.domain.evolve import CannotApply, apply
-from services.domain.model import OUTCOME_GENERATION, Lease, State, replace
-from services.domain.outcomes import outcome
+from services.domain import lease_rules
+from services.domain.evolve import apply, decision_verdict
+from services.domain.model import State, opens_generation, replace
+from services.domain.outcomes import answer as answer_of
 from services.trust.keys import Trust
 
 _HOT = (LeaseGranted, LeaseReleased, LeaseExpired, AcquireDenied, CommandRefused)
@@ -85,70 +89,34 @@ class Fold:
             self._thaw(after)
         return before, after, ignored
 
+    def apply(self, event: Event) -> IgnoredReason | None:
+        """``apply``'s verdict on the event, the fold moved as ``apply`` would move a state."""
+        if not self.handles(event):
+            return self.apply_slow(event)[2]
+        assert isinstance(event, Decision)  # every event the fold handles is one
+        ignored = self.verdict(event)
+        if ignored is None:
+            self.evolve(event)
+        return ignored
+
     def verdict(self, event: Decision) -> IgnoredReason | None:
         """``evolve.verdict`` for the decisions the fold handles."""
-        if event.epoch != self.epoch:
-            return IgnoredReason.STALE_EPOCH
-        if event.command_id in self.outcomes or event.command_id in self.older_outcomes:
-            return IgnoredReason.DUPLICATE_COMMAND
-        return None
+        return decision_verdict(event, self.epoch, self.outcomes, self.older_outcomes)
 
     def evolve(self, event: Decision) -> None:
         """Apply an accepted decision the fold handles, then remember its answer."""
         self._frozen = None
         if isinstance(event, LeaseGranted):
-            self._grant(event)
+            lease_rules.grant(self.leases, self.features, self.reservations, event)
         elif isinstance(event, (LeaseReleased, LeaseExpired)):
-            self._end_lease(event.lease_id)
+            lease_rules.end(self.leases, self.features, self.reservations, event.lease_id)
         self._remember(event)
-
-    def _grant(self, event: LeaseGranted) -> None:
-        key = (event.feature, event.version)
-        f = self.features.get(key)
-        if f is None or event.lease_id in self.leases:
-            raise CannotApply(f"lease {event.lease_id} granted on unknown feature or twice")
-        r = self.reservations[event.reservation_id] if event.reservation_id else None
-        self.leases[event.lease_id] = Lease(
-            lease_id=event.lease_id,
-            name=event.feature,
-            version=event.version,
-            count=event.count,
-            device=event.device,
-            user=event.user,
-            granted_at=event.at,
-            lease_seconds=event.lease_seconds,
-            reservation_id=event.reservation_id,
-            reserved=event.reserved,
-            secret_hash=event.secret_hash,
-        )
-        if r is not None:
-            self.reservations[r.reservation_id] = replace(r, in_use=r.in_use + event.reserved)
-        self.features[key] = replace(
-            f, in_use=f.in_use + event.count, reserved_in_use=f.reserved_in_use + event.reserved
-        )
-
-    def _end_lease(self, lease_id: str) -> None:
-        lease = self.leases.get(lease_id)
-        if lease is None:
-            raise CannotApply(f"lease {lease_id} ended but not held")
-        r = self.reservations[lease.reservation_id] if lease.reservation_id else None
-        f = self.features[lease.key]
-        if r is not None:
-            self.reservations[r.reservation_id] = replace(r, in_use=r.in_use - lease.reserved)
-        f = replace(
-            f, in_use=f.in_use - lease.count, reserved_in_use=f.reserved_in_use - lease.reserved
-        )
-        if f.is_empty():
-            del self.features[f.key]
-        else:
-            self.features[f.key] = f
-        del self.leases[lease_id]
 
     def _remember(self, event: Decision) -> None:
         """``State.remember``, in place."""
-        answer = outcome(event).model_dump_json().encode()
+        answer = answer_of(event)
         since = self.outcomes_since
-        if since is None or event.at - since < OUTCOME_GENERATION:
+        if not opens_generation(since, event.at):
             self.outcomes[event.command_id] = answer
             self.outcomes_since = since or event.at
         else:

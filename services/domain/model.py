@@ -16,7 +16,7 @@ from immutables import Map
 from events.base import Decision
 from events.replies import Reply
 from events.vocabulary import Activity, Role
-from services.domain.outcomes import outcome
+from services.domain.outcomes import answer as answer_of
 
 FeatureKey = tuple[str, str]  # (name, version)
 OUTCOME_GENERATION = timedelta(hours=12)
@@ -32,6 +32,12 @@ def replace(obj: T, **changes: object) -> T:
     for name in type(obj).__slots__:  # type: ignore[attr-defined]
         object.__setattr__(new, name, changes[name] if name in changes else getattr(obj, name))
     return new
+
+
+def opens_generation(since: datetime | None, at: datetime) -> bool:
+    """Does an answer remembered at ``at`` close the generation open ``since`` (and so drop
+    the one before it)? ``State.remember`` and the catch-up fold ask the same question."""
+    return since is not None and at - since >= OUTCOME_GENERATION
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,8 +219,8 @@ class State:
         reply, and the bytes cost about a quarter of the event object (``python -m
         bench.memory`` measures it; the target is at most 1 KB a command id).
         """
-        answer = outcome(event).model_dump_json().encode()
-        if self.outcomes_since is None or event.at - self.outcomes_since < OUTCOME_GENERATION:
+        answer = answer_of(event)
+        if not opens_generation(self.outcomes_since, event.at):
             return self.with_(
                 outcomes=self.outcomes.set(event.command_id, answer),
                 outcomes_since=self.outcomes_since or event.at,

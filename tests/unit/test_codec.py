@@ -203,3 +203,59 @@ def test_validation_errors_are_described_by_field_path_for_operators():
             )
         )
     assert "features.0.seats:" in codec.describe_validation_error(info.value)
+
+
+def _one_by_one(items: list) -> list | str:
+    try:
+        return [codec.event_from_dict(item) for item in items]
+    except Exception as exc:
+        return f"{type(exc).__name__}: {exc}"
+
+
+def _at_once(items: list) -> list | str:
+    try:
+        return codec.events_from_dicts(items)
+    except Exception as exc:
+        return f"{type(exc).__name__}: {exc}"
+
+
+def _grant_dict() -> dict:
+    grant = next(e for e in ALL_EVENTS if e.type == "LeaseGranted")
+    return orjson.loads(codec.dumps_events([grant]))["events"][0]
+
+
+def _variants() -> list[list]:
+    """Messages the list call must read as event_from_dict does, or leave to it."""
+    every = orjson.loads(codec.dumps_events(ALL_EVENTS))["events"]
+    grant = _grant_dict()
+    unversioned = {k: v for k, v in grant.items() if k != "schema_version"}
+    unversioned["secret_hash"] = "dropped by the v1 upcaster"
+    return [
+        every,
+        [grant, {**grant, "schema_version": 1, "secret_hash": "kept?"}],  # v1: upcast
+        [unversioned],  # no version is version 1: upcast, even with a secret_hash
+        [{**grant, "schema_version": "2"}],  # not an integer: item by item
+        [{**grant, "schema_version": 3}],  # newer than the model: read as it is
+        [{**grant, "schema_version": 0}],  # no upcaster: Unparseable
+        [grant, {**grant, "count": "3"}],  # lax
+        [grant, {**grant, "device": "a\x00b"}],  # not storable
+        [grant, {**grant, "type": "NoSuchEvent"}],
+        [grant, {"type": "LeaseGranted"}],
+        [grant, "not an object"],
+        [{**grant, "device": "  padded  "}],
+    ]
+
+
+@pytest.mark.parametrize("items", _variants())
+def test_a_message_validated_at_once_is_read_as_event_by_event(items):
+    assert _at_once(items) == _one_by_one(items)
+    if isinstance(_at_once(items), list):
+        for at_once, alone in zip(_at_once(items), _one_by_one(items), strict=True):
+            assert codec.canonical(at_once) == codec.canonical(alone)
+
+
+def test_an_unversioned_grant_is_upcast_and_loses_its_secret_hash():
+    grant = {k: v for k, v in _grant_dict().items() if k != "schema_version"}
+    grant["secret_hash"] = "dropped by the v1 upcaster"
+    (event,) = codec.events_from_dicts([grant])
+    assert event.schema_version == 2 and event.secret_hash is None

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from events.base import Decision
-from services.domain.outcomes import outcome
+from events.replies import Reply
+from services.domain.outcomes import answer, outcome
 from tests.unit.samples import EVENTS, every_event
 
 DECISIONS = [e for e in every_event() if isinstance(e, Decision)]
@@ -65,3 +69,37 @@ def test_a_grant_replies_with_everything_a_product_needs_to_hold_the_lease():
 def test_other_successes_reply_with_the_id_they_are_about(event_type, key):
     event = next(e for e in EVENTS if e.type == event_type)
     assert outcome(event).result == {key: getattr(event, key)}
+
+
+def _pydantic_answer(event: Decision) -> bytes:
+    """The answer as it was remembered before ``answer``: the Reply model's own JSON."""
+    return outcome(event).model_dump_json().encode()
+
+
+@pytest.mark.parametrize("event", DECISIONS, ids=lambda e: e.type)
+def test_the_remembered_answer_is_the_reply_models_json(event):
+    assert answer(event) == _pydantic_answer(event)
+    assert Reply.model_validate_json(answer(event)) == outcome(event)
+
+
+# Any storable text: control characters, quotes, backslashes, non-ASCII, astral planes.
+_TEXT = st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\x00"), max_size=40)
+
+
+@given(command_id=_TEXT, message=_TEXT, reason=_TEXT, lease_id=_TEXT, count=st.integers(1, 2**62))
+@hypothesis_settings(max_examples=300, deadline=None)
+def test_the_answer_escapes_text_as_the_reply_model_does(
+    command_id, message, reason, lease_id, count
+):
+    for event in DECISIONS:
+        if event.type == "LeaseGranted":
+            changed = {"command_id": command_id, "lease_id": lease_id, "device": message}
+            changed["count"] = count
+        elif event.type == "AcquireDenied":
+            changed = {"command_id": command_id, "message": message, "reason": reason}
+        elif event.type == "CommandRefused":
+            changed = {"command_id": command_id, "message": message, "code": reason}
+        else:
+            changed = {"command_id": command_id}
+        varied = event.model_copy(update=changed)
+        assert answer(varied) == _pydantic_answer(varied), event.type

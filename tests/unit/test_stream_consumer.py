@@ -1,0 +1,110 @@
+"""The stream consumer's catch-up overlaps staging a batch with writing the one before it;
+each batch is still committed whole and in order before its messages are acked, and a
+live batch (past the stream's end at subscription) is committed before the next is read."""
+
+from __future__ import annotations
+
+import asyncio
+
+from events import codec
+from projections.projector import Projector
+from projections.store import Checkpoint
+from services.adapters.topology import Topology
+from services.node.stream_consumer import StreamConsumer
+from tests.support.fake_log import license_events
+
+
+class SlowStore:
+    """Writes take a while (as Postgres does) and say when they start and end."""
+
+    def __init__(self, trace: list) -> None:
+        self.trace = trace
+        self.written: list[Checkpoint] = []
+
+    async def write(self, changes, state, checkpoint: Checkpoint, snapshot=None) -> None:
+        self.trace.append(("write", checkpoint.offset))
+        for _ in range(3):  # a transaction's round trips
+            await asyncio.sleep(0)
+        self.written.append(checkpoint)
+        self.trace.append(("committed", checkpoint.offset))
+
+
+class Delivery:
+    def __init__(self, offset: int, body: bytes, trace: list) -> None:
+        self.headers = {"x-stream-offset": offset}
+        self.body, self.trace, self.offset = body, trace, offset
+
+    async def ack(self, multiple: bool = False) -> None:
+        assert multiple
+        self.trace.append(("ack", self.offset))
+
+
+def _deliveries(trace: list, messages: int) -> list[Delivery]:
+    log, _ = license_events(messages * 5, seed=3)
+    return [Delivery(n, codec.dumps_events(log[5 * n : 5 * n + 5]), trace) for n in range(messages)]
+
+
+async def _consume(trace: list, deliveries: list[Delivery], target: int, batch: int):
+    store = SlowStore(trace)
+    projector = Projector(store)  # type: ignore[arg-type]
+    consumer = StreamConsumer(projector, Topology("unit"), batch_size=batch)
+    consumer.target_offset, consumer.probed = target, True
+    orders: list[int] = []
+
+    async def after_commit() -> None:
+        orders.append(projector.checkpoint.offset)
+
+    consumer.after_commit = after_commit
+    writing = None
+    for start in range(0, len(deliveries), batch):
+        writing = await consumer._project(deliveries[start : start + batch], writing)  # type: ignore
+    if writing is not None:
+        await consumer._finish(writing)
+    return projector, store, orders
+
+
+async def test_a_catch_up_stages_the_next_batch_while_the_last_is_written_and_acks_after_commit():
+    trace: list = []
+    projector, store, orders = await _consume(trace, _deliveries(trace, 12), target=11, batch=3)
+
+    assert [c.offset for c in store.written] == [2, 5, 8, 11]  # every batch, in order
+    for offset in (2, 5, 8, 11):  # each ack after its own commit
+        assert trace.index(("committed", offset)) < trace.index(("ack", offset))
+    # The next batch's write starts only once the one before it committed.
+    writes = [t for t in trace if t[0] in ("write", "committed")]
+    assert writes == [(k, o) for o in (2, 5, 8, 11) for k in ("write", "committed")]
+    assert orders == [2, 5, 8, 11]  # the orders of each batch, once it is committed
+    assert projector.checkpoint == projector.head and projector.consistent
+
+
+async def test_the_catch_up_overlaps_staging_with_the_previous_write(monkeypatch):
+    trace: list = []
+    original = Projector.stage_messages
+
+    async def stage_messages(self, messages, catching_up=False, pause_every=0):
+        trace.append(("staging", messages[-1][0]))
+        staged = await original(self, messages, catching_up, pause_every)
+        trace.append(("staged", messages[-1][0]))
+        return staged
+
+    monkeypatch.setattr(Projector, "stage_messages", stage_messages)
+    await _consume(trace, _deliveries(trace, 6), target=5, batch=2)
+
+    for before, after in ((1, 3), (3, 5)):
+        # The write of one batch runs between the start and the end of staging the next.
+        assert trace.index(("staging", after)) < trace.index(("write", before))
+        assert trace.index(("write", before)) < trace.index(("staged", after))
+        assert trace.index(("staging", after)) < trace.index(("committed", before))
+
+
+async def test_a_live_batch_is_committed_and_acked_before_the_next_is_read():
+    trace: list = []
+    deliveries = _deliveries(trace, 6)
+    projector, store, orders = await _consume(trace, deliveries, target=1, batch=2)
+
+    assert [c.offset for c in store.written] == [1, 3, 5]
+    # Past the end at subscription nothing overlaps: write, commit, ack, then the next.
+    assert trace == [
+        (kind, offset) for offset in (1, 3, 5) for kind in ("write", "committed", "ack")
+    ]
+    assert orders == [1, 3, 5]
