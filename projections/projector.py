@@ -131,6 +131,15 @@ class Projector:
         self.consistent = False  # in-memory state equals what Postgres holds
         # In memory (what the writer and /api/servers see); ``checkpoint`` is in Postgres.
         self.applied_offset = -1
+        self._announced: Checkpoint | None = None  # read by announce_load, used by load
+
+    async def announce_load(self) -> None:
+        """Read the checkpoint before the API opens, so its very first answer already says how
+        many events the load has to go through (Loading, 0 of N), not 0 of an unknown total."""
+        self._announced = await self.store.checkpoint()
+        self.loading = Loading(
+            events_total=self._announced.events_applied, started=time.monotonic()
+        )
 
     async def load(self, full_replay_if_needed: bool = True) -> None:
         """Rebuild the in-memory state from the newest snapshot of this shape and the tail of
@@ -139,8 +148,12 @@ class Projector:
         A snapshot that does not decode, or whose tail misses the digest, is set aside for a
         full local replay: the log is the truth, the snapshot only a shortcut.
         """
-        checkpoint = await self.store.checkpoint()
-        self.loading = Loading(events_total=checkpoint.events_applied, started=time.monotonic())
+        checkpoint = self._announced
+        if checkpoint is None:
+            checkpoint = await self.store.checkpoint()
+        self._announced = None
+        if self.loading is None:
+            self.loading = Loading(events_total=checkpoint.events_applied, started=time.monotonic())
         try:
             snapshot = await self.store.newest_snapshot(snapshots.SNAPSHOT_VERSION)
             if snapshot is not None and snapshot.offset <= checkpoint.offset:

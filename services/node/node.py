@@ -487,6 +487,7 @@ async def serve(settings: Settings, node: str, http_port: int | None = None) -> 
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, the_node.stop)
     runner = None
+    await the_node.projector.announce_load()
     if http_port is not None:
         # Before the load: the API answers from the first second, saying Loading (invariant 13).
         runner = web.AppRunner(node_app(the_node))
