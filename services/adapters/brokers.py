@@ -130,6 +130,19 @@ def _tls_failure(exc: BaseException) -> bool:
     return isinstance(exc, ssl.SSLError) or isinstance(cause, ssl.SSLError) or "[SSL" in str(exc)
 
 
+def closed_under_us(connection: AbstractConnection) -> bool:
+    """True once the AMQP connection is closed, including the moment before aio-pika knows.
+
+    aio-pika sets its own ``is_closed`` from a callback a few loop turns after aiormq's
+    connection closed; meanwhile ``channel()`` raises aiormq's bare ``RuntimeError("... closed")``
+    (tests/integration/test_connection_closed.py), which is a lost connection, not a bug.
+    """
+    if connection.is_closed:
+        return True
+    transport = getattr(connection, "transport", None)
+    return transport is None or transport.connection.is_closed
+
+
 class BrokerList:
     """Connects to one broker of the list; remembers where to begin the next time."""
 

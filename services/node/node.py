@@ -26,7 +26,7 @@ from events.vocabulary import Role, ServerStatus
 from projections.database import database_name, open_pool
 from projections.projector import ProjectionHalted, Projector, SnapshotPolicy
 from projections.store import ProjectionStore
-from services.adapters.brokers import BrokerList
+from services.adapters.brokers import BrokerList, closed_under_us
 from services.adapters.topology import Topology
 from services.auth import signing
 from services.auth.log_signing import NodeKeys
@@ -221,10 +221,10 @@ class Node:
                     # connection, not a stop. (task.exception() would raise and kill the node.)
                     raise ConnectionError(f"{task.get_name()} ended with the broker connection")
                 error = task.exception() if task in tasks else None
-                if isinstance(error, RuntimeError) and connection.is_closed:
+                if isinstance(error, RuntimeError) and closed_under_us(connection):
                     # aiormq raises a bare RuntimeError for a channel asked of a connection that
-                    # closed under it (a broker node lost its majority and dropped us): a lost
-                    # connection, not a bug to die of.
+                    # closed under it (a broker node stopped, or lost its majority and dropped
+                    # us): a lost connection, not a bug to die of.
                     raise ConnectionError(f"{task.get_name()}: {error}") from error
                 if error is not None:
                     raise error
@@ -235,7 +235,7 @@ class Node:
             for task in (*tasks, register):
                 task.cancel()
             await asyncio.gather(*tasks, register, return_exceptions=True)
-            if lost.done() or connection.is_closed:
+            if lost.done() or closed_under_us(connection):
                 # Closed under us (lost, or aiormq gave up on a silent broker): the next
                 # session begins at the next address.
                 self.brokers.lost()

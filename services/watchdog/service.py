@@ -21,7 +21,7 @@ import orjson
 from events.status import ReportPairSync, ReportServerStatus
 from events.vocabulary import Activity
 from services.adapters import consumers
-from services.adapters.brokers import BrokerList
+from services.adapters.brokers import BrokerList, closed_under_us
 from services.adapters.prometheus import serve_metrics
 from services.adapters.topology import Topology
 from services.auth import log_signing
@@ -104,6 +104,10 @@ class Watchdog:
                 await self._judge(client)
                 await asyncio.sleep(self.tick)
             raise ConnectionError("broker connection closed")
+        except RuntimeError as exc:
+            if closed_under_us(connection):  # aiormq's bare "closed": a lost connection
+                raise ConnectionError(f"broker connection closed: {exc}") from exc
+            raise
         finally:
             if not connection.is_closed:
                 await connection.close()

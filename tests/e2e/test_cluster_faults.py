@@ -191,10 +191,6 @@ async def _start_pair(site, client_timeout: float) -> Run:
     return Run(site, primary, backup, load, health["epoch"])
 
 
-async def _true(value: bool) -> bool | None:
-    return value or None
-
-
 async def run_fault(site, fault: Fault, client_timeout: float = 30.0) -> Run:
     """The pair under load, ``fault`` injected and recovered from, everything checked."""
     run = await _start_pair(site, client_timeout)
@@ -202,12 +198,16 @@ async def run_fault(site, fault: Fault, client_timeout: float = 30.0) -> Run:
     watch.start()
     run.load.start()
     try:
-        await wait_for(lambda: _true(run.load.served_since(0) > 10), 20, "the load running")
+        await wait_for(
+            lambda: run.load.until(lambda: run.load.served_since(0) > 10), 20, "the load running"
+        )
         assert not run.load.errors, run.load.errors
         await fault.inject(run)
         if fault.serves_during:
             await wait_for(
-                lambda: _true(run.load.first_served_after(run.t_fault) is not None),
+                lambda: run.load.until(
+                    lambda: run.load.first_served_after(run.t_fault) is not None
+                ),
                 SERVED_AGAIN_WAIT,
                 f"an acquire served after {fault.name}",
             )
@@ -215,7 +215,7 @@ async def run_fault(site, fault: Fault, client_timeout: float = 30.0) -> Run:
         run.at("recovered")
         t_recovered = time.monotonic()
         await wait_for(
-            lambda: _true(run.load.served_since(t_recovered) >= 5),
+            lambda: run.load.until(lambda: run.load.served_since(t_recovered) >= 5),
             SERVED_AGAIN_WAIT,
             "acquires served once the cluster is whole",
         )
@@ -329,7 +329,7 @@ async def test_sigstop_of_the_writers_broker_node_then_sigcont(site):
         t_resumed = time.monotonic()
         run.at("SIGCONT")
         await wait_for(
-            lambda: _true(run.load.first_served_after(t_resumed) is not None),
+            lambda: run.load.until(lambda: run.load.first_served_after(t_resumed) is not None),
             SERVED_AGAIN_WAIT,
             "an acquire served after the SIGCONT",
         )
@@ -352,7 +352,9 @@ async def test_rolling_restart_of_all_three(site):
             await cluster.stop_node(node)
             run.at(f"node {node} stopped")
             await wait_for(
-                lambda at=stopped_at: _true(run.load.first_served_after(at) is not None),
+                lambda at=stopped_at: run.load.until(
+                    lambda: run.load.first_served_after(at) is not None
+                ),
                 SERVED_AGAIN_WAIT,
                 f"an acquire served with node {node} stopped",
             )

@@ -24,7 +24,13 @@ from tests.support.processes import NodeProcess
 
 RUNTIME = ("Runtime", "2017")  # contended: fewer seats than load clients
 HOLD_SECONDS = 0.03
-MAX_CYCLES = 400  # per client: the load is bounded in count as well as in time
+MAX_CYCLES = 5000  # per client, a backstop: a test ends its load with `stop` (about 10 a second)
+
+
+class LoadEnded(Exception):
+    """Every load client has stopped before the test stopped the load: waiting for service
+    is pointless (not an AssertionError, so ``wait_for`` gives up at once)."""
+
 
 ClientFactory = Callable[[int], AbstractAsyncContextManager[LicenseClient]]
 
@@ -63,6 +69,15 @@ class Load:
         self.tasks = [
             asyncio.create_task(self._client(i), name=f"load-{i}") for i in range(self.clients)
         ]
+
+    async def until(self, condition: Callable[[], bool]) -> bool | None:
+        """For ``wait_for``: True once ``condition()`` holds, None while not yet; raises
+        ``LoadEnded`` (with the clients' errors) when no client runs any more."""
+        if condition():
+            return True
+        if self.tasks and all(task.done() for task in self.tasks):
+            raise LoadEnded(f"every load client has stopped; errors: {self.errors}")
+        return None
 
     def round_trips(self) -> list[tuple[float, float]]:
         return [(a.sent, a.replied) for a in self.acquires] + self.releases
@@ -123,6 +138,8 @@ class Load:
                     return
                 del self.held[lease.lease_id]
                 self.released.add(lease.lease_id)
+            if not self.stop.is_set():
+                self.errors.append(f"client {i} ran all {self.max_cycles} cycles before the end")
 
 
 class SeatWatch:
