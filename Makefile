@@ -11,10 +11,13 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+BENCH_STAMP := $(VENV)/.installed-bench
 ifeq ($(abspath $(VENV)),$(abspath .venv))
 INSTALL := $(STAMP)
+INSTALL_BENCH := $(BENCH_STAMP)
 else
 INSTALL := check-venv
+INSTALL_BENCH := check-venv
 export PYTHONPATH := $(CURDIR)$(if $(PYTHONPATH),:$(PYTHONPATH))
 endif
 UP_ARGS ?=
@@ -58,6 +61,11 @@ $(STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install --disable-pip-version-check -q -e '.[test]'
 	touch $@
 
+# The bench's extras (matplotlib for the plot, py-spy for the profiler), on top of the above.
+$(BENCH_STAMP): $(STAMP)
+	$(PY) -m pip install --disable-pip-version-check -q -e '.[test,bench]'
+	touch $@
+
 services:  ## make sure RabbitMQ and PostgreSQL answer (starts local ones)
 	scripts/ensure-services.sh
 
@@ -92,7 +100,7 @@ test-security: install services  ## the trust boundary: what a product's broker 
 test-e2e: install services  ## end-to-end tests only
 	$(call pytest,tests/e2e)
 
-bench: install services  ## the benchmark (python -m bench)
+bench: install $(INSTALL_BENCH) services  ## the benchmark (python -m bench; installs its extras)
 	$(PY) -m bench
 
 clean:  ## remove .venv (never another VENV), caches and build output
