@@ -15,6 +15,7 @@ from events.base import Command, Event, Message
 from events.commands import COMMAND_TYPES, AnyCommand
 from events.event_types import EVENT_TYPES, AnyEvent
 from events.replies import Reply
+from events.storable import problem_message
 from events.upcasting import upcast
 
 _commands = TypeAdapter(AnyCommand)
@@ -124,5 +125,5 @@ def describe_validation_error(exc: ValidationError) -> str:
     parts = []
     for err in exc.errors()[:5]:
         where = ".".join(str(p) for p in err["loc"] if p not in COMMAND_TYPES) or "body"
-        parts.append(f"{where}: {err['msg']}")
+        parts.append(f"{where}: {problem_message(err)}")
     return "; ".join(parts)

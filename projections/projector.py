@@ -316,8 +316,11 @@ class Projector:
                 events = events_from_dicts(items)
             except Exception as exc:
                 self._halt(f"stream message at offset {offset} is not a valid event batch: {exc}")
-            for idx, (item, event) in enumerate(zip(items, events, strict=True)):
-                body = orjson.dumps(item).decode()
+            for idx, event in enumerate(events):
+                # The stored copy is the event's canonical JSON: the bytes the digest chains
+                # (one serialization an event, not two), the same event once jsonb parses it.
+                event_bytes = canonical(event)
+                body = event_bytes.decode()
                 try:
                     if fold is None:
                         ignored = self._apply(changes, event, offset, idx, body)
@@ -331,7 +334,7 @@ class Projector:
                     self._halt(
                         f"event {event.type} at offset {offset}/{idx} cannot be applied: {exc}"
                     )
-                digest = digests.advance(digest, canonical(event), ignored)
+                digest = digests.advance(digest, event_bytes, ignored)
                 count += 1
         if fold is not None:
             self.state = fold.freeze()

@@ -23,6 +23,8 @@ from pydantic import (
     WithJsonSchema,
 )
 
+from events.storable import problem_message
+
 JSON = "application/json"
 REF = "#/components/schemas/{model}"
 
@@ -98,7 +100,7 @@ def parse_query(request: web.Request, model: type[Q]) -> Q:
     except ValidationError as exc:
         error = exc.errors()[0]
         where = ".".join(str(p) for p in error["loc"])
-        message = str(error["msg"]).removeprefix("Value error, ")
+        message = problem_message(error)
         refusal = BadRequest(error=f"{where}: {message}")
         raise web.HTTPBadRequest(text=refusal.model_dump_json(), content_type=JSON) from None
 

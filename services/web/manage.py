@@ -27,6 +27,7 @@ from events.commands import (
     SyncServer,
     UnpairServers,
 )
+from events.storable import problem_message
 from services.client import ClientError, LicenseClient
 from services.config.settings import Settings
 from services.web import activation
@@ -150,7 +151,7 @@ def _validation_message(exc: ValidationError) -> str:
     parts = []
     for error in exc.errors()[:3]:
         where = ".".join(str(p) for p in error.get("loc", ()) if p not in ("function-after",))
-        message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+        message = problem_message(error)
         parts.append(f"{where}: {message}" if where else message)
     return "; ".join(parts)
 
