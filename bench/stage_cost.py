@@ -18,6 +18,7 @@ import time
 
 from events import codec
 from projections.projector import Projector, SnapshotPolicy
+from services.node import collector
 from tests.support.fake_log import license_events
 
 NEVER = SnapshotPolicy(every_events=10**12, every_seconds=10.0**12)  # no snapshot encoding
@@ -37,6 +38,7 @@ def main() -> None:
     events, _ = license_events(args.events, seed=11)
     bodies = [codec.dumps_events(events[i : i + 10]) for i in range(0, len(events), 10)]
     messages = [(offset, body, None) for offset, body in enumerate(bodies)]
+    collector.tune()  # the node's collector thresholds: its young collections cost the most
     profile = cProfile.Profile() if args.profile else None
     started = time.process_time()
     if profile is not None:

@@ -31,7 +31,8 @@ from services.domain.model import State, opens_generation, replace
 from services.domain.outcomes import answer as answer_of
 from services.trust.keys import Trust
 
-_HOT = (LeaseGranted, LeaseReleased, LeaseExpired, AcquireDenied, CommandRefused)
+# By exact type (events are not subclassed): a set lookup, cheaper than ``isinstance``.
+_HOT = frozenset((LeaseGranted, LeaseReleased, LeaseExpired, AcquireDenied, CommandRefused))
 
 
 class Fold:
@@ -79,7 +80,7 @@ class Fold:
     @staticmethod
     def handles(event: Event) -> bool:
         """Does the fold apply this event itself (else ``apply_slow`` does, through ``apply``)?"""
-        return isinstance(event, _HOT)
+        return type(event) in _HOT
 
     def apply_slow(self, event: Event) -> tuple[State, State, IgnoredReason | None]:
         """(before, after, verdict) of an event the fold does not handle, by the pure ``apply``."""

@@ -12,7 +12,7 @@ applying a grant. ``tests/unit/test_outcomes.py`` holds the bytes equal to
 
 from __future__ import annotations
 
-from functools import singledispatch
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -57,14 +57,12 @@ def _failure(command_id: str, code: str, message: str, reason: str | None) -> di
     return {"ok": False, "command_id": command_id, "result": None, "error": error}
 
 
-@singledispatch
-def _shape(event: Decision) -> dict[str, Any]:
+def _named(event: Decision) -> dict[str, Any]:
     name = _NAMED.get(type(event))
     return _success(event.command_id, {name: getattr(event, name)} if name else {})
 
 
-@_shape.register
-def _(event: LeaseGranted) -> dict[str, Any]:
+def _granted(event: LeaseGranted) -> dict[str, Any]:
     return _success(
         event.command_id,
         {
@@ -79,11 +77,22 @@ def _(event: LeaseGranted) -> dict[str, Any]:
     )
 
 
-@_shape.register
-def _(event: AcquireDenied) -> dict[str, Any]:
+def _denied(event: AcquireDenied) -> dict[str, Any]:
     return _failure(event.command_id, ErrorCode.DENIED, event.message, event.reason)
 
 
-@_shape.register
-def _(event: CommandRefused) -> dict[str, Any]:
+def _refused(event: CommandRefused) -> dict[str, Any]:
     return _failure(event.command_id, event.code, event.message, None)
+
+
+# By the event's exact type (events are not subclassed): a dict lookup, where
+# ``functools.singledispatch`` cost a replay more than building the answer itself.
+_SHAPES: dict[type, Callable[[Any], dict[str, Any]]] = {
+    LeaseGranted: _granted,
+    AcquireDenied: _denied,
+    CommandRefused: _refused,
+}
+
+
+def _shape(event: Decision) -> dict[str, Any]:
+    return _SHAPES.get(type(event), _named)(event)

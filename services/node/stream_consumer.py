@@ -36,6 +36,7 @@ from services.adapters import consumers
 from services.adapters.stream_end import last_offset
 from services.adapters.topology import Topology
 from services.auth import log_signing
+from services.node import collector
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +83,11 @@ def _finished() -> asyncio.Future[None]:
     return done
 
 
+# A catch-up longer than this many stream offsets is a bulk replay for the garbage collector
+# (``services/node/collector.py``): collected for throughput until caught up.
+BULK_CATCH_UP = 5_000
+
+
 class StreamConsumer:
     def __init__(self, projector: Projector, topology: Topology, batch_size: int = 500) -> None:
         self.projector = projector
@@ -93,6 +99,7 @@ class StreamConsumer:
         self.subscribed = False  # consuming the stream now (health: the node is fed)
         # Runs after a batch from the stream is committed and acked (the node's orders).
         self.after_commit: Callable[[], Awaitable[None]] | None = None
+        self._bulk = False  # the collector is set for a bulk replay (``BULK_CATCH_UP``)
 
     @property
     def caught_up(self) -> bool:
@@ -168,6 +175,11 @@ class StreamConsumer:
                 f"re-seed it (licensing reseed)"
             )
         self.target_offset, self.probed = end, True
+        if end is not None and end - checkpoint > BULK_CATCH_UP:
+            collector.bulk()
+            self._bulk = True
+        elif self._bulk:
+            self._settle_collector()
         self.subscribed_at = time.monotonic()
         # Room for a batch being written, one being staged and the next arriving (``_project``).
         await channel.set_qos(prefetch_count=self.batch_size * 4)
@@ -246,8 +258,14 @@ class StreamConsumer:
         """Wait for the write, then ack its messages and carry out what it committed."""
         await write.done
         await write.ack()
+        if self._bulk and self.caught_up:
+            self._settle_collector()
         if write.staged is not None and self.after_commit is not None:
             await self.after_commit()
+
+    def _settle_collector(self) -> None:
+        self._bulk = False
+        collector.settle()
 
     def _catching_up(self, last: int) -> bool:
         """Is the whole batch what the stream held when this node subscribed?
