@@ -174,12 +174,7 @@ class StreamConsumer:
                 f"node has applied up to offset {checkpoint}: it was lost or cut short; "
                 f"re-seed it (licensing reseed)"
             )
-        self.target_offset, self.probed = end, True
-        if end is not None and end - checkpoint > BULK_CATCH_UP:
-            collector.bulk()
-            self._bulk = True
-        elif self._bulk:
-            self._settle_collector()
+        self.catch_up_to(end)
         self.subscribed_at = time.monotonic()
         # Room for a batch being written, one being staged and the next arriving (``_project``).
         await channel.set_qos(prefetch_count=self.batch_size * 4)
@@ -262,6 +257,16 @@ class StreamConsumer:
             self._settle_collector()
         if write.staged is not None and self.after_commit is not None:
             await self.after_commit()
+
+    def catch_up_to(self, end: int | None) -> None:
+        """What the stream held when this subscription began: the catch-up's end. A long one
+        sets the garbage collector for a bulk replay until it is done (``_finish``)."""
+        self.target_offset, self.probed = end, True
+        if end is not None and end - self.projector.checkpoint.offset > BULK_CATCH_UP:
+            collector.bulk()
+            self._bulk = True
+        elif self._bulk:
+            self._settle_collector()
 
     def _settle_collector(self) -> None:
         self._bulk = False

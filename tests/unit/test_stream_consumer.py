@@ -5,11 +5,13 @@ live batch (past the stream's end at subscription) is committed before the next 
 from __future__ import annotations
 
 import asyncio
+import gc
 
 from events import codec
 from projections.projector import Projector
 from projections.store import Checkpoint
 from services.adapters.topology import Topology
+from services.node import collector, stream_consumer
 from services.node.stream_consumer import StreamConsumer
 from tests.support.fake_log import license_events
 
@@ -44,11 +46,15 @@ def _deliveries(trace: list, messages: int) -> list[Delivery]:
     return [Delivery(n, codec.dumps_events(log[5 * n : 5 * n + 5]), trace) for n in range(messages)]
 
 
-async def _consume(trace: list, deliveries: list[Delivery], target: int, batch: int):
+async def _consume(
+    trace: list, deliveries: list[Delivery], target: int, batch: int, during: list | None = None
+):
     store = SlowStore(trace)
     projector = Projector(store)  # type: ignore[arg-type]
     consumer = StreamConsumer(projector, Topology("unit"), batch_size=batch)
-    consumer.target_offset, consumer.probed = target, True
+    consumer.catch_up_to(target)
+    if during is not None:  # the collector's thresholds as each event is applied
+        projector.listeners.append(lambda *_: during.append(gc.get_threshold()))
     orders: list[int] = []
 
     async def after_commit() -> None:
@@ -108,3 +114,30 @@ async def test_a_live_batch_is_committed_and_acked_before_the_next_is_read():
         (kind, offset) for offset in (1, 3, 5) for kind in ("write", "committed", "ack")
     ]
     assert orders == [1, 3, 5]
+
+
+async def test_a_long_catch_up_collects_garbage_for_throughput_until_it_is_caught_up(monkeypatch):
+    monkeypatch.setattr(stream_consumer, "BULK_CATCH_UP", 3)  # a "long" catch-up: 4 offsets
+    before = gc.get_threshold()
+    gc.set_threshold(*collector.THRESHOLDS)
+    try:
+        trace: list = []
+        during: list = []
+        await _consume(trace, _deliveries(trace, 6), target=3, batch=2, during=during)
+        after = gc.get_threshold()
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)
+
+    # 5 events a message: those of offsets 0-3 (the catch-up) were applied in the bulk setting,
+    # those of 4-5 (live, once it had caught up) in the serving one.
+    assert during == [collector.BULK_THRESHOLDS] * 20 + [collector.THRESHOLDS] * 10
+    assert after == collector.THRESHOLDS
+
+
+async def test_a_short_catch_up_leaves_the_collector_as_it_is():
+    gc.set_threshold(*collector.THRESHOLDS)
+    trace: list = []
+    during: list = []
+    await _consume(trace, _deliveries(trace, 6), target=3, batch=2, during=during)
+    assert during == [collector.THRESHOLDS] * 30
