@@ -28,7 +28,7 @@ from events.writer import CommandRefused
 from services.domain import lease_rules
 from services.domain.evolve import apply, decision_verdict
 from services.domain.model import State, opens_generation, replace
-from services.domain.outcomes import answer as answer_of
+from services.domain.outcomes import remember
 from services.trust.keys import Trust
 
 # By exact type (events are not subclassed): a set lookup, cheaper than ``isinstance``.
@@ -115,7 +115,7 @@ class Fold:
 
     def _remember(self, event: Decision) -> None:
         """``State.remember``, in place."""
-        answer = answer_of(event)
+        answer = remember(event)
         since = self.outcomes_since
         if not opens_generation(since, event.at):
             self.outcomes[event.command_id] = answer

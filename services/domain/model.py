@@ -16,7 +16,7 @@ from immutables import Map
 from events.base import Decision
 from events.replies import Reply
 from events.vocabulary import Activity, Role
-from services.domain.outcomes import answer as answer_of
+from services.domain.outcomes import Remembered, answer_json, remember
 
 FeatureKey = tuple[str, str]  # (name, version)
 OUTCOME_GENERATION = timedelta(hours=12)
@@ -185,7 +185,7 @@ class State:
     features: Map = field(default_factory=Map)  # FeatureKey -> Feature
     leases: Map = field(default_factory=Map)  # lease_id -> Lease
     reservations: Map = field(default_factory=Map)  # reservation_id -> Reservation
-    # command_id -> its one answer (the reply's JSON), for idempotent retries. Two
+    # command_id -> its one answer (``outcomes.Remembered``), for idempotent retries. Two
     # generations bound the memory: a generation closes after OUTCOME_GENERATION of event
     # time, and the one before it is dropped then, so an answer is kept 12 to 24 hours.
     outcomes: Map = field(default_factory=Map)
@@ -205,8 +205,11 @@ class State:
         return command_id in self.outcomes or command_id in self.older_outcomes
 
     def answer(self, command_id: str) -> bytes | None:
-        """The remembered answer as stored: its ``Reply``'s JSON (the writer sends it on)."""
-        return self.outcomes.get(command_id) or self.older_outcomes.get(command_id)
+        """The remembered answer as its ``Reply``'s JSON (the writer sends it on)."""
+        remembered: Remembered | bytes | None = self.outcomes.get(
+            command_id
+        ) or self.older_outcomes.get(command_id)
+        return None if remembered is None else answer_json(command_id, remembered)
 
     def outcome(self, command_id: str) -> Reply | None:
         answer = self.answer(command_id)
@@ -215,11 +218,11 @@ class State:
     def remember(self, event: Decision) -> State:
         """Record a command's answer; on a generation boundary drop the oldest generation.
 
-        The answer is kept as its reply's JSON, not as the event: a retry needs only the
-        reply, and the bytes cost about a quarter of the event object (``python -m
+        The answer is kept as the values of its reply, not as the event: a retry needs only
+        the reply, and they cost about a quarter of the event object (``python -m
         bench.memory`` measures it; the target is at most 1 KB a command id).
         """
-        answer = answer_of(event)
+        answer = remember(event)
         if not opens_generation(self.outcomes_since, event.at):
             return self.with_(
                 outcomes=self.outcomes.set(event.command_id, answer),

@@ -3,16 +3,19 @@
 The same function runs in the writer (to answer) and in every projector (to
 remember the answer), so a retry after a failover gets the first answer.
 
-``answer`` is that reply's JSON, the bytes the state remembers. It is made from the same
-plain shape as ``outcome``'s ``Reply`` but without building one: every projector makes one
-per decision while it replays the log, and the pydantic model cost more than the rest of
-applying a grant. ``tests/unit/test_outcomes.py`` holds the bytes equal to
-``outcome(event).model_dump_json()``, so an answer remembered by older code reads the same.
+The state remembers each answer as a ``Remembered``: the few values its reply is made of,
+in a plain tuple. ``answer_json`` renders them as the reply's JSON only when somebody asks
+(a retry, the writer's reply). Every projector remembers every decision while it replays
+the log, and most of those answers are dropped unread a day later: rendering each one at
+once was a tenth of a replay's Python, and the tuple costs about the bytes' memory
+(``python -m bench.memory``). ``answer(event)`` is the same JSON in one step.
+``tests/unit/test_outcomes.py`` holds those bytes equal to
+``outcome(event).model_dump_json()``. A state that still holds rendered bytes (a snapshot
+of older code) answers with them as they are.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -35,64 +38,83 @@ _NAMED = {
     ReservationCancelled: "reservation_id",
 }
 
+# A Remembered's first item: which reply its other items make.
+_OK, _NAMED_ID, _GRANTED, _FAILED = 0, 1, 2, 3
 
-def outcome(event: Decision) -> Reply:
-    return Reply.model_validate(_shape(event))
+
+class Remembered(tuple[Any, ...]):
+    """A remembered answer, unrendered: ``(kind, *values)`` of plain str, int and None.
+
+    Its own type (not a bare tuple) so that a snapshot tells it from the state's tuples."""
+
+    __slots__ = ()
+
+
+def remember(event: Decision) -> Remembered:
+    """What the state keeps of a decision's answer."""
+    kind = type(event)
+    if kind is LeaseGranted:
+        assert isinstance(event, LeaseGranted)
+        return Remembered(
+            (
+                _GRANTED,
+                event.lease_id,
+                event.feature,
+                event.version,
+                event.count,
+                event.lease_seconds,
+                event.expires_at.isoformat(),
+                event.reservation_id,
+            )
+        )
+    if kind is AcquireDenied:
+        assert isinstance(event, AcquireDenied)
+        return Remembered((_FAILED, str(ErrorCode.DENIED), event.message, event.reason))
+    if kind is CommandRefused:
+        assert isinstance(event, CommandRefused)
+        return Remembered((_FAILED, str(event.code), event.message, None))
+    name = _NAMED.get(kind)
+    if name is None:
+        return Remembered((_OK,))
+    return Remembered((_NAMED_ID, name, getattr(event, name)))
+
+
+def answer_json(command_id: str, remembered: Remembered | bytes) -> bytes:
+    """A remembered answer as its ``Reply``'s JSON (bytes already rendered stay as they are)."""
+    if isinstance(remembered, bytes):
+        return remembered
+    return orjson.dumps(_shape(command_id, remembered))
 
 
 def answer(event: Decision) -> bytes:
     """``outcome(event).model_dump_json()``, byte for byte, without the model."""
-    # orjson's bytes keep its 4 KB write buffer; the state keeps answers for a day, so
-    # they are copied to a bytes object of their own size (bench/memory.py measures it).
-    return orjson.dumps(_shape(event)).decode().encode()
+    return answer_json(event.command_id, remember(event))
 
 
-# A Reply's fields in its declaration order, which is the order its JSON has.
-def _success(command_id: str, result: dict[str, Any]) -> dict[str, Any]:
+def outcome(event: Decision) -> Reply:
+    return Reply.model_validate(_shape(event.command_id, remember(event)))
+
+
+def _shape(command_id: str, remembered: Remembered | tuple) -> dict[str, Any]:
+    """The Reply's fields in its declaration order, which is the order its JSON has."""
+    kind = remembered[0]
+    if kind == _GRANTED:
+        _, lease_id, feature, version, count, lease_seconds, expires_at, reservation_id = remembered
+        result: dict[str, Any] = {
+            "lease_id": lease_id,
+            "feature": feature,
+            "version": version,
+            "count": count,
+            "lease_seconds": lease_seconds,
+            "expires_at": expires_at,
+            "reservation_id": reservation_id,
+        }
+    elif kind == _FAILED:
+        _, code, message, reason = remembered
+        error = {"code": code, "message": message, "reason": reason}
+        return {"ok": False, "command_id": command_id, "result": None, "error": error}
+    elif kind == _NAMED_ID:
+        result = {remembered[1]: remembered[2]}
+    else:
+        result = {}
     return {"ok": True, "command_id": command_id, "result": result, "error": None}
-
-
-def _failure(command_id: str, code: str, message: str, reason: str | None) -> dict[str, Any]:
-    error = {"code": str(code), "message": message, "reason": reason}
-    return {"ok": False, "command_id": command_id, "result": None, "error": error}
-
-
-def _named(event: Decision) -> dict[str, Any]:
-    name = _NAMED.get(type(event))
-    return _success(event.command_id, {name: getattr(event, name)} if name else {})
-
-
-def _granted(event: LeaseGranted) -> dict[str, Any]:
-    return _success(
-        event.command_id,
-        {
-            "lease_id": event.lease_id,
-            "feature": event.feature,
-            "version": event.version,
-            "count": event.count,
-            "lease_seconds": event.lease_seconds,
-            "expires_at": event.expires_at.isoformat(),
-            "reservation_id": event.reservation_id,
-        },
-    )
-
-
-def _denied(event: AcquireDenied) -> dict[str, Any]:
-    return _failure(event.command_id, ErrorCode.DENIED, event.message, event.reason)
-
-
-def _refused(event: CommandRefused) -> dict[str, Any]:
-    return _failure(event.command_id, event.code, event.message, None)
-
-
-# By the event's exact type (events are not subclassed): a dict lookup, where
-# ``functools.singledispatch`` cost a replay more than building the answer itself.
-_SHAPES: dict[type, Callable[[Any], dict[str, Any]]] = {
-    LeaseGranted: _granted,
-    AcquireDenied: _denied,
-    CommandRefused: _refused,
-}
-
-
-def _shape(event: Decision) -> dict[str, Any]:
-    return _SHAPES.get(type(event), _named)(event)

@@ -9,6 +9,8 @@ list whose first item names what it is, so decoding rebuilds exactly the values 
 ``SNAPSHOT_VERSION`` says which shape of ``State`` a snapshot holds. Bump it whenever a
 model value gains, loses or changes a field: a node ignores a snapshot of another version
 and replays its whole local log instead, so an old snapshot is never read as a new shape.
+(Remembered answers were rendered bytes before they were ``outcomes.Remembered``; both
+decode, and the state answers with either, so that change kept the version.)
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from services.domain.model import (
     Server,
     State,
 )
+from services.domain.outcomes import Remembered
 
 SNAPSHOT_VERSION = 1
 
@@ -45,6 +48,7 @@ _ENUMS: dict[str, type[StrEnum]] = {cls.__name__: cls for cls in (Activity,)}
 # Tags: the first item of a tagged list. A plain list never occurs in the state, so every
 # list in a snapshot is tagged.
 _TUPLE, _MAP, _TIME, _BYTES, _WORD, _VALUE = "t", "m", "d", "b", "w", "v"
+_REMEMBERED = "r"  # of plain str, int and None only: orjson writes them as they are
 
 
 class SnapshotUnreadable(ValueError):
@@ -72,6 +76,8 @@ def _out(value: Any) -> Any:
         return value
     if isinstance(value, StrEnum):
         return [_WORD, kind.__name__, value.value]
+    if kind is Remembered:
+        return [_REMEMBERED, list(value)]
     if kind is tuple:
         return [_TUPLE, [_out(v) for v in value]]
     if kind is Map:
@@ -89,6 +95,8 @@ def _in(value: Any) -> Any:
     if type(value) is not list:
         return value
     tag = value[0]
+    if tag == _REMEMBERED:
+        return Remembered(value[1])
     if tag == _TUPLE:
         return tuple(_in(v) for v in value[1])
     if tag == _MAP:

@@ -85,7 +85,7 @@ def _finished() -> asyncio.Future[None]:
 
 # A catch-up longer than this many stream offsets is a bulk replay for the garbage collector
 # (``services/node/collector.py``): collected for throughput until caught up.
-BULK_CATCH_UP = 5_000
+BULK_CATCH_UP = 1_000
 
 
 class StreamConsumer:

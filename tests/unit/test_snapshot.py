@@ -158,3 +158,21 @@ def test_a_snapshot_of_another_shape_is_refused_not_misread():
         snapshot.decode(shorter)
     with pytest.raises(snapshot.SnapshotUnreadable):
         snapshot.decode(b"not json")
+
+
+def test_a_snapshot_of_older_code_with_rendered_answers_still_answers_retries():
+    """Older code remembered answers as their rendered JSON (bytes); a node that starts from
+    such a snapshot answers a retry with those bytes, and remembers new answers unrendered."""
+    from events.leases import LeaseReleased
+    from services.domain.outcomes import Remembered, answer
+
+    released = LeaseReleased(command_id="c-old", epoch=1, at=T0, lease_id="L-1")
+    rendered = answer(released)
+    body = snapshot.encode(State(outcomes=Map({"c-old": rendered})))  # as older code wrote it
+    assert b'["b",' in body
+    state = snapshot.decode(body)
+
+    assert state.answer("c-old") == rendered
+    later = state.remember(released.model_copy(update={"command_id": "c-new"}))
+    assert type(later.outcomes["c-new"]) is Remembered
+    assert later.answer("c-new") == answer(released.model_copy(update={"command_id": "c-new"}))
