@@ -81,7 +81,17 @@ def _out(value: Any) -> Any:
     if kind is tuple:
         return [_TUPLE, [_out(v) for v in value]]
     if kind is Map:
-        return [_MAP, [[_out(k), _out(v)] for k, v in value.items()]]
+        # The answer memory is most of a state: its str keys and answers are written inline.
+        return [
+            _MAP,
+            [
+                [
+                    k if type(k) is str else _out(k),
+                    [_REMEMBERED, list(v)] if type(v) is Remembered else _out(v),
+                ]
+                for k, v in value.items()
+            ],
+        ]
     if kind is datetime:
         return [_TIME, value.isoformat()]
     if kind is bytes:
