@@ -42,9 +42,7 @@ def grant(leases: Maps, features: Maps, reservations: Maps, event: LeaseGranted)
     )
     if r is not None:
         reservations[r.reservation_id] = replace(r, in_use=r.in_use + event.reserved)
-    features[key] = replace(
-        f, in_use=f.in_use + event.count, reserved_in_use=f.reserved_in_use + event.reserved
-    )
+    features[key] = f.with_use(f.in_use + event.count, f.reserved_in_use + event.reserved)
 
 
 def end(leases: Maps, features: Maps, reservations: Maps, lease_id: str) -> None:
@@ -56,9 +54,7 @@ def end(leases: Maps, features: Maps, reservations: Maps, lease_id: str) -> None
     f = features[lease.key]
     if r is not None:
         reservations[r.reservation_id] = replace(r, in_use=r.in_use - lease.reserved)
-    f = replace(
-        f, in_use=f.in_use - lease.count, reserved_in_use=f.reserved_in_use - lease.reserved
-    )
+    f = f.with_use(f.in_use - lease.count, f.reserved_in_use - lease.reserved)
     if f.is_empty():
         del features[f.key]
     else:

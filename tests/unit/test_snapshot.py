@@ -176,3 +176,18 @@ def test_a_snapshot_of_older_code_with_rendered_answers_still_answers_retries():
     later = state.remember(released.model_copy(update={"command_id": "c-new"}))
     assert type(later.outcomes["c-new"]) is Remembered
     assert later.answer("c-new") == answer(released.model_copy(update={"command_id": "c-new"}))
+
+
+def test_a_features_new_use_keeps_every_other_field():
+    feature = model.Feature(
+        name="n",
+        version="v",
+        type="t",
+        grants=(model.Grant("L", 3, None),),
+        total=3,
+        in_use=1,
+        reserved=2,
+        reserved_in_use=1,
+        reservation_ids=("R",),
+    )
+    assert feature.with_use(2, 0) == model.replace(feature, in_use=2, reserved_in_use=0)
