@@ -109,9 +109,14 @@ class StreamConsumer:
         )
 
     def forget(self) -> None:
-        """Drop the projector's state and what the stream held (a reset's first step)."""
+        """Drop the projector's state and what the stream held (a reset's first step).
+
+        A rebuild follows (from the stream or a peer): the collector is set for a bulk replay
+        until the node has caught up again."""
         self.projector.forget()
         self.probed = False
+        collector.bulk()
+        self._bulk = True
 
     def start_arguments(self) -> dict:
         if self.projector.checkpoint.offset < 0:

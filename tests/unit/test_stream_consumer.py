@@ -141,3 +141,17 @@ async def test_a_short_catch_up_leaves_the_collector_as_it_is():
     during: list = []
     await _consume(trace, _deliveries(trace, 6), target=3, batch=2, during=during)
     assert during == [collector.THRESHOLDS] * 30
+
+
+async def test_a_rebuild_collects_for_throughput_until_the_node_has_caught_up_again():
+    before = gc.get_threshold()
+    gc.set_threshold(*collector.THRESHOLDS)
+    try:
+        consumer = StreamConsumer(Projector(SlowStore([])), Topology("unit"))  # type: ignore[arg-type]
+        consumer.forget()  # a reset's or a Sync's first step
+        assert gc.get_threshold() == collector.BULK_THRESHOLDS
+        consumer.catch_up_to(3)  # the stream then held little: nothing long left to replay
+        assert gc.get_threshold() == collector.THRESHOLDS
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)
