@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -27,6 +28,8 @@ from tests.support.sites import (
     use_broker,
 )
 from tests.support.waiting import wait_for
+
+log = logging.getLogger(__name__)
 
 
 class Site:
@@ -119,7 +122,16 @@ class Site:
             if len(offsets) != 1 or len({h["digest"] for h in healths}) != 1:
                 return None
             (offset,) = offsets
-            return healths if offset >= 0 and await self.stream_end() == offset else None
+            if offset < 0:
+                return None
+            try:
+                end = await self.stream_end()
+            except (aio_pika.exceptions.AMQPError, ConnectionError) as exc:
+                # A cluster node just restarted may not hold its replica of the stream yet
+                # (PRECONDITION_FAILED "does not have a replica on the local node"): ask again.
+                log.info("stream end not known yet: %s", exc)
+                return None
+            return healths if end == offset else None
 
         names = ", ".join(node.node for node in nodes)
         return await wait_for(settled, timeout, f"{names} quiet at the stream's last offset")
