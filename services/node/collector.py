@@ -14,7 +14,10 @@ waits on a single command, and a replay allocates some 30 tracked objects an eve
 collections every 10,000 of them were a quarter of a replay's Python (``bench.stage_cost``:
 20 µs an event at the serving thresholds, 14 µs at the bulk ones). So the process starts at
 ``BULK_THRESHOLDS``, the stream consumer returns to them for a long catch-up (``bulk``), and
-``settle`` sets ``THRESHOLDS`` again once the node is caught up.
+``settle`` sets ``THRESHOLDS`` again once the node is caught up. A rebuild (reset, Sync)
+settles again at its end, freezing the rebuilt state too: what is frozen is only ever freed
+by refcounting, so a reference cycle alive at that moment and dropped later stays until the
+process ends (the state's values hold no cycles).
 """
 
 from __future__ import annotations
