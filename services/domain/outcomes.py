@@ -52,9 +52,7 @@ class Remembered(tuple[Any, ...]):
 
 def remember(event: Decision) -> Remembered:
     """What the state keeps of a decision's answer."""
-    kind = type(event)
-    if kind is LeaseGranted:
-        assert isinstance(event, LeaseGranted)
+    if isinstance(event, LeaseGranted):
         return Remembered(
             (
                 _GRANTED,
@@ -67,13 +65,11 @@ def remember(event: Decision) -> Remembered:
                 event.reservation_id,
             )
         )
-    if kind is AcquireDenied:
-        assert isinstance(event, AcquireDenied)
+    if isinstance(event, AcquireDenied):
         return Remembered((_FAILED, str(ErrorCode.DENIED), event.message, event.reason))
-    if kind is CommandRefused:
-        assert isinstance(event, CommandRefused)
+    if isinstance(event, CommandRefused):
         return Remembered((_FAILED, str(event.code), event.message, None))
-    name = _NAMED.get(kind)
+    name = _NAMED.get(type(event))
     if name is None:
         return Remembered((_OK,))
     return Remembered((_NAMED_ID, name, getattr(event, name)))
@@ -95,7 +91,7 @@ def outcome(event: Decision) -> Reply:
     return Reply.model_validate(_shape(event.command_id, remember(event)))
 
 
-def _shape(command_id: str, remembered: Remembered | tuple) -> dict[str, Any]:
+def _shape(command_id: str, remembered: Remembered) -> dict[str, Any]:
     """The Reply's fields in its declaration order, which is the order its JSON has."""
     kind = remembered[0]
     if kind == _GRANTED:

@@ -14,10 +14,10 @@ waits on a single command, and a replay allocates some 30 tracked objects an eve
 collections every 10,000 of them were a quarter of a replay's Python (``bench.stage_cost``:
 20 µs an event at the serving thresholds, 14 µs at the bulk ones). So the process starts at
 ``BULK_THRESHOLDS``, the stream consumer returns to them for a long catch-up (``bulk``), and
-``settle`` sets ``THRESHOLDS`` again once the node is caught up. A rebuild (reset, Sync)
-settles again at its end, freezing the rebuilt state too: what is frozen is only ever freed
-by refcounting, so a reference cycle alive at that moment and dropped later stays until the
-process ends (the state's values hold no cycles).
+``settle`` (``end_bulk``: if one is going on) sets ``THRESHOLDS`` again once the node is
+caught up. A rebuild (reset, Sync) settles again at its end, freezing the rebuilt state
+too: what is frozen is only ever freed by refcounting, so a reference cycle alive at that
+moment and dropped later stays until the process ends (the state's values hold no cycles).
 """
 
 from __future__ import annotations
@@ -32,14 +32,17 @@ THRESHOLDS = (10_000, 20, 20)
 BULK_THRESHOLDS = (100_000, 50, 100)
 
 
-def tune() -> None:
-    """At process start: the load that follows is a bulk replay."""
-    bulk()
-
-
 def bulk() -> None:
-    """A long replay begins (a load, a Sync, a catch-up on a long stretch of the log)."""
+    """A long replay begins (the load at process start, a Sync, a catch-up on a long
+    stretch of the log)."""
     gc.set_threshold(*BULK_THRESHOLDS)
+
+
+def end_bulk() -> None:
+    """``settle``, if a bulk replay was going on (the thresholds say so): a cheap no-op
+    otherwise, so it may be called after every batch."""
+    if gc.get_threshold() == BULK_THRESHOLDS:
+        settle()
 
 
 def settle() -> None:

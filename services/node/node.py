@@ -474,7 +474,7 @@ async def serve(settings: Settings, node: str, http_port: int | None = None) -> 
     """Run a node until SIGINT/SIGTERM or until the log orders it to stop."""
     import signal
 
-    collector.tune()
+    collector.bulk()  # the load that follows is a bulk replay; settled once it is done
     setup_logging(settings.log_format, settings.log_level, site=settings.site, node=node)
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     api_url = None

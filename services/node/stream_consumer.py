@@ -99,7 +99,6 @@ class StreamConsumer:
         self.subscribed = False  # consuming the stream now (health: the node is fed)
         # Runs after a batch from the stream is committed and acked (the node's orders).
         self.after_commit: Callable[[], Awaitable[None]] | None = None
-        self._bulk = False  # the collector is set for a bulk replay (``BULK_CATCH_UP``)
 
     @property
     def caught_up(self) -> bool:
@@ -116,7 +115,6 @@ class StreamConsumer:
         self.projector.forget()
         self.probed = False
         collector.bulk()
-        self._bulk = True
 
     def start_arguments(self) -> dict:
         if self.projector.checkpoint.offset < 0:
@@ -258,8 +256,8 @@ class StreamConsumer:
         """Wait for the write, then ack its messages and carry out what it committed."""
         await write.done
         await write.ack()
-        if self._bulk and self.caught_up:
-            self._settle_collector()
+        if self.caught_up:
+            collector.end_bulk()
         if write.staged is not None and self.after_commit is not None:
             await self.after_commit()
 
@@ -269,13 +267,8 @@ class StreamConsumer:
         self.target_offset, self.probed = end, True
         if end is not None and end - self.projector.checkpoint.offset > BULK_CATCH_UP:
             collector.bulk()
-            self._bulk = True
-        elif self._bulk:
-            self._settle_collector()
-
-    def _settle_collector(self) -> None:
-        self._bulk = False
-        collector.settle()
+        else:
+            collector.end_bulk()
 
     def _catching_up(self, last: int) -> bool:
         """Is the whole batch what the stream held when this node subscribed?
