@@ -38,7 +38,7 @@ def main() -> None:
     events, _ = license_events(args.events, seed=11)
     bodies = [codec.dumps_events(events[i : i + 10]) for i in range(0, len(events), 10)]
     messages = [(offset, body, None) for offset, body in enumerate(bodies)]
-    collector.bulk()  # the node's collector thresholds for a replay: they cost the most
+    collector.bulk()  # as the node replays: the collector off (services/node/collector.py)
     profile = cProfile.Profile() if args.profile else None
     started = time.process_time()
     if profile is not None:

@@ -46,6 +46,9 @@ log = logging.getLogger(__name__)
 
 # event, verdict, state after, stream offset
 Listener = Callable[[Event, "str | None", State, int], None]
+# The event types a listener wants to hear now (None: every one). Asked once a folded batch
+# and once an event otherwise, so it may change as its owner does (the writer's does).
+Interest = Callable[[], "frozenset[type[Event]] | None"]
 # (body, its x-sig header) -> is it the site's? None: an open site, every message is.
 Verify = Callable[[bytes, Any], bool]
 # A stream message as the consumer hands it over: offset, body, x-sig header (or None).
@@ -90,6 +93,10 @@ class SnapshotPolicy:
 
     every_events: int = 50_000
     every_seconds: float = 300.0
+    # While catching up, a snapshot only every this many times ``every_events``: a long
+    # catch-up spent a twentieth of its time on snapshots (each encodes the whole state);
+    # when it ends, the live spacing comes back at once (``snapshot_if_behind``).
+    catch_up_spacing: int = 4
 
 
 @dataclass
@@ -126,7 +133,7 @@ class Projector:
         self.state = State()
         self.checkpoint = Checkpoint()  # what Postgres holds (committed)
         self.head = Checkpoint()  # what the in-memory state holds: ahead while a write is staged
-        self.listeners: list[Listener] = []
+        self._listeners: list[tuple[Listener, Interest]] = []
         self.halted: str | None = None
         self.consistent = False  # in-memory state equals what Postgres holds
         # In memory (what the writer and /api/servers see); ``checkpoint`` is in Postgres.
@@ -342,7 +349,7 @@ class Projector:
         checkpoint = Checkpoint(batch[-1][0], digest, count)
         self._events_since_snapshot += count - self.head.events_applied
         self.head, self.consistent, self.applied_offset = checkpoint, False, checkpoint.offset
-        snapshot = self._snapshot_if_due(changes, self.state, checkpoint)
+        snapshot = self._snapshot_if_due(changes, self.state, checkpoint, catching_up)
         if snapshot is not None:
             self._events_since_snapshot = 0
             self._snapshot_due_at = time.monotonic() + self.policy.every_seconds
@@ -355,6 +362,16 @@ class Projector:
         self.checkpoint = staged.checkpoint
         self.consistent = self.checkpoint == self.head
 
+    def listen(self, listener: Listener, interest: Interest = lambda: None) -> None:
+        """Tell ``listener`` every applied event, in log order, of the types ``interest`` names.
+
+        A catch-up tells its listeners some 40,000 events a second; most want a few types or,
+        for a while, none: asking first saves a call an event (bench/README.md)."""
+        self._listeners.append((listener, interest))
+
+    def unlisten(self, listener: Listener) -> None:
+        self._listeners = [entry for entry in self._listeners if entry[0] != listener]
+
     def _apply(
         self, changes: BatchChanges, event: Event, offset: int, idx: int, body: str
     ) -> str | None:
@@ -362,14 +379,24 @@ class Projector:
         before = self.state
         self.state, ignored = apply(before, event, self.trust)
         changes.record(before, self.state, event, offset, idx, ignored, body)
-        for listener in self.listeners:
-            listener(event, ignored, self.state, offset)
+        for listener, interest in self._listeners:
+            kinds = interest()
+            if kinds is None or type(event) in kinds:
+                listener(event, ignored, self.state, offset)
         return ignored
 
     def _tell(self, heard: list[tuple[Event, str | None, int]], state: State) -> None:
-        for event, ignored, offset in heard:
-            for listener in self.listeners:
-                listener(event, ignored, state, offset)
+        """What a folded batch's listeners hear: each its events in order, with the state after
+        the batch."""
+        for listener, interest in self._listeners:
+            kinds = interest()
+            if kinds is None:
+                for event, ignored, offset in heard:
+                    listener(event, ignored, state, offset)
+            elif kinds:
+                for event, ignored, offset in heard:
+                    if type(event) in kinds:
+                        listener(event, ignored, state, offset)
         heard.clear()
 
     async def snapshot_now(self) -> bool:
@@ -396,10 +423,18 @@ class Projector:
             self._events_since_snapshot = 0
         return stored
 
+    async def snapshot_if_behind(self) -> bool:
+        """A snapshot now if the live spacing is overdue (a catch-up just ended); True if
+        one was stored. A node left idle after a Sync then restarts from its end."""
+        if self._events_since_snapshot < self.policy.every_events:
+            return False
+        return await self.snapshot_now()
+
     def _snapshot_if_due(
-        self, changes: BatchChanges, state: State, checkpoint: Checkpoint
+        self, changes: BatchChanges, state: State, checkpoint: Checkpoint, catching_up: bool
     ) -> Snapshot | None:
-        due = self._events_since_snapshot >= self.policy.every_events or (
+        every = self.policy.every_events * (self.policy.catch_up_spacing if catching_up else 1)
+        due = self._events_since_snapshot >= every or (
             self._events_since_snapshot > 0 and time.monotonic() >= self._snapshot_due_at
         )
         if not due or not changes.log_rows:

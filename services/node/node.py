@@ -104,7 +104,7 @@ class Node:
                 self.settings.snapshot_every_events, self.settings.snapshot_every_seconds
             ),
         )
-        self.projector.listeners.append(self._watch_orders)
+        self.projector.listen(self._watch_orders, lambda: orders.ORDER_EVENTS)
         self.consumer = StreamConsumer(self.projector, self.topology, self.settings.projector_batch)
         self.consumer.after_commit = self._carry_out_orders
         self.writer = Writer(

@@ -32,6 +32,12 @@ class NodeOrder(Exception):
         self.order = order
 
 
+# The events that can carry an order to a node (``order_for``), by exact type.
+ORDER_EVENTS: frozenset[type[Event]] = frozenset(
+    (ServerIdReset, SyncRequested, StopRequested, ServerUninstalled)
+)
+
+
 def order_for(event: Event, server_id: str, offset: int) -> Order | None:
     if isinstance(event, ServerIdReset) and event.old_server_id == server_id:
         return Order(OrderKind.RESET, offset, new_server_id=event.new_server_id)

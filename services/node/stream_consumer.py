@@ -84,7 +84,7 @@ def _finished() -> asyncio.Future[None]:
 
 
 # A catch-up longer than this many stream offsets is a bulk replay for the garbage collector
-# (``services/node/collector.py``): collected for throughput until caught up.
+# (``services/node/collector.py``): the collector is off until caught up.
 BULK_CATCH_UP = 1_000
 
 
@@ -258,6 +258,7 @@ class StreamConsumer:
         await write.ack()
         if self.caught_up:
             collector.end_bulk()
+            await self.projector.snapshot_if_behind()
         if write.staged is not None and self.after_commit is not None:
             await self.after_commit()
 

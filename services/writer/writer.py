@@ -59,6 +59,8 @@ from services.writer.leases import LeaseClock
 from services.writer.outlet import DirectAcks, GatheredAcks, Outgoing, ReplyChannel
 
 log = logging.getLogger(__name__)
+
+NOTHING: frozenset[type[Event]] = frozenset()  # an interest in no event (Projector.listen)
 Clock = Callable[[], datetime]
 # Late by this much, the writer may have missed renewals: far above a healthy tick's or
 # confirm's delay (milliseconds), well under the shortest lease (5 s).
@@ -161,7 +163,7 @@ class Writer:
         """Serve as writer candidate until demoted (raises) or cancelled."""
         loop = asyncio.get_running_loop()
         self._failure = loop.create_future()
-        self.projector.listeners.append(self._on_applied)
+        self.projector.listen(self._on_applied, self._interest)
         consume_channel = await connection.channel(publisher_confirms=False)
         self._publish_channel = await connection.channel(publisher_confirms=True)
         reply_channels = [
@@ -192,7 +194,7 @@ class Writer:
             self._step_down("writer stopped")
             for task in tasks:
                 task.cancel()
-            self.projector.listeners.remove(self._on_applied)
+            self.projector.unlisten(self._on_applied)
             for channel in (consume_channel, self._publish_channel, *reply_channels):
                 if not channel.is_closed:
                     try:
@@ -308,6 +310,11 @@ class Writer:
                     raise
 
     # ---- read-back -------------------------------------------------------------------
+
+    def _interest(self) -> frozenset[type[Event]] | None:
+        """What ``_on_applied`` acts on: everything while this node writes or promotes itself;
+        nothing otherwise (a candidate's catch-up need not call it for every event)."""
+        return None if self.epoch is not None or self._marker is not None else NOTHING
 
     def _on_applied(
         self, event: Event, ignored: str | None, state: State, offset: int = -1

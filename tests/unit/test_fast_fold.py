@@ -88,7 +88,7 @@ async def _project(log: list[Event], catching_up: bool) -> tuple[Projector, Memo
     store = MemoryStore()
     projector = Projector(store)  # type: ignore[arg-type]
     heard: list = []
-    projector.listeners.append(lambda e, ignored, _s, offset: heard.append((e, ignored, offset)))
+    projector.listen(lambda e, ignored, _s, offset: heard.append((e, ignored, offset)))
     messages = [(n, dumps_events(log[n : n + 3]), None) for n in range(0, len(log), 3)]
     for start in range(0, len(messages), 4):
         await projector.apply_messages(messages[start : start + 4], catching_up=catching_up)
@@ -176,3 +176,24 @@ def test_the_fold_equals_apply_on_reserved_grants(steps: list[tuple[int, int]]) 
         pure, folded = _pure(log, size), _folded(log, size)
         assert folded[0] == pure[0] and folded[1] == pure[1], size
         assert _rows(folded[2]) == _rows(pure[2]), size
+
+
+@pytest.mark.parametrize("catching_up", [True, False])
+def test_a_listener_hears_only_the_event_types_its_interest_names_as_it_names_them(catching_up):
+    log, _ = license_events(60, seed=4)
+    projector = Projector(MemoryStore())  # type: ignore[arg-type]
+    everything: list = []
+    releases: list = []
+    wants: list[frozenset | None] = [frozenset()]  # nothing at first; then releases only
+    projector.listen(lambda e, *_: everything.append(e))
+    projector.listen(lambda e, *_: releases.append(e), lambda: wants[0])
+
+    async def replay(part: list[Event], start: int) -> None:
+        messages = [(start + n, dumps_events(part[n : n + 3]), None) for n in range(0, 30, 3)]
+        await projector.apply_messages(messages, catching_up=catching_up)
+
+    asyncio.run(replay(log[:30], 0))
+    wants[0] = frozenset({LeaseReleased})
+    asyncio.run(replay(log[30:], 100))
+    assert everything == log
+    assert releases == [e for e in log[30:] if type(e) is LeaseReleased] != []

@@ -8,7 +8,7 @@ import asyncio
 import gc
 
 from events import codec
-from projections.projector import Projector
+from projections.projector import Projector, SnapshotPolicy
 from projections.store import Checkpoint
 from services.adapters.topology import Topology
 from services.node import collector, stream_consumer
@@ -22,13 +22,23 @@ class SlowStore:
     def __init__(self, trace: list) -> None:
         self.trace = trace
         self.written: list[Checkpoint] = []
+        self.snapshots: list[tuple[str, int]] = []  # (in a batch's write or kept alone, offset)
 
     async def write(self, changes, state, checkpoint: Checkpoint, snapshot=None) -> None:
         self.trace.append(("write", checkpoint.offset))
         for _ in range(3):  # a transaction's round trips
             await asyncio.sleep(0)
         self.written.append(checkpoint)
+        if snapshot is not None:
+            self.snapshots.append(("batch", snapshot.offset))
         self.trace.append(("committed", checkpoint.offset))
+
+    async def last_idx_at(self, offset: int) -> int:
+        return 4  # 5 events a message
+
+    async def keep_snapshot(self, snapshot) -> bool:
+        self.snapshots.append(("kept", snapshot.offset))
+        return True
 
 
 class Delivery:
@@ -47,14 +57,19 @@ def _deliveries(trace: list, messages: int) -> list[Delivery]:
 
 
 async def _consume(
-    trace: list, deliveries: list[Delivery], target: int, batch: int, during: list | None = None
+    trace: list,
+    deliveries: list[Delivery],
+    target: int,
+    batch: int,
+    during: list | None = None,
+    policy: SnapshotPolicy | None = None,
 ):
     store = SlowStore(trace)
-    projector = Projector(store)  # type: ignore[arg-type]
+    projector = Projector(store, snapshot_policy=policy or SnapshotPolicy())  # type: ignore[arg-type]
     consumer = StreamConsumer(projector, Topology("unit"), batch_size=batch)
     consumer.catch_up_to(target)
-    if during is not None:  # the collector's thresholds as each event is applied
-        projector.listeners.append(lambda *_: during.append(gc.get_threshold()))
+    if during is not None:  # is the collector on as each event is applied (and how set)?
+        projector.listen(lambda *_: during.append((gc.isenabled(), gc.get_threshold())))
     orders: list[int] = []
 
     async def after_commit() -> None:
@@ -116,7 +131,10 @@ async def test_a_live_batch_is_committed_and_acked_before_the_next_is_read():
     assert orders == [1, 3, 5]
 
 
-async def test_a_long_catch_up_collects_garbage_for_throughput_until_it_is_caught_up(monkeypatch):
+SERVING = (True, collector.THRESHOLDS)
+
+
+async def test_a_long_catch_up_turns_the_collector_off_until_it_is_caught_up(monkeypatch):
     monkeypatch.setattr(stream_consumer, "BULK_CATCH_UP", 3)  # a "long" catch-up: 4 offsets
     before = gc.get_threshold()
     gc.set_threshold(*collector.THRESHOLDS)
@@ -124,15 +142,16 @@ async def test_a_long_catch_up_collects_garbage_for_throughput_until_it_is_caugh
         trace: list = []
         during: list = []
         await _consume(trace, _deliveries(trace, 6), target=3, batch=2, during=during)
-        after = gc.get_threshold()
+        after = (gc.isenabled(), gc.get_threshold())
     finally:
+        gc.enable()
         gc.unfreeze()
         gc.set_threshold(*before)
 
-    # 5 events a message: those of offsets 0-3 (the catch-up) were applied in the bulk setting,
-    # those of 4-5 (live, once it had caught up) in the serving one.
-    assert during == [collector.BULK_THRESHOLDS] * 20 + [collector.THRESHOLDS] * 10
-    assert after == collector.THRESHOLDS
+    # 5 events a message: those of offsets 0-3 (the catch-up) were applied with the collector
+    # off, those of 4-5 (live, once it had caught up) with it on, at the serving thresholds.
+    assert during == [(False, collector.THRESHOLDS)] * 20 + [SERVING] * 10
+    assert after == SERVING
 
 
 async def test_a_short_catch_up_leaves_the_collector_as_it_is():
@@ -140,18 +159,32 @@ async def test_a_short_catch_up_leaves_the_collector_as_it_is():
     trace: list = []
     during: list = []
     await _consume(trace, _deliveries(trace, 6), target=3, batch=2, during=during)
-    assert during == [collector.THRESHOLDS] * 30
+    assert during == [SERVING] * 30
 
 
-async def test_a_rebuild_collects_for_throughput_until_the_node_has_caught_up_again():
+async def test_a_rebuild_turns_the_collector_off_until_the_node_has_caught_up_again():
     before = gc.get_threshold()
     gc.set_threshold(*collector.THRESHOLDS)
     try:
         consumer = StreamConsumer(Projector(SlowStore([])), Topology("unit"))  # type: ignore[arg-type]
         consumer.forget()  # a reset's or a Sync's first step
-        assert gc.get_threshold() == collector.BULK_THRESHOLDS
+        assert not gc.isenabled()
         consumer.catch_up_to(3)  # the stream then held little: nothing long left to replay
-        assert gc.get_threshold() == collector.THRESHOLDS
+        assert (gc.isenabled(), gc.get_threshold()) == SERVING
     finally:
+        gc.enable()
         gc.unfreeze()
         gc.set_threshold(*before)
+
+
+async def test_a_catch_up_snapshots_less_often_and_once_more_when_it_has_caught_up():
+    trace: list = []
+    policy = SnapshotPolicy(every_events=10, catch_up_spacing=4)
+    projector, store, _ = await _consume(
+        trace, _deliveries(trace, 12), target=9, batch=2, policy=policy
+    )
+    # 10 events a batch. Catching up (offsets 0-9): one snapshot every 40 events, in the batch
+    # that reaches them (offset 7); caught up at 9, the 10 events since are the live spacing
+    # due, so one is kept there at once; live (10-11), the spacing is every 10 events again.
+    assert store.snapshots == [("batch", 7), ("kept", 9), ("batch", 11)]
+    assert projector.checkpoint.offset == 11
