@@ -13,18 +13,21 @@ import asyncpg
 from bench.config import AMQP_URL, PG_DSN
 
 
-def _cpu_times() -> tuple[int, int]:
+def _cpu_times() -> tuple[int, int, int]:
+    """(busy, total, stolen) ticks of all cores so far. Stolen: the hypervisor ran another
+    guest while this VM had work (a busy host), counted as busy, as the cores were not ours."""
     with open("/proc/stat") as f:
         fields = [int(x) for x in f.readline().split()[1:]]
     idle = fields[3] + fields[4]  # idle + iowait
-    return sum(fields) - idle, sum(fields)
+    stolen = fields[7] if len(fields) > 7 else 0
+    return sum(fields) - idle, sum(fields), stolen
 
 
 def cpu_busy(seconds: float = 1.0) -> float:
     """Share of all cores busy over ``seconds`` (0-100)."""
-    b0, t0 = _cpu_times()
+    b0, t0, _ = _cpu_times()
     time.sleep(seconds)
-    b1, t1 = _cpu_times()
+    b1, t1, _ = _cpu_times()
     return round(100 * (b1 - b0) / max(t1 - t0, 1), 1)
 
 
@@ -153,7 +156,8 @@ class OtherWork:
             else:
                 other += used
         cores = os.cpu_count() or 1
-        busy = 100 * (stat1[0] - self.stat0[0]) / max(stat1[1] - self.stat0[1], 1)
+        ticks = max(stat1[1] - self.stat0[1], 1)
+        busy = 100 * (stat1[0] - self.stat0[0]) / ticks
         return {
             "seconds": round(elapsed, 3),
             "bench_and_nodes_cpu_s": round(mine, 3),
@@ -162,4 +166,7 @@ class OtherWork:
             "bench_and_nodes_cpu_pct": round(100 * mine / (elapsed * cores), 1),
             "broker_and_db_cpu_pct": round(100 * shared / (elapsed * cores), 1),
             "machine_busy_pct": round(busy, 1),
+            # Of all the cores' time, how much the host gave to other guests (a VM's noise
+            # that no process here shows: the same code then runs slower).
+            "stolen_cpu_pct": round(100 * (stat1[2] - self.stat0[2]) / ticks, 1),
         }

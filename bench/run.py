@@ -28,6 +28,10 @@ def say(text: str) -> None:
     console.print(text, highlight=False)
 
 
+# Stolen time (the hypervisor serving other guests) from which a scenario's figures are flagged.
+STOLEN_WARNING_PCT = 5.0
+
+
 async def run(plan: Plan, only: tuple[str, ...], quiet_wait: float, log_dir: Path) -> dict:
     run_id = new_run_id()
     started = time.perf_counter()
@@ -55,7 +59,12 @@ async def run(plan: Plan, only: tuple[str, ...], quiet_wait: float, log_dir: Pat
             say(f"  [red]{name} failed: {type(exc).__name__}: {exc}[/]")
             traceback.print_exc()
         results["conditions"][name]["seconds"] = round(time.perf_counter() - t, 1)
-        results["conditions"][name]["during"] = other.stop()
+        during = results["conditions"][name]["during"] = other.stop()
+        if during["stolen_cpu_pct"] >= STOLEN_WARNING_PCT:
+            say(
+                f"  [yellow]warning: the host took {during['stolen_cpu_pct']}% of the cores' "
+                f"time from this VM (steal) during {name}; its figures are lower for it[/]"
+            )
 
     if "acquire" in only:
         await scenario(
